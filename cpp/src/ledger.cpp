@@ -1,0 +1,700 @@
+// Accounts, posting, idempotency, two-phase entries, reversal and batches.
+#include "amends/ledger.hpp"
+
+#include <algorithm>
+#include <array>
+#include <limits>
+
+namespace amends {
+
+namespace {
+
+constexpr std::array<std::string_view, 7> account_type_names = {"asset",          "liability", "equity", "revenue",
+                                                                "contra_revenue", "expense",   "memo"};
+
+bool starts_with_segment(std::string_view name, std::string_view root) {
+  return name.size() >= root.size() && name.substr(0, root.size()) == root &&
+         (name.size() == root.size() || name[root.size()] == ':');
+}
+
+std::string amount_text(const Decimal& amount, Currency currency) {
+  return amount.round(currency.minor_units(), Rounding::half_even) == amount
+             ? amount.to_string(currency.minor_units()) + " " + std::string(currency.code())
+             : amount.to_string() + " " + std::string(currency.code());
+}
+
+std::string entry_label(std::uint64_t index) { return "entry #" + std::to_string(index + 1); }
+
+}  // namespace
+
+std::string_view to_string(AccountType type) { return account_type_names[static_cast<std::size_t>(type)]; }
+
+AccountType parse_account_type(std::string_view name) {
+  for (std::size_t i = 0; i < account_type_names.size(); ++i) {
+    std::string_view candidate = account_type_names[i];
+    if (name == candidate) return static_cast<AccountType>(i);
+    if (name.size() == candidate.size()) {
+      bool same = true;
+      for (std::size_t c = 0; c < name.size() && same; ++c)
+        same = name[c] == candidate[c] || (candidate[c] == '_' && name[c] == '-');
+      if (same) return static_cast<AccountType>(i);
+    }
+  }
+  throw invalid_argument("unknown account type \"" + std::string(name) +
+                         "\"; use one of asset, liability, equity, revenue, contra_revenue, expense, memo");
+}
+
+bool is_debit_normal(AccountType type) {
+  switch (type) {
+    case AccountType::asset:
+    case AccountType::expense:
+    case AccountType::contra_revenue:
+    case AccountType::memo:
+      return true;
+    case AccountType::liability:
+    case AccountType::equity:
+    case AccountType::revenue:
+      return false;
+  }
+  AMENDS_ASSERT(false);
+}
+
+std::optional<AccountType> account_type_from_name(std::string_view name) {
+  if (name.find("ContraRevenue") != std::string_view::npos) {
+    // Only a whole segment counts: "Revenue:ContraRevenue:ServiceCredits".
+    std::size_t start = 0;
+    while (start <= name.size()) {
+      std::size_t end = name.find(':', start);
+      if (end == std::string_view::npos) end = name.size();
+      if (name.substr(start, end - start) == "ContraRevenue") return AccountType::contra_revenue;
+      start = end + 1;
+    }
+  }
+  static constexpr std::pair<std::string_view, AccountType> roots[] = {
+      {"Assets", AccountType::asset},       {"Asset", AccountType::asset},
+      {"Liabilities", AccountType::liability}, {"Liability", AccountType::liability},
+      {"Equity", AccountType::equity},      {"Revenue", AccountType::revenue},
+      {"Revenues", AccountType::revenue},   {"Income", AccountType::revenue},
+      {"Expenses", AccountType::expense},   {"Expense", AccountType::expense},
+      {"Budget", AccountType::memo},        {"Budgets", AccountType::memo},
+      {"Memo", AccountType::memo},
+  };
+  for (const auto& [root, type] : roots)
+    if (starts_with_segment(name, root)) return type;
+  return std::nullopt;
+}
+
+void validate_account_name(std::string_view name) {
+  auto refuse = [&](const std::string& why) {
+    throw invalid_argument("account name \"" + std::string(name) + "\" " + why);
+  };
+  if (name.empty()) refuse("is empty; give a name like Liabilities:CustomerCredits:C1042");
+  if (name.size() > 512) refuse("is longer than 512 characters");
+  std::size_t start = 0;
+  while (true) {
+    std::size_t end = name.find(':', start);
+    if (end == std::string_view::npos) end = name.size();
+    std::string_view segment = name.substr(start, end - start);
+    if (segment.empty()) refuse("has an empty segment; segments are separated by single ':'");
+    if (segment.front() == ' ' || segment.back() == ' ') refuse("has a segment with leading or trailing spaces");
+    if (segment.find("  ") != std::string_view::npos) refuse("contains two spaces in a row, which journal syntax reads as the end of the name");
+    for (char c : segment)
+      if (c == '\t' || c == '\n' || c == '\r' || c == ';')
+        refuse("contains a tab, line break or ';', which journal syntax can't carry");
+    if (end == name.size()) break;
+    start = end + 1;
+  }
+}
+
+std::string_view to_string(EntryStatus status) {
+  switch (status) {
+    case EntryStatus::posted: return "posted";
+    case EntryStatus::pending: return "pending";
+    case EntryStatus::pending_posted: return "pending_posted";
+    case EntryStatus::pending_voided: return "pending_voided";
+    case EntryStatus::pending_expired: return "pending_expired";
+  }
+  AMENDS_ASSERT(false);
+}
+
+std::string_view to_string(ResultCode code) {
+  switch (code) {
+    case ResultCode::ok: return "ok";
+    case ResultCode::exists: return "exists";
+    case ResultCode::linked_entry_failed: return "linked_entry_failed";
+    case ResultCode::invalid_entry: return "invalid_entry";
+    case ResultCode::unbalanced: return "unbalanced";
+    case ResultCode::unknown_account: return "unknown_account";
+    case ResultCode::account_closed: return "account_closed";
+    case ResultCode::currency_mismatch: return "currency_mismatch";
+    case ResultCode::amount_too_precise: return "amount_too_precise";
+    case ResultCode::period_closed: return "period_closed";
+    case ResultCode::period_locked: return "period_locked";
+    case ResultCode::balance_limit_exceeded: return "balance_limit_exceeded";
+    case ResultCode::idempotency_conflict: return "idempotency_conflict";
+    case ResultCode::overflow: return "overflow";
+  }
+  AMENDS_ASSERT(false);
+}
+
+Ledger::Ledger(LedgerConfig config) : config_(std::move(config)), fiscal_calendar_(config_.fiscal_year_start_month) {}
+
+// ---------------------------------------------------------------- accounts
+
+AccountId Ledger::create_account(std::string_view name, AccountType type, Currency currency, AccountOptions options) {
+  validate_account_name(name);
+  if (account_index_.find(name) != detail::NameIndex::npos)
+    throw account_exists("account " + std::string(name) + " already exists");
+  if (accounts_.size() >= std::numeric_limits<std::uint32_t>::max() - 1)
+    throw invalid_argument("a book holds at most 4,294,967,294 accounts");
+  if (options.limit.min_normal && options.limit.max_normal && *options.limit.max_normal < *options.limit.min_normal)
+    throw invalid_argument("balance limit of " + std::string(name) + ": max_normal is below min_normal");
+  for (const std::optional<Decimal>* bound : {&options.limit.min_normal, &options.limit.max_normal})
+    if (*bound && !(*bound)->fits_places(currency.minor_units()))
+      throw amount_too_precise("balance limit " + (*bound)->to_string() + " is finer than " +
+                               std::string(currency.code()) + "'s " + std::to_string(currency.minor_units()) +
+                               " minor digits");
+  AccountId id{static_cast<std::uint32_t>(accounts_.size())};
+  accounts_.push_back(Account{id, std::string(name), type, currency, std::move(options.dimensions),
+                              std::move(options.limit), false});
+  account_states_.emplace_back();
+  account_index_.insert(name, id.value);
+  if (!accounts_.back().limit.empty()) ++limited_accounts_;
+  return id;
+}
+
+std::optional<AccountId> Ledger::find_account(std::string_view name) const {
+  std::uint32_t found = account_index_.find(name);
+  if (found == detail::NameIndex::npos) return std::nullopt;
+  return AccountId{found};
+}
+
+AccountId Ledger::account_id(std::string_view name) const {
+  if (auto found = find_account(name)) return *found;
+  throw unknown_account("no account named " + std::string(name) + "; create it first (or load with open_missing_accounts)");
+}
+
+const Account& Ledger::account(AccountId id) const {
+  if (id.value >= accounts_.size()) throw unknown_account("no account with id " + std::to_string(id.value));
+  return accounts_[id.value];
+}
+
+void Ledger::close_account(AccountId id) {
+  const Account& acct = account(id);
+  const Balance& bal = account_states_[id.value].balance;
+  if (!bal.posted.is_zero())
+    throw invalid_argument("account " + acct.name + " still holds " + amount_text(bal.posted, acct.currency) +
+                           "; move the balance out before closing it");
+  if (!bal.pending_debits.is_zero() || !bal.pending_credits.is_zero())
+    throw invalid_argument("account " + acct.name + " has open reservations; post, void or expire them before closing it");
+  accounts_[id.value].closed = true;
+}
+
+void Ledger::set_balance_limit(AccountId id, BalanceLimit limit) {
+  const Account& acct = account(id);
+  if (limit.min_normal && limit.max_normal && *limit.max_normal < *limit.min_normal)
+    throw invalid_argument("balance limit of " + acct.name + ": max_normal is below min_normal");
+  bool had = !acct.limit.empty();
+  accounts_[id.value].limit = std::move(limit);
+  bool has = !accounts_[id.value].limit.empty();
+  if (had && !has) --limited_accounts_;
+  if (!had && has) ++limited_accounts_;
+}
+
+// ---------------------------------------------------------------- checks
+
+void Ledger::check_draft(const EntryDraft& draft) const {
+  const std::size_t count = draft.postings.size();
+  if (count < 2)
+    throw invalid_entry("an entry needs at least two postings; this one has " + std::to_string(count));
+  if (count > max_postings_per_entry)
+    throw invalid_entry("an entry holds at most " + std::to_string(max_postings_per_entry) + " postings; this one has " +
+                        std::to_string(count));
+  // Per-currency sums; entries rarely touch more than two currencies, so the
+  // first few live on the stack.
+  std::array<std::optional<CurrencyAmount>, 4> sums_inline;
+  std::vector<CurrencyAmount> sums_overflow;
+  for (const PostingDraft& posting : draft.postings) {
+    if (posting.account.value >= accounts_.size())
+      throw unknown_account("no account with id " + std::to_string(posting.account.value));
+    const Account& acct = accounts_[posting.account.value];
+    if (acct.closed) throw account_closed("account " + acct.name + " is closed; it takes no postings");
+    if (posting.currency && !(*posting.currency == acct.currency))
+      throw currency_mismatch("posting to " + acct.name + " is in " + std::string(posting.currency->code()) +
+                              " but the account holds " + std::string(acct.currency.code()));
+    if (posting.amount.is_zero())
+      throw invalid_entry("posting to " + acct.name + " has a zero amount; leave it out");
+    if (!posting.amount.fits_places(acct.currency.minor_units()))
+      throw amount_too_precise("amount " + posting.amount.to_string() + " " + std::string(acct.currency.code()) +
+                               " to " + acct.name + " is finer than " + std::string(acct.currency.code()) + "'s " +
+                               std::to_string(acct.currency.minor_units()) + " minor digits; round it first");
+    CurrencyAmount* slot = nullptr;
+    for (std::optional<CurrencyAmount>& sum : sums_inline) {
+      if (!sum) {
+        sum = CurrencyAmount{acct.currency, {}};
+        slot = &*sum;
+        break;
+      }
+      if (sum->currency == acct.currency) {
+        slot = &*sum;
+        break;
+      }
+    }
+    for (std::size_t i = 0; !slot && i <= sums_overflow.size(); ++i) {
+      if (i == sums_overflow.size()) sums_overflow.push_back(CurrencyAmount{acct.currency, {}});
+      if (sums_overflow[i].currency == acct.currency) slot = &sums_overflow[i];
+    }
+    slot->amount += posting.amount;
+  }
+  std::string off;
+  auto report = [&](const CurrencyAmount& sum) {
+    if (sum.amount.is_zero()) return;
+    if (!off.empty()) off += "; ";
+    const std::string code(sum.currency.code());
+    off += sum.amount.sign() > 0 ? code + " debits exceed credits by " + sum.amount.to_string()
+                                 : code + " credits exceed debits by " + (-sum.amount).to_string();
+  };
+  for (const std::optional<CurrencyAmount>& sum : sums_inline)
+    if (sum) report(*sum);
+  for (const CurrencyAmount& extra : sums_overflow) report(extra);
+  if (!off.empty()) throw unbalanced_entry("entry does not balance: " + off + "; postings must sum to zero per currency");
+  periods_.check_postable(draft.date, draft.allow_locked_period);
+}
+
+void Ledger::check_limit(AccountId id, const Decimal& delta_posted, const Decimal& delta_pending_debits,
+                         const Decimal& delta_pending_credits) const {
+  const Account& acct = accounts_[id.value];
+  const Balance& bal = account_states_[id.value].balance;
+  const bool debit_normal = is_debit_normal(acct.type);
+  // The normal balance at its lowest and highest, counting reservations that
+  // could still post against it.
+  auto low = [&](const Decimal& posted, const Decimal& pending_debits, const Decimal& pending_credits) {
+    return debit_normal ? posted - pending_credits : -posted - pending_debits;
+  };
+  auto high = [&](const Decimal& posted, const Decimal& pending_debits, const Decimal& pending_credits) {
+    return debit_normal ? posted + pending_debits : -posted + pending_credits;
+  };
+  const Decimal posted_after = bal.posted + delta_posted;
+  const Decimal debits_after = bal.pending_debits + delta_pending_debits;
+  const Decimal credits_after = bal.pending_credits + delta_pending_credits;
+  if (acct.limit.min_normal) {
+    Decimal before = low(bal.posted, bal.pending_debits, bal.pending_credits);
+    Decimal after = low(posted_after, debits_after, credits_after);
+    if (after < *acct.limit.min_normal && after < before)
+      throw balance_limit_exceeded("this would take " + acct.name + " to " + amount_text(after, acct.currency) +
+                                   " (its normal balance, counting open reservations), below its limit of " +
+                                   amount_text(*acct.limit.min_normal, acct.currency));
+  }
+  if (acct.limit.max_normal) {
+    Decimal before = high(bal.posted, bal.pending_debits, bal.pending_credits);
+    Decimal after = high(posted_after, debits_after, credits_after);
+    if (after > *acct.limit.max_normal && after > before)
+      throw balance_limit_exceeded("this would take " + acct.name + " to " + amount_text(after, acct.currency) +
+                                   " (its normal balance, counting open reservations), above its limit of " +
+                                   amount_text(*acct.limit.max_normal, acct.currency));
+  }
+}
+
+void Ledger::check_limits(std::span<const PostingDraft> postings, bool pending) const {
+  if (limited_accounts_ == 0) return;
+  for (std::size_t i = 0; i < postings.size(); ++i) {
+    const AccountId id = postings[i].account;
+    if (accounts_[id.value].limit.empty()) continue;
+    bool seen = false;
+    for (std::size_t j = 0; j < i && !seen; ++j) seen = postings[j].account == id;
+    if (seen) continue;  // checked with its first posting, all postings to it together
+    Decimal total_debits, total_credits;
+    for (std::size_t j = i; j < postings.size(); ++j) {
+      if (!(postings[j].account == id)) continue;
+      if (postings[j].amount.sign() > 0) total_debits += postings[j].amount;
+      else total_credits -= postings[j].amount;
+    }
+    if (pending) check_limit(id, Decimal(), total_debits, total_credits);
+    else check_limit(id, total_debits - total_credits, Decimal(), Decimal());
+  }
+}
+
+bool Ledger::same_content(const EntryRecord& rec, const EntryDraft& draft, EntryStatus status) const {
+  const bool rec_is_reservation = rec.status != EntryStatus::posted;
+  const bool draft_is_reservation = status != EntryStatus::posted;
+  if (rec_is_reservation != draft_is_reservation) return false;
+  if (!(rec.date == draft.date) || rec.posting_count != draft.postings.size()) return false;
+  if (text(rec.description_offset, rec.description_length) != draft.description) return false;
+  for (std::size_t i = 0; i < draft.postings.size(); ++i) {
+    const PostingRecord& p = postings_[rec.first_posting + i];
+    if (!(p.account == draft.postings[i].account) || !(p.amount == draft.postings[i].amount)) return false;
+  }
+  static const Metadata none;
+  const Metadata& meta = rec.metadata_index ? metadata_[rec.metadata_index - 1] : none;
+  return meta == draft.metadata;
+}
+
+// ---------------------------------------------------------------- storage helpers
+
+std::string_view Ledger::text(std::uint32_t offset, std::uint32_t length) const {
+  return std::string_view(text_).substr(offset, length);
+}
+
+std::uint32_t Ledger::store_text(std::string_view piece) {
+  if (text_.size() + piece.size() > std::numeric_limits<std::uint32_t>::max())
+    throw invalid_argument("the book's descriptions and keys exceed 4 GiB; split the book");
+  auto offset = static_cast<std::uint32_t>(text_.size());
+  text_.append(piece);
+  return offset;
+}
+
+const Ledger::EntryRecord& Ledger::record(EntryId id) const {
+  if (id.value == 0 || id.value > entries_.size())
+    throw entry_not_found("no entry #" + std::to_string(id.value) + " in this book");
+  return entries_[id.value - 1];
+}
+
+Ledger::EntryRecord& Ledger::record(EntryId id) {
+  return const_cast<EntryRecord&>(static_cast<const Ledger&>(*this).record(id));
+}
+
+std::optional<EntryId> Ledger::find_by_key(std::string_view key) const {
+  std::uint32_t found = key_index_.find(key);
+  if (found == detail::NameIndex::npos) return std::nullopt;
+  return EntryId{static_cast<std::uint64_t>(found) + 1};
+}
+
+// ---------------------------------------------------------------- posting
+
+PostResult Ledger::append_entry(const EntryDraft& draft, EntryStatus status, std::optional<Date> expires_on,
+                                std::uint32_t links_reverses, std::uint32_t links_completes) {
+  std::uint64_t key_hash = 0;
+  if (!draft.idempotency_key.empty()) {
+    if (draft.idempotency_key.size() > 256)
+      throw invalid_entry("idempotency key is longer than 256 characters");
+    key_hash = detail::hash_text(draft.idempotency_key);
+    std::uint32_t existing = key_index_.find_hashed(draft.idempotency_key, key_hash);
+    if (existing != detail::NameIndex::npos) {
+      if (same_content(entries_[existing], draft, status)) return PostResult{EntryId{existing + 1ULL}, false};
+      throw idempotency_conflict("idempotency key \"" + draft.idempotency_key + "\" already belongs to " +
+                                 entry_label(existing) +
+                                 " with different content; use a new key for a new entry, or resend the original");
+    }
+  }
+  check_draft(draft);
+  check_limits(draft.postings, status == EntryStatus::pending);
+  if (entries_.size() >= max_entries) throw invalid_argument("the book is full (4,294,967,280 entries)");
+  if (postings_.size() + draft.postings.size() > std::numeric_limits<std::uint32_t>::max())
+    throw invalid_argument("the book is full (4,294,967,295 postings)");
+
+  const auto entry_index = static_cast<std::uint32_t>(entries_.size());
+  EntryRecord rec;
+  rec.date = draft.date;
+  rec.status = status;
+  rec.first_posting = static_cast<std::uint32_t>(postings_.size());
+  rec.posting_count = static_cast<std::uint32_t>(draft.postings.size());
+  rec.description_offset = store_text(draft.description);
+  rec.description_length = static_cast<std::uint32_t>(draft.description.size());
+  if (!draft.idempotency_key.empty()) {
+    rec.key_offset = store_text(draft.idempotency_key);
+    rec.key_length = static_cast<std::uint32_t>(draft.idempotency_key.size());
+  }
+  if (!draft.metadata.empty()) {
+    metadata_.push_back(draft.metadata);
+    rec.metadata_index = static_cast<std::uint32_t>(metadata_.size());
+  }
+  if (expires_on) {
+    rec.has_expiry = true;
+    rec.expires_on = *expires_on;
+  }
+  rec.reverses = links_reverses;
+  rec.completes = links_completes;
+
+  const bool reservation = status == EntryStatus::pending;
+  postings_.reserve(postings_.size() + draft.postings.size());
+  for (const PostingDraft& posting : draft.postings) {
+    AccountState& state = account_states_[posting.account.value];
+    state.postings.push_back(static_cast<std::uint32_t>(postings_.size()));
+    postings_.push_back(PostingRecord{entry_index, posting.account, draft.date, reservation, posting.amount});
+    if (!reservation) state.balance.posted += posting.amount;
+    else if (posting.amount.sign() > 0) state.balance.pending_debits += posting.amount;
+    else state.balance.pending_credits -= posting.amount;
+  }
+  entries_.push_back(rec);
+  if (reservation) open_pending_.push_back(entry_index);
+  if (!draft.idempotency_key.empty()) key_index_.insert_hashed(draft.idempotency_key, key_hash, entry_index);
+  return PostResult{EntryId{entry_index + 1ULL}, true};
+}
+
+PostResult Ledger::post(const EntryDraft& draft) { return append_entry(draft, EntryStatus::posted, std::nullopt, 0, 0); }
+
+PostResult Ledger::reserve(const EntryDraft& draft, std::optional<Date> expires_on) {
+  if (expires_on && !(draft.date < *expires_on))
+    throw invalid_entry("a reservation dated " + draft.date.to_string() + " can't expire on " + expires_on->to_string() +
+                        "; the expiry must come after the entry date");
+  return append_entry(draft, EntryStatus::pending, expires_on, 0, 0);
+}
+
+void Ledger::release_pending(std::uint32_t entry_index) {
+  const EntryRecord& rec = entries_[entry_index];
+  for (std::uint32_t i = 0; i < rec.posting_count; ++i) {
+    const PostingRecord& p = postings_[rec.first_posting + i];
+    Balance& bal = account_states_[p.account.value].balance;
+    if (p.amount.sign() > 0) bal.pending_debits -= p.amount;
+    else bal.pending_credits += p.amount;
+    AMENDS_ASSERT(bal.pending_debits.sign() >= 0 && bal.pending_credits.sign() >= 0);
+  }
+  auto it = std::find(open_pending_.begin(), open_pending_.end(), entry_index);
+  AMENDS_ASSERT(it != open_pending_.end());
+  open_pending_.erase(it);
+}
+
+namespace {
+void require_pending(std::uint64_t index, EntryStatus status) {
+  if (status == EntryStatus::pending) return;
+  if (status == EntryStatus::posted)
+    throw pending_state_error(entry_label(index) + " is an ordinary entry, not a reservation");
+  throw pending_state_error(entry_label(index) + " is no longer pending (it is " + std::string(to_string(status)) + ")");
+}
+}  // namespace
+
+EntryId Ledger::post_pending(EntryId pending, Date date, std::span<const Decimal> amounts, std::string_view description,
+                             bool allow_locked_period) {
+  const EntryRecord& rec = record(pending);
+  const std::uint32_t index = static_cast<std::uint32_t>(pending.value - 1);
+  require_pending(index, rec.status);
+  if (date < rec.date)
+    throw invalid_entry("can't post " + entry_label(index) + " on " + date.to_string() + ", before it was reserved on " +
+                        rec.date.to_string());
+  if (rec.has_expiry && !(date < rec.expires_on))
+    throw pending_state_error(entry_label(index) + " expired on " + rec.expires_on.to_string() + "; it can't be posted on " +
+                              date.to_string());
+  if (!amounts.empty() && amounts.size() != rec.posting_count)
+    throw invalid_entry("posting " + entry_label(index) + " in part needs one amount per reserved posting (" +
+                        std::to_string(rec.posting_count) + "), got " + std::to_string(amounts.size()));
+  EntryDraft draft;
+  draft.date = date;
+  draft.allow_locked_period = allow_locked_period;
+  draft.description = description.empty() ? std::string(text(rec.description_offset, rec.description_length))
+                                           : std::string(description);
+  draft.metadata.emplace_back("completes", std::to_string(pending.value));
+  for (std::uint32_t i = 0; i < rec.posting_count; ++i) {
+    const PostingRecord& p = postings_[rec.first_posting + i];
+    if (amounts.empty()) {
+      draft.postings.push_back(PostingDraft{p.account, p.amount, std::nullopt});
+      continue;
+    }
+    const Decimal& amount = amounts[i];
+    if (amount.is_zero()) continue;
+    if (amount.sign() != p.amount.sign() || p.amount.abs() < amount.abs())
+      throw invalid_entry("amount " + amount.to_string() + " for " + accounts_[p.account.value].name +
+                          " must have the sign of, and be no larger than, the reserved " + p.amount.to_string());
+    draft.postings.push_back(PostingDraft{p.account, amount, std::nullopt});
+  }
+  // The reservation is released first, so the limits see the posted amounts
+  // in its place; if the completion is refused the reservation is restored.
+  release_pending(index);
+  PostResult result;
+  try {
+    result = append_entry(draft, EntryStatus::posted, std::nullopt, 0, index + 1);
+  } catch (...) {
+    for (std::uint32_t i = 0; i < rec.posting_count; ++i) {
+      const PostingRecord& p = postings_[rec.first_posting + i];
+      Balance& bal = account_states_[p.account.value].balance;
+      if (p.amount.sign() > 0) bal.pending_debits += p.amount;
+      else bal.pending_credits -= p.amount;
+    }
+    open_pending_.push_back(index);
+    throw;
+  }
+  EntryRecord& updated = entries_[index];
+  updated.status = EntryStatus::pending_posted;
+  updated.resolved = true;
+  updated.resolved_on = date;
+  updated.completed_by = static_cast<std::uint32_t>(result.id.value);
+  return result.id;
+}
+
+void Ledger::void_pending(EntryId pending, Date date, std::string_view reason) {
+  const EntryRecord& rec = record(pending);
+  const auto index = static_cast<std::uint32_t>(pending.value - 1);
+  require_pending(index, rec.status);
+  if (date < rec.date)
+    throw invalid_entry("can't void " + entry_label(index) + " on " + date.to_string() + ", before it was reserved on " +
+                        rec.date.to_string());
+  if (reason.empty()) throw invalid_argument("voiding a reservation needs a reason");
+  release_pending(index);
+  reasons_.emplace_back(reason);
+  EntryRecord& updated = entries_[index];
+  updated.status = EntryStatus::pending_voided;
+  updated.resolved = true;
+  updated.resolved_on = date;
+  updated.reason_index = static_cast<std::uint32_t>(reasons_.size());
+}
+
+std::vector<EntryId> Ledger::expire_pending(Date as_of) {
+  std::vector<std::uint32_t> due;
+  for (std::uint32_t index : open_pending_) {
+    const EntryRecord& rec = entries_[index];
+    if (rec.has_expiry && !(as_of < rec.expires_on)) due.push_back(index);
+  }
+  std::sort(due.begin(), due.end());
+  std::vector<EntryId> expired;
+  for (std::uint32_t index : due) {
+    release_pending(index);
+    reasons_.emplace_back("expired on " + entries_[index].expires_on.to_string());
+    EntryRecord& rec = entries_[index];
+    rec.status = EntryStatus::pending_expired;
+    rec.resolved = true;
+    rec.resolved_on = rec.expires_on;
+    rec.reason_index = static_cast<std::uint32_t>(reasons_.size());
+    expired.push_back(EntryId{index + 1ULL});
+  }
+  return expired;
+}
+
+EntryId Ledger::reverse(EntryId entry_id, Date date, std::string_view reason, bool allow_locked_period) {
+  const EntryRecord& rec = record(entry_id);
+  const auto index = static_cast<std::uint32_t>(entry_id.value - 1);
+  if (rec.status != EntryStatus::posted)
+    throw pending_state_error(entry_label(index) + " is a reservation; void it instead of reversing it");
+  if (rec.reverses != 0)
+    throw invalid_entry(entry_label(index) + " is itself a reversal; post a new entry instead of reversing it");
+  if (rec.reversed_by != 0)
+    throw already_reversed(entry_label(index) + " was already reversed by " + entry_label(rec.reversed_by - 1ULL));
+  if (date < rec.date)
+    throw invalid_entry("a reversal of " + entry_label(index) + " can't be dated " + date.to_string() +
+                        ", before the entry itself (" + rec.date.to_string() + ")");
+  if (reason.empty()) throw invalid_argument("a reversal needs a reason");
+  EntryDraft draft;
+  draft.date = date;
+  draft.allow_locked_period = allow_locked_period;
+  draft.description = "Reversal of " + entry_label(index) + ": " + std::string(reason);
+  draft.metadata.emplace_back("reverses", std::to_string(entry_id.value));
+  for (std::uint32_t i = 0; i < rec.posting_count; ++i) {
+    const PostingRecord& p = postings_[rec.first_posting + i];
+    draft.postings.push_back(PostingDraft{p.account, -p.amount, std::nullopt});
+  }
+  PostResult result = append_entry(draft, EntryStatus::posted, std::nullopt, index + 1, 0);
+  reasons_.emplace_back(reason);
+  EntryRecord& reversal = entries_[result.id.value - 1];
+  reversal.reason_index = static_cast<std::uint32_t>(reasons_.size());
+  entries_[index].reversed_by = static_cast<std::uint32_t>(result.id.value);
+  return result.id;
+}
+
+// ---------------------------------------------------------------- batches
+
+Ledger::Checkpoint Ledger::checkpoint() const {
+  return Checkpoint{accounts_.size(), entries_.size(), postings_.size(), text_.size(), metadata_.size(), reasons_.size()};
+}
+
+void Ledger::rollback(const Checkpoint& to) {
+  for (std::size_t e = entries_.size(); e > to.entries; --e) {
+    const EntryRecord& rec = entries_[e - 1];
+    // Batches and loads only append ordinary entries and reservations.
+    AMENDS_ASSERT(rec.reverses == 0 && rec.completes == 0);
+    for (std::uint32_t i = rec.posting_count; i > 0; --i) {
+      const std::uint32_t posting_index = rec.first_posting + i - 1;
+      const PostingRecord& p = postings_[posting_index];
+      AccountState& state = account_states_[p.account.value];
+      AMENDS_ASSERT(!state.postings.empty() && state.postings.back() == posting_index);
+      state.postings.pop_back();
+      if (!p.reservation) state.balance.posted -= p.amount;
+      else if (rec.status == EntryStatus::pending) {
+        if (p.amount.sign() > 0) state.balance.pending_debits -= p.amount;
+        else state.balance.pending_credits += p.amount;
+      }
+    }
+    if (rec.key_length != 0) key_index_.erase_last(text(rec.key_offset, rec.key_length));
+  }
+  std::erase_if(open_pending_, [&](std::uint32_t index) { return index >= to.entries; });
+  for (std::size_t a = accounts_.size(); a > to.accounts; --a) {
+    AMENDS_ASSERT(account_states_[a - 1].postings.empty());
+    if (!accounts_[a - 1].limit.empty()) --limited_accounts_;
+    account_index_.erase_last(accounts_[a - 1].name);
+  }
+  accounts_.erase(accounts_.begin() + static_cast<std::ptrdiff_t>(to.accounts), accounts_.end());
+  account_states_.resize(to.accounts);
+  entries_.resize(to.entries);
+  postings_.resize(to.postings);
+  text_.resize(to.text);
+  metadata_.resize(to.metadata);
+  reasons_.resize(to.reasons);
+}
+
+namespace {
+ResultCode classify(const std::exception_ptr& failure, std::string& message) {
+  try {
+    std::rethrow_exception(failure);
+  } catch (const unbalanced_entry& e) { message = e.what(); return ResultCode::unbalanced;
+  } catch (const invalid_entry& e) { message = e.what(); return ResultCode::invalid_entry;
+  } catch (const unknown_account& e) { message = e.what(); return ResultCode::unknown_account;
+  } catch (const account_closed& e) { message = e.what(); return ResultCode::account_closed;
+  } catch (const currency_mismatch& e) { message = e.what(); return ResultCode::currency_mismatch;
+  } catch (const amount_too_precise& e) { message = e.what(); return ResultCode::amount_too_precise;
+  } catch (const period_closed& e) { message = e.what(); return ResultCode::period_closed;
+  } catch (const period_locked& e) { message = e.what(); return ResultCode::period_locked;
+  } catch (const balance_limit_exceeded& e) { message = e.what(); return ResultCode::balance_limit_exceeded;
+  } catch (const idempotency_conflict& e) { message = e.what(); return ResultCode::idempotency_conflict;
+  } catch (const overflow_error& e) { message = e.what(); return ResultCode::overflow;
+  } catch (const error& e) { message = e.what(); return ResultCode::invalid_entry;
+  }
+}
+}  // namespace
+
+BatchResult Ledger::post_batch(std::span<const EntryDraft> drafts, BatchMode mode) {
+  if (drafts.size() > max_batch_entries)
+    throw batch_too_large("a batch holds at most " + std::to_string(max_batch_entries) + " entries; got " +
+                          std::to_string(drafts.size()) + "; split it");
+  BatchResult result;
+  result.codes.assign(drafts.size(), ResultCode::ok);
+  result.ids.assign(drafts.size(), EntryId{});
+  const Checkpoint start = checkpoint();
+  for (std::size_t i = 0; i < drafts.size(); ++i) {
+    try {
+      PostResult posted = append_entry(drafts[i], EntryStatus::posted, std::nullopt, 0, 0);
+      result.ids[i] = posted.id;
+      result.codes[i] = posted.created ? ResultCode::ok : ResultCode::exists;
+      ++(posted.created ? result.created : result.existing);
+    } catch (const error&) {
+      std::string message;
+      ResultCode code = classify(std::current_exception(), message);
+      result.codes[i] = code;
+      result.failures.push_back(BatchFailure{static_cast<std::uint32_t>(i), code, message});
+      if (mode == BatchMode::atomic) {
+        rollback(start);
+        for (std::size_t j = 0; j < drafts.size(); ++j) {
+          if (j == i) continue;
+          result.codes[j] = ResultCode::linked_entry_failed;
+          result.ids[j] = EntryId{};
+        }
+        result.created = result.existing = 0;
+        return result;
+      }
+    }
+  }
+  return result;
+}
+
+// ---------------------------------------------------------------- entries
+
+EntryView Ledger::entry(EntryId id) const {
+  const EntryRecord& rec = record(id);
+  EntryView view;
+  view.id = id;
+  view.date = rec.date;
+  view.status = rec.status;
+  view.description = std::string(text(rec.description_offset, rec.description_length));
+  view.idempotency_key = std::string(text(rec.key_offset, rec.key_length));
+  if (rec.metadata_index) view.metadata = metadata_[rec.metadata_index - 1];
+  for (std::uint32_t i = 0; i < rec.posting_count; ++i) {
+    const PostingRecord& p = postings_[rec.first_posting + i];
+    view.postings.push_back(PostingView{p.account, p.amount});
+  }
+  view.reverses = EntryId{rec.reverses};
+  view.reversed_by = EntryId{rec.reversed_by};
+  view.completes = EntryId{rec.completes};
+  view.completed_by = EntryId{rec.completed_by};
+  if (rec.has_expiry) view.expires_on = rec.expires_on;
+  if (rec.resolved) view.resolved_on = rec.resolved_on;
+  if (rec.reason_index) view.reason = reasons_[rec.reason_index - 1];
+  return view;
+}
+
+}  // namespace amends
