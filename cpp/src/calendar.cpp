@@ -36,14 +36,14 @@ struct Civil {
 constexpr Civil civil_from_days(std::int32_t days_since_epoch) {
   const std::int64_t z = std::int64_t{days_since_epoch} + 719468;
   const std::int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const std::int64_t doe = z - era * 146097;                                   // [0, 146096]
-  const std::int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;  // [0, 399]
-  const std::int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);             // [0, 365]
-  const std::int64_t mp = (5 * doy + 2) / 153;                                  // [0, 11]
-  const std::int64_t d = doy - (153 * mp + 2) / 5 + 1;                          // [1, 31]
-  const std::int64_t m = mp < 10 ? mp + 3 : mp - 9;                             // [1, 12]
-  const std::int64_t y = yoe + era * 400 + (m <= 2 ? 1 : 0);
-  return Civil{static_cast<int>(y), static_cast<unsigned>(m), static_cast<unsigned>(d)};
+  const auto doe = static_cast<std::uint32_t>(z - era * 146097);              // [0, 146096]
+  const std::uint32_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;  // [0, 399]
+  const std::uint32_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);          // [0, 365]
+  const std::uint32_t mp = (5 * doy + 2) / 153;                               // [0, 11]
+  const std::uint32_t d = doy - (153 * mp + 2) / 5 + 1;                       // [1, 31]
+  const std::uint32_t m = mp < 10 ? mp + 3 : mp - 9;                          // [1, 12]
+  const std::int64_t y = std::int64_t{yoe} + era * 400 + (m <= 2 ? 1 : 0);
+  return Civil{static_cast<int>(y), m, d};
 }
 
 static_assert(civil_from_days(0).year == 1970 && civil_from_days(0).month == 1 && civil_from_days(0).day == 1);
@@ -143,7 +143,7 @@ constexpr bool parse_four_digits(std::string_view text, std::size_t at, unsigned
   const unsigned d1 = digit_value(text[at + 1]);
   const unsigned d2 = digit_value(text[at + 2]);
   const unsigned d3 = digit_value(text[at + 3]);
-  if ((d0 | d1 | d2 | d3) > 9) return false;  // any non-digit maps to 10 or more
+  if (d0 > 9 || d1 > 9 || d2 > 9 || d3 > 9) return false;  // a non-digit maps above 9
   value = ((d0 * 10 + d1) * 10 + d2) * 10 + d3;
   return true;
 }
@@ -151,7 +151,7 @@ constexpr bool parse_four_digits(std::string_view text, std::size_t at, unsigned
 constexpr bool parse_two_digits(std::string_view text, std::size_t at, unsigned& value) {
   const unsigned d0 = digit_value(text[at]);
   const unsigned d1 = digit_value(text[at + 1]);
-  if ((d0 | d1) > 9) return false;
+  if (d0 > 9 || d1 > 9) return false;
   value = d0 * 10 + d1;
   return true;
 }
