@@ -24,7 +24,8 @@ namespace mp = boost::multiprecision;
 using rep = Decimal::rep;
 // Intermediate for products of two decimals: |a*b| < 2^256 for |a|,|b| < 2^128.
 using wide = mp::checked_int256_t;
-// Unchecked unsigned 128-bit, only for products of two uint64 (always fit).
+// Unchecked unsigned 128-bit: only for products of two uint64 (which always
+// fit) and for dividing magnitudes, neither of which can wrap.
 using u128 = mp::uint128_t;
 
 constexpr int kScale = Decimal::scale_digits;
@@ -56,11 +57,12 @@ const wide& pow10_wide(int n) {
   return table[static_cast<std::size_t>(n)];
 }
 
-// The largest magnitude of a raw value, and the same as decimal text.
-const rep kRepMax = (std::numeric_limits<rep>::max)();
-constexpr std::string_view kRangeText = "+-340282366920938463463.374607431768211455";
+// The largest magnitude of a raw value (2^128 - 1), and the same as decimal text.
+rep rep_max() { return (std::numeric_limits<rep>::max)(); }
+constexpr std::string_view kRangeText =
+    "[-340282366920938463463.374607431768211455, 340282366920938463463.374607431768211455]";
 
-// ±(a*b) as a rep; any product of two uint64 fits the 128-bit magnitude.
+// +/-(a*b) as a rep; any product of two uint64 fits the 128-bit magnitude.
 rep product_rep(bool negative, std::uint64_t a, std::uint64_t b) {
   rep r(u128(a) * b);
   if (negative && a != 0 && b != 0) r = -r;
@@ -168,6 +170,26 @@ I divide_rounded(const I& numerator, const I& divisor, Rounding mode) {
   return quotient;
 }
 
+// Trailing decimal zeros of a non-zero value below 10^18, by halving steps
+// rather than one division per digit.
+int trailing_zeros(std::uint64_t v) {
+  int zeros = 0;
+  for (const int step : {16, 8, 4, 2, 1}) {
+    const std::uint64_t p = pow10_u64(step);
+    if (v % p == 0) {
+      v /= p;
+      zeros += step;
+    }
+  }
+  return zeros;
+}
+
+// |raw| % 10^18: the 18 fraction digits of a value.
+std::uint64_t fraction_units(const rep& raw) {
+  const u128 magnitude(raw < 0 ? rep(-raw) : raw);
+  return static_cast<std::uint64_t>(magnitude % pow10_u64(kScale));
+}
+
 // Splits |raw| into the integer part (high and low 18-digit halves) and the
 // 18 fraction digits.
 struct Digits {
@@ -182,9 +204,15 @@ Digits split(const rep& raw) {
   const u128 whole = magnitude / unit;
   Digits d{};
   d.fraction = static_cast<std::uint64_t>(magnitude - whole * unit);
-  const u128 high = whole / unit;
-  d.int_high = static_cast<std::uint64_t>(high);
-  d.int_low = static_cast<std::uint64_t>(whole - high * unit);
+  if (whole <= (std::numeric_limits<std::uint64_t>::max)()) {
+    const auto w = static_cast<std::uint64_t>(whole);
+    d.int_high = w / unit;
+    d.int_low = w % unit;
+  } else {
+    const u128 high = whole / unit;
+    d.int_high = static_cast<std::uint64_t>(high);
+    d.int_low = static_cast<std::uint64_t>(whole - high * unit);
+  }
   return d;
 }
 
@@ -282,7 +310,7 @@ Decimal parse_general(std::string_view text) {
   for (std::size_t k = significant; k < int_end; ++k) value = value * 10 + (text[k] - '0');
   for (std::size_t k = frac_begin; k < frac_end; ++k) value = value * 10 + (text[k] - '0');
   value *= pow10_wide(kScale - static_cast<int>(frac_digits));
-  if (value > wide(kRepMax)) {
+  if (value > wide(rep_max())) {
     throw overflow_error("amount " + quote(text) + " is outside the exact decimal range " + std::string(kRangeText));
   }
   rep raw(value);
@@ -393,14 +421,9 @@ std::string Decimal::to_string() const {
   const Digits d = split(raw_);
   std::string out = integer_text(raw_, d);
   if (d.fraction != 0) {
-    std::uint64_t fraction = d.fraction;
-    int width = kScale;
-    while (fraction % 10 == 0) {
-      fraction /= 10;
-      --width;
-    }
+    const int zeros = trailing_zeros(d.fraction);
     out += '.';
-    append_padded(out, fraction, width);
+    append_padded(out, d.fraction / pow10_u64(zeros), kScale - zeros);
   }
   return out;
 }
@@ -409,8 +432,9 @@ std::string Decimal::to_string(int places) const {
   check_places(places, "Decimal::to_string");
   const int needed = fraction_digits();
   if (needed > places) {
-    throw amount_too_precise(to_string() + " has " + std::to_string(needed) + " fraction digits; it cannot be written with " +
-                             std::to_string(places) + " (round it first)");
+    throw amount_too_precise(to_string() + " has " + std::to_string(needed) +
+                             " fraction digits; it cannot be written with " + std::to_string(places) +
+                             " (round it first)");
   }
   const Digits d = split(raw_);
   // -0 never occurs: raw_ < 0 implies a non-zero value.
@@ -426,23 +450,17 @@ Decimal::rep Decimal::scaled(int places) const {
   check_places(places, "Decimal::scaled");
   const int needed = fraction_digits();
   if (needed > places) {
-    throw amount_too_precise(to_string() + " has " + std::to_string(needed) + " fraction digits; it is not a whole count of 10^-" +
-                             std::to_string(places) + " units (round it first)");
+    throw amount_too_precise(to_string() + " has " + std::to_string(needed) +
+                             " fraction digits; it is not a whole count of 10^-" + std::to_string(places) +
+                             " units (round it first)");
   }
   return raw_ / rep(pow10_u64(kScale - places));
 }
 
 int Decimal::fraction_digits() const {
   if (raw_ == 0) return 0;
-  const rep magnitude = raw_ < 0 ? rep(-raw_) : raw_;
-  auto fraction = static_cast<std::uint64_t>(magnitude % rep(pow10_u64(kScale)));
-  if (fraction == 0) return 0;
-  int digits = kScale;
-  while (fraction % 10 == 0) {
-    fraction /= 10;
-    --digits;
-  }
-  return digits;
+  const std::uint64_t fraction = fraction_units(raw_);
+  return fraction == 0 ? 0 : kScale - trailing_zeros(fraction);
 }
 
 Decimal Decimal::round(int places, Rounding mode) const {
@@ -528,8 +546,10 @@ std::string Money::to_string() const {
 }
 
 namespace {
-[[noreturn]] void throw_mismatch(const Money& a, std::string_view verb, const Money& b) {
-  throw currency_mismatch("cannot " + std::string(verb) + " " + b.to_string() + " and " + a.to_string() +
+// "cannot add 5.00 EUR to 12.30 USD: ..."
+[[noreturn]] void throw_mismatch(const Money& target, std::string_view verb, const Money& operand) {
+  throw currency_mismatch("cannot " + std::string(verb) + " " + operand.to_string() +
+                          (verb == "add" ? " to " : " from ") + target.to_string() +
                           ": the currencies differ (convert first)");
 }
 }  // namespace
