@@ -580,11 +580,11 @@ EntryId Ledger::reverse(EntryId entry_id, Date date, std::string_view reason, bo
 
 // ---------------------------------------------------------------- batches
 
-Ledger::Checkpoint Ledger::checkpoint() const {
-  return Checkpoint{accounts_.size(), entries_.size(), postings_.size(), text_.size(), metadata_.size(), reasons_.size()};
+Ledger::Savepoint Ledger::savepoint() const {
+  return Savepoint{accounts_.size(), entries_.size(), postings_.size(), text_.size(), metadata_.size(), reasons_.size()};
 }
 
-void Ledger::rollback(const Checkpoint& to) {
+void Ledger::rollback_to(const Savepoint& to) {
   for (std::size_t e = entries_.size(); e > to.entries; --e) {
     const EntryRecord& rec = entries_[e - 1];
     // Batches and loads only append ordinary entries and reservations.
@@ -645,7 +645,7 @@ BatchResult Ledger::post_batch(std::span<const EntryDraft> drafts, BatchMode mod
   BatchResult result;
   result.codes.assign(drafts.size(), ResultCode::ok);
   result.ids.assign(drafts.size(), EntryId{});
-  const Checkpoint start = checkpoint();
+  const Savepoint start = savepoint();
   for (std::size_t i = 0; i < drafts.size(); ++i) {
     try {
       PostResult posted = append_entry(drafts[i], EntryStatus::posted, std::nullopt, 0, 0);
@@ -658,7 +658,7 @@ BatchResult Ledger::post_batch(std::span<const EntryDraft> drafts, BatchMode mod
       result.codes[i] = code;
       result.failures.push_back(BatchFailure{static_cast<std::uint32_t>(i), code, message});
       if (mode == BatchMode::atomic) {
-        rollback(start);
+        rollback_to(start);
         for (std::size_t j = 0; j < drafts.size(); ++j) {
           if (j == i) continue;
           result.codes[j] = ResultCode::linked_entry_failed;

@@ -162,7 +162,7 @@ Ledger::CsvLoadResult Ledger::load_rows(std::string_view text, const CsvLoadOpti
   const std::size_t width = fields.size();
 
   CsvLoadResult result;
-  const Checkpoint start = checkpoint();
+  const Savepoint start = savepoint();
   EntryDraft draft;
   std::string current_entry;
   std::size_t entry_line = 0;
@@ -184,7 +184,7 @@ Ledger::CsvLoadResult Ledger::load_rows(std::string_view text, const CsvLoadOpti
       if (posted.created) result.postings += draft.postings.size();
     } catch (const error& e) {
       if (options.mode == BatchMode::atomic) {
-        rollback(start);
+        rollback_to(start);
         rethrow_with_context(context(entry_line));
       }
       std::string message;
@@ -263,7 +263,7 @@ Ledger::CsvLoadResult Ledger::load_rows(std::string_view text, const CsvLoadOpti
     flush();
   } catch (const error&) {
     // A malformed file is refused as a whole, whatever the mode: fix the file.
-    rollback(start);
+    rollback_to(start);
     if (flushing) throw;  // already says which entry
     rethrow_with_context("line " + std::to_string(reader.line()) + ": ");
   }

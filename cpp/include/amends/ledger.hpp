@@ -284,6 +284,16 @@ class Ledger {
 
   BatchResult post_batch(std::span<const EntryDraft> drafts, BatchMode mode);
 
+  // A savepoint for bulk loads: accounts created and entries posted or
+  // reserved after it can be undone with rollback_to. Between the two, only
+  // create_account, post and reserve may be called (no reversal, completion,
+  // void or expiry, which change earlier entries).
+  struct Savepoint {
+    std::size_t accounts, entries, postings, text, metadata, reasons;
+  };
+  Savepoint savepoint() const;
+  void rollback_to(const Savepoint& savepoint);
+
   // Entries.
   std::size_t entry_count() const { return entries_.size(); }
   std::size_t posting_count() const { return postings_.size(); }
@@ -355,9 +365,6 @@ class Ledger {
     Balance balance;
     std::vector<std::uint32_t> postings;  // indices into postings_, in posting order
   };
-  struct Checkpoint {
-    std::size_t accounts, entries, postings, text, metadata, reasons;
-  };
 
   PostResult append_entry(const EntryDraft& draft, EntryStatus status, std::optional<Date> expires_on,
                           std::uint32_t links_reverses, std::uint32_t links_completes);
@@ -370,8 +377,6 @@ class Ledger {
   EntryRecord& record(EntryId id);
   std::string_view text(std::uint32_t offset, std::uint32_t length) const;
   std::uint32_t store_text(std::string_view text);
-  Checkpoint checkpoint() const;
-  void rollback(const Checkpoint& to);
   void release_pending(std::uint32_t entry_index);
   CsvLoadResult load_rows(std::string_view text, const CsvLoadOptions& options);
 

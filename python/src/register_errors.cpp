@@ -1,0 +1,129 @@
+// One exception tree under amends.AmendsError, mapped from the C++ tree.
+#include <array>
+
+#include "convert.hpp"
+
+namespace amends::python {
+
+namespace {
+
+struct Classes {
+  PyObject* amends_error = nullptr;
+  PyObject* parse_error = nullptr;
+  PyObject* overflow = nullptr;
+  PyObject* invalid_argument = nullptr;
+  PyObject* unknown_currency = nullptr;
+  PyObject* currency_mismatch = nullptr;
+  PyObject* amount_too_precise = nullptr;
+  PyObject* invalid_entry = nullptr;
+  PyObject* unbalanced_entry = nullptr;
+  PyObject* unknown_account = nullptr;
+  PyObject* account_closed = nullptr;
+  PyObject* account_exists = nullptr;
+  PyObject* period_closed = nullptr;
+  PyObject* period_locked = nullptr;
+  PyObject* invalid_period_transition = nullptr;
+  PyObject* balance_limit_exceeded = nullptr;
+  PyObject* idempotency_conflict = nullptr;
+  PyObject* entry_not_found = nullptr;
+  PyObject* already_reversed = nullptr;
+  PyObject* pending_state_error = nullptr;
+  PyObject* batch_too_large = nullptr;
+  PyObject* io_error = nullptr;
+};
+
+Classes classes;
+
+PyObject* make(py::module_& m, const char* name, std::initializer_list<PyObject*> bases, const char* doc) {
+  py::tuple base_tuple(bases.size());
+  std::size_t i = 0;
+  for (PyObject* base : bases) base_tuple[i++] = py::reinterpret_borrow<py::object>(base);
+  std::string qualified = std::string("amends.") + name;
+  PyObject* cls = PyErr_NewExceptionWithDoc(qualified.c_str(), doc, base_tuple.ptr(), nullptr);
+  if (!cls) throw py::error_already_set();
+  m.add_object(name, py::reinterpret_borrow<py::object>(cls));
+  return cls;
+}
+
+}  // namespace
+
+void register_errors(py::module_& m) {
+  Classes& c = classes;
+  c.amends_error = make(m, "AmendsError", {PyExc_Exception}, "Root of every error amends raises.");
+  c.parse_error = make(m, "ParseError", {c.amends_error, PyExc_ValueError}, "Text that does not parse (amount, date, CSV).");
+  c.overflow = make(m, "AmountOverflow", {c.amends_error, PyExc_ArithmeticError}, "Arithmetic beyond the exact range.");
+  c.invalid_argument = make(m, "InvalidArgument", {c.amends_error, PyExc_ValueError}, "A value the operation does not accept.");
+  c.unknown_currency = make(m, "UnknownCurrency", {c.amends_error, PyExc_ValueError}, "Not an ISO 4217 currency code.");
+  c.currency_mismatch = make(m, "CurrencyMismatch", {c.amends_error, PyExc_ValueError}, "Amounts in different currencies.");
+  c.amount_too_precise = make(m, "AmountTooPrecise", {c.amends_error, PyExc_ValueError},
+                              "An amount finer than its currency's minor unit.");
+  c.invalid_entry = make(m, "InvalidEntry", {c.amends_error}, "An entry the ledger refuses.");
+  c.unbalanced_entry = make(m, "UnbalancedEntry", {c.invalid_entry}, "Postings that do not sum to zero per currency.");
+  c.unknown_account = make(m, "UnknownAccount", {c.amends_error}, "No account by that name or id.");
+  c.account_closed = make(m, "AccountClosed", {c.amends_error}, "A closed account takes no postings.");
+  c.account_exists = make(m, "AccountExists", {c.amends_error}, "An account by that name exists already.");
+  c.period_closed = make(m, "PeriodClosed", {c.amends_error}, "A closed period takes no postings.");
+  c.period_locked = make(m, "PeriodLocked", {c.amends_error}, "A locked period takes postings only with an override.");
+  c.invalid_period_transition = make(m, "InvalidPeriodTransition", {c.amends_error}, "A period state change not allowed.");
+  c.balance_limit_exceeded = make(m, "BalanceLimitExceeded", {c.amends_error}, "A posting that would breach a balance limit.");
+  c.idempotency_conflict = make(m, "IdempotencyConflict", {c.amends_error},
+                                "An idempotency key reused for different content.");
+  c.entry_not_found = make(m, "EntryNotFound", {c.amends_error, PyExc_LookupError}, "No entry with that id.");
+  c.already_reversed = make(m, "AlreadyReversed", {c.amends_error}, "An entry can be reversed once.");
+  c.pending_state_error = make(m, "PendingStateError", {c.amends_error},
+                               "A two-phase operation on an entry in the wrong state.");
+  c.batch_too_large = make(m, "BatchTooLarge", {c.amends_error}, "A batch beyond the maximum size.");
+  c.io_error = make(m, "AmendsIOError", {c.amends_error, PyExc_OSError}, "A file amends could not read or write.");
+
+  // Most derived first: the first matching clause wins.
+  py::register_exception_translator([](std::exception_ptr failure) {
+    try {
+      if (failure) std::rethrow_exception(failure);
+    } catch (const unbalanced_entry& e) { PyErr_SetString(classes.unbalanced_entry, e.what());
+    } catch (const invalid_entry& e) { PyErr_SetString(classes.invalid_entry, e.what());
+    } catch (const parse_error& e) { PyErr_SetString(classes.parse_error, e.what());
+    } catch (const overflow_error& e) { PyErr_SetString(classes.overflow, e.what());
+    } catch (const invalid_argument& e) { PyErr_SetString(classes.invalid_argument, e.what());
+    } catch (const unknown_currency& e) { PyErr_SetString(classes.unknown_currency, e.what());
+    } catch (const currency_mismatch& e) { PyErr_SetString(classes.currency_mismatch, e.what());
+    } catch (const amount_too_precise& e) { PyErr_SetString(classes.amount_too_precise, e.what());
+    } catch (const unknown_account& e) { PyErr_SetString(classes.unknown_account, e.what());
+    } catch (const account_closed& e) { PyErr_SetString(classes.account_closed, e.what());
+    } catch (const account_exists& e) { PyErr_SetString(classes.account_exists, e.what());
+    } catch (const period_closed& e) { PyErr_SetString(classes.period_closed, e.what());
+    } catch (const period_locked& e) { PyErr_SetString(classes.period_locked, e.what());
+    } catch (const invalid_period_transition& e) { PyErr_SetString(classes.invalid_period_transition, e.what());
+    } catch (const balance_limit_exceeded& e) { PyErr_SetString(classes.balance_limit_exceeded, e.what());
+    } catch (const idempotency_conflict& e) { PyErr_SetString(classes.idempotency_conflict, e.what());
+    } catch (const entry_not_found& e) { PyErr_SetString(classes.entry_not_found, e.what());
+    } catch (const already_reversed& e) { PyErr_SetString(classes.already_reversed, e.what());
+    } catch (const pending_state_error& e) { PyErr_SetString(classes.pending_state_error, e.what());
+    } catch (const batch_too_large& e) { PyErr_SetString(classes.batch_too_large, e.what());
+    } catch (const io_error& e) { PyErr_SetString(classes.io_error, e.what());
+    } catch (const error& e) { PyErr_SetString(classes.amends_error, e.what());
+    }
+  });
+}
+
+py::handle exception_for(ResultCode code) {
+  switch (code) {
+    case ResultCode::unbalanced: return classes.unbalanced_entry;
+    case ResultCode::unknown_account: return classes.unknown_account;
+    case ResultCode::account_closed: return classes.account_closed;
+    case ResultCode::currency_mismatch: return classes.currency_mismatch;
+    case ResultCode::amount_too_precise: return classes.amount_too_precise;
+    case ResultCode::period_closed: return classes.period_closed;
+    case ResultCode::period_locked: return classes.period_locked;
+    case ResultCode::balance_limit_exceeded: return classes.balance_limit_exceeded;
+    case ResultCode::idempotency_conflict: return classes.idempotency_conflict;
+    case ResultCode::overflow: return classes.overflow;
+    case ResultCode::ok:
+    case ResultCode::exists:
+    case ResultCode::linked_entry_failed:
+    case ResultCode::invalid_entry:
+      return classes.invalid_entry;
+  }
+  return classes.amends_error;
+}
+
+}  // namespace amends::python
