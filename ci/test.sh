@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Runs every test: the C++ suite (release build and an address+undefined
+# sanitizer build, through ctest) and the Python suite (pytest), after
+# installing what they need.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash ci/setup.sh
+
+JOBS="$(nproc)"
+PYTHON="${PYTHON:-python3}"
+
+echo "== C++ tests (release, warnings on)"
+cmake -S . -B build/ci-release -G Ninja -DCMAKE_BUILD_TYPE=Release -DAMENDS_BUILD_BENCH=ON >/dev/null
+cmake --build build/ci-release -j "$JOBS"
+ctest --test-dir build/ci-release --output-on-failure -j "$JOBS"
+
+echo "== C++ tests (address + undefined sanitizers)"
+cmake -S . -B build/ci-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DAMENDS_SANITIZE=ON -DAMENDS_BUILD_BENCH=OFF >/dev/null
+cmake --build build/ci-asan -j "$JOBS"
+ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --test-dir build/ci-asan --output-on-failure -j "$JOBS"
+
+echo "== Python tests"
+"$PYTHON" -m pytest tests/python -q

@@ -1,0 +1,5 @@
+import sys
+
+from amends.cli import main
+
+sys.exit(main())

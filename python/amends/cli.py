@@ -1,0 +1,78 @@
+"""The amends command line.
+
+    amends tour                 the main job on the embedded default (for now, an in-memory tour)
+    amends balance FILE.csv     load postings from CSV and print the balance report
+    amends journal FILE.csv     load postings from CSV and write them as a ledger/hledger journal
+    amends version
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Sequence
+
+import amends
+
+
+def _load(path: str, base_currency: str) -> amends.Ledger:
+    book = amends.Ledger(base_currency=base_currency)
+    book.load_csv(path, open_missing_accounts=True)
+    return book
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="amends", description="A ledger for the money a company gives back to its customers.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    tour = commands.add_parser("tour", help="post a month of concessions in memory and print the trial balance")
+    tour.add_argument("--customers", type=int, default=6)
+    tour.add_argument("--seed", type=int, default=2026)
+
+    balance = commands.add_parser("balance", help="load a postings CSV and print balances (like `ledger balance`)")
+    balance.add_argument("csv")
+    balance.add_argument("--as-of", default=None, help="YYYY-MM-DD or YYYY-MM (period end)")
+    balance.add_argument("--base-currency", default="USD")
+    balance.add_argument("--monthly", action="store_true", help="debits, credits and net per account and month")
+
+    journal = commands.add_parser("journal", help="load a postings CSV and write it in ledger/hledger journal syntax")
+    journal.add_argument("csv")
+    journal.add_argument("-o", "--output", default=None, help="file to write (default: stdout)")
+    journal.add_argument("--base-currency", default="USD")
+
+    commands.add_parser("version", help="print the version")
+
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "tour":
+            from amends import tour as tour_module
+
+            return tour_module.run(sys.stdout, args.customers, args.seed)
+        if args.command == "balance":
+            book = _load(args.csv, args.base_currency)
+            if args.monthly:
+                frame = book.activity()
+            else:
+                frame = book.balance_report(args.as_of)
+                frame["account"] = ["  " * (d - 1) + a for a, d in zip(frame["account"], frame["depth"])]
+                frame = frame.drop(columns=["depth"])
+            print(frame.to_string(index=False))
+            return 0
+        if args.command == "journal":
+            book = _load(args.csv, args.base_currency)
+            if args.output:
+                book.to_journal(args.output)
+            else:
+                sys.stdout.write(book.to_journal() or "")
+            return 0
+        if args.command == "version":
+            print(amends.__version__)
+            return 0
+    except amends.AmendsError as error:
+        print(f"amends: {type(error).__name__}: {error}", file=sys.stderr)
+        return 2
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
