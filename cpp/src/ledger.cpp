@@ -406,7 +406,6 @@ PostResult Ledger::append_entry(const EntryDraft& draft, EntryStatus status, std
   rec.completes = links_completes;
 
   const bool reservation = status == EntryStatus::pending;
-  postings_.reserve(postings_.size() + draft.postings.size());
   for (const PostingDraft& posting : draft.postings) {
     AccountState& state = account_states_[posting.account.value];
     state.postings.push_back(static_cast<std::uint32_t>(postings_.size()));
