@@ -19,9 +19,9 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 
 PYTHON="${PYTHON:-python3}"
-"$PYTHON" -m pip install -q --disable-pip-version-check \
+"$PYTHON" -m pip install -q --disable-pip-version-check --root-user-action=ignore \
   "scikit-build-core>=0.10" "pybind11>=2.12" "cmake>=3.20" ninja \
   "pandas>=2.0" "numpy>=1.24" "pytest>=7" "hypothesis>=6" "mypy>=1.8"
 
 # The package itself: builds the C++ core and amends._core.
-"$PYTHON" -m pip install -q --disable-pip-version-check --no-build-isolation .
+"$PYTHON" -m pip install -q --disable-pip-version-check --root-user-action=ignore --no-build-isolation .

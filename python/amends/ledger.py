@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any, Iterable, Mapping, Sequence, Union
 
 import numpy as np
-import pandas as pd
+import pandas as pd  # type: ignore[import-untyped]  # no pandas-stubs needed to type-check amends
 
 from amends import _core
 
@@ -158,6 +158,15 @@ def _int64(values: Any) -> np.ndarray:
     return np.ascontiguousarray(values, dtype=np.int64)
 
 
+def _int64_amounts(column: Any) -> np.ndarray:
+    """An integer amount column as int64; an unsigned value past int64 would wrap, so it is refused."""
+    values = column.to_numpy()
+    if values.dtype.kind == "u" and len(values) and values.max() > np.iinfo(np.int64).max:
+        row = int(np.flatnonzero(values > np.iinfo(np.int64).max)[0])
+        raise _core.AmountOverflow(f"row {row}: the amount {values[row]} is beyond the 64-bit integer range")
+    return _int64(values)
+
+
 def _factorize(column: Any, what: str) -> tuple[np.ndarray, list[str]]:
     codes, uniques = pd.factorize(pd.Series(column, copy=False), sort=False)
     if (codes < 0).any():
@@ -171,7 +180,20 @@ def _days(column: Any) -> np.ndarray:
     if pd.api.types.is_datetime64_any_dtype(series.dtype):
         if series.isna().any():
             raise _core.InvalidArgument(f"row {int(np.flatnonzero(series.isna())[0])}: the date is missing")
-        return _int64(series.to_numpy().astype("datetime64[D]").astype(np.int64))
+        # A day is a calendar date: a timezone would shift it (numpy converts
+        # to UTC) and a time of day would be dropped silently, so both are
+        # refused like a datetime.datetime is.
+        if getattr(series.dt, "tz", None) is not None:
+            raise TypeError(
+                "the date column is timezone-aware; pass calendar dates "
+                "(e.g. column.dt.tz_localize(None).dt.normalize())"
+            )
+        stamps = series.to_numpy()
+        days = stamps.astype("datetime64[D]")
+        if (days != stamps).any():
+            row = int(np.flatnonzero(days != stamps)[0])
+            raise TypeError(f"row {row}: the date has a time of day; pass dates (e.g. column.dt.normalize())")
+        return _int64(days.astype(np.int64))
     # Few distinct dates: convert those, then map the codes.
     codes, uniques = pd.factorize(series, sort=False)
     if (codes < 0).any():
@@ -182,9 +204,11 @@ def _days(column: Any) -> np.ndarray:
         if isinstance(value, _dt.datetime):
             raise TypeError("dates must be datetime.date or 'YYYY-MM-DD' strings, not datetime")
         if isinstance(value, str):
-            value = _dt.date.fromisoformat(value) if len(value) == 10 else None
-            if value is None:
-                raise _core.ParseError(f"date {uniques[i]!r} is not an ISO date like 2026-11-23")
+            # The core's strict YYYY-MM-DD parse (as post() uses), so a batch
+            # refuses what post() refuses ("2026-W02-1", "2026/01/05") with
+            # the same ParseError.
+            _core.Period.of(value)
+            value = _dt.date.fromisoformat(value)
         if not isinstance(value, _dt.date):
             raise TypeError(f"dates must be datetime.date or 'YYYY-MM-DD' strings, not {type(value).__name__}")
         day_numbers[i] = (value - epoch).days
@@ -198,7 +222,7 @@ def _amounts(frame: Any, names: Iterable[str]) -> tuple[np.ndarray, int]:
         column = pd.Series(frame["amount_minor"], copy=False)
         if column.dtype.kind not in "iu":
             raise TypeError("amount_minor must be an integer column of minor units (cents)")
-        return _int64(column.to_numpy()), 1
+        return _int64_amounts(column), 1
     if "amount" not in names:
         raise _core.InvalidArgument("the batch has no amount column (amount, or amount_minor in minor units)")
     column = pd.Series(frame["amount"], copy=False)
@@ -209,7 +233,7 @@ def _amounts(frame: Any, names: Iterable[str]) -> tuple[np.ndarray, int]:
             "pass Decimal or str amounts, or integer minor units in amount_minor"
         )
     if kind in "iu":
-        return _int64(column.to_numpy()), 0
+        return _int64_amounts(column), 0
     return np.ascontiguousarray(column.to_numpy(dtype=object)), 0
 
 

@@ -1,0 +1,403 @@
+"""Type stubs for amends._core, the compiled core of amends (pybind11).
+
+Amounts cross as decimal.Decimal, int or str (a float or a bool is a
+TypeError at run time); the ledger gives amounts back as decimal.Decimal written
+with the currency's minor digits. Dates cross as datetime.date or "YYYY-MM-DD" (a
+datetime.datetime is a TypeError at run time).
+
+Checked against the module by `python -m mypy.stubtest amends._core`.
+"""
+
+import datetime
+from collections.abc import Iterable, Mapping, Sequence
+from decimal import Decimal
+from typing import Any, Final, TypeAlias, TypedDict, overload, type_check_only
+
+import numpy as np
+import numpy.typing as npt
+from typing_extensions import Never
+
+# ---------------------------------------------------------------- value aliases
+
+_Amount: TypeAlias = Decimal | int | str
+_DateLike: TypeAlias = datetime.date | str
+# A date, "YYYY-MM-DD", "YYYY-MM" (that period's last day) or a Period.
+_AsOf: TypeAlias = datetime.date | str | Period | None
+# A Period, "YYYY-MM" or a date (the period containing it).
+_PeriodLike: TypeAlias = Period | str | datetime.date
+# (account, amount) or (account, amount, currency); a list of the same works too.
+_Posting: TypeAlias = tuple[str, _Amount] | tuple[str, _Amount, str | None] | list[Any]
+
+__version__: Final[str]
+SCALE_DIGITS: Final[int]
+ROUNDING_MODES: Final[tuple[str, ...]]
+
+@type_check_only
+class _pybind11_type(type):
+    """The metaclass of every pybind11 class (pybind11_builtins.pybind11_type)."""
+
+# ---------------------------------------------------------------- exceptions
+
+class AmendsError(Exception):
+    """Root of every error amends raises."""
+
+class ParseError(AmendsError, ValueError):
+    """Text that does not parse (amount, date, CSV)."""
+
+class AmountOverflow(AmendsError, ArithmeticError):
+    """Arithmetic beyond the exact range."""
+
+class InvalidArgument(AmendsError, ValueError):
+    """A value the operation does not accept."""
+
+class UnknownCurrency(AmendsError, ValueError):
+    """Not an ISO 4217 currency code."""
+
+class CurrencyMismatch(AmendsError, ValueError):
+    """Amounts in different currencies."""
+
+class AmountTooPrecise(AmendsError, ValueError):
+    """An amount finer than its currency's minor unit."""
+
+class InvalidEntry(AmendsError):
+    """An entry the ledger refuses."""
+
+class UnbalancedEntry(InvalidEntry):
+    """Postings that do not sum to zero per currency."""
+
+class UnknownAccount(AmendsError):
+    """No account by that name or id."""
+
+class AccountClosed(AmendsError):
+    """A closed account takes no postings."""
+
+class AccountExists(AmendsError):
+    """An account by that name exists already."""
+
+class PeriodClosed(AmendsError):
+    """A closed period takes no postings."""
+
+class PeriodLocked(AmendsError):
+    """A locked period takes postings only with an override."""
+
+class InvalidPeriodTransition(AmendsError):
+    """A period state change not allowed."""
+
+class BalanceLimitExceeded(AmendsError):
+    """A posting that would breach a balance limit."""
+
+class IdempotencyConflict(AmendsError):
+    """An idempotency key reused for different content."""
+
+class EntryNotFound(AmendsError, LookupError):
+    """No entry with that id."""
+
+class AlreadyReversed(AmendsError):
+    """An entry can be reversed once."""
+
+class PendingStateError(AmendsError):
+    """A two-phase operation on an entry in the wrong state."""
+
+class BatchTooLarge(AmendsError):
+    """A batch beyond the maximum size."""
+
+class AmendsIOError(AmendsError, OSError):
+    """A file amends could not read or write."""
+
+# ---------------------------------------------------------------- money
+
+class CurrencyInfo(metaclass=_pybind11_type):
+    """An ISO 4217 currency: code, numeric code, minor units, name.
+
+    Made by currency() and currencies(); it has no public constructor.
+    """
+
+    # At run time pybind11's default __init__ takes anything and raises
+    # TypeError("No constructor defined!"); Never refuses every argument.
+    def __init__(self, *args: Never, **kwargs: Never) -> None: ...
+
+    @property
+    def code(self) -> str: ...
+    @property
+    def numeric(self) -> int: ...
+    @property
+    def minor_units(self) -> int: ...
+    @property
+    def name(self) -> str: ...
+
+def currency(code: str) -> CurrencyInfo:
+    """The ISO 4217 currency with this alphabetic code; UnknownCurrency otherwise."""
+
+def currencies() -> list[CurrencyInfo]:
+    """Every ISO 4217 currency amends knows, ordered by code."""
+
+def round_amount(amount: _Amount, places: int, rounding: str = "half_even") -> Decimal:
+    """Rounds to `places` fraction digits with a named rounding mode."""
+
+def multiply(amount: _Amount, rate: _Amount, currency: str, rounding: str = "half_even") -> Decimal:
+    """amount * rate (a percentage as 0.15, a factor), rounded to the currency's minor units."""
+
+def convert(
+    amount: _Amount, from_currency: str, to_currency: str, rate: _Amount, rounding: str = "half_even"
+) -> Decimal:
+    """Converts at `rate` units of to_currency per unit of from_currency, rounded to the target's minor units."""
+
+def allocate(
+    total: _Amount, weights: Iterable[_Amount], currency: str | None = None, places: int | None = None
+) -> list[Decimal]:
+    """Splits total by weights into parts that sum exactly to it (largest remainder, ties to the earlier part)."""
+
+def allocate_evenly(total: _Amount, parts: int, currency: str) -> list[Decimal]:
+    """Splits total into `parts` near-equal parts summing exactly to it."""
+
+# ---------------------------------------------------------------- calendar
+
+class Period(metaclass=_pybind11_type):
+    """A calendar month used as a posting period, e.g. Period("2026-11")."""
+
+    @overload
+    def __init__(self, period: _PeriodLike) -> None: ...
+    @overload
+    def __init__(self, year: int, month: int) -> None: ...
+    @staticmethod
+    def of(date: _DateLike) -> Period:
+        """The period containing a date."""
+
+    @staticmethod
+    def range(first: _PeriodLike, last: _PeriodLike) -> list[Period]:
+        """Every period from first to last, inclusive."""
+
+    @property
+    def year(self) -> int: ...
+    @property
+    def month(self) -> int: ...
+    @property
+    def first_day(self) -> datetime.date: ...
+    @property
+    def last_day(self) -> datetime.date: ...
+    def contains(self, date: _DateLike) -> bool: ...
+    def next(self) -> Period: ...
+    def previous(self) -> Period: ...
+    def __add__(self, months: int, /) -> Period: ...
+    @overload
+    def __sub__(self, months: int, /) -> Period: ...
+    @overload
+    def __sub__(self, other: Period, /) -> int: ...
+    def __eq__(self, other: object, /) -> bool: ...
+    def __ne__(self, other: object, /) -> bool: ...
+    def __lt__(self, other: Period, /) -> bool: ...
+    def __le__(self, other: Period, /) -> bool: ...
+    def __gt__(self, other: Period, /) -> bool: ...
+    def __ge__(self, other: Period, /) -> bool: ...
+    def __hash__(self) -> int: ...
+
+class FiscalCalendar(metaclass=_pybind11_type):
+    """Fiscal years of twelve periods from start_month, named by the calendar year they end in."""
+
+    def __init__(self, start_month: int = 1) -> None: ...
+    @property
+    def start_month(self) -> int: ...
+    def fiscal_year(self, period: _PeriodLike) -> int: ...
+    def fiscal_quarter(self, period: _PeriodLike) -> int: ...
+    def fiscal_month(self, period: _PeriodLike) -> int: ...
+    def periods(self, fiscal_year: int) -> list[Period]: ...
+    def quarter_periods(self, fiscal_year: int, quarter: int) -> list[Period]: ...
+    def quarter_label(self, period: _PeriodLike) -> str: ...
+
+# ---------------------------------------------------------------- plain records the ledger returns
+
+@type_check_only
+class _AccountRecord(TypedDict):
+    id: int
+    name: str
+    type: str
+    currency: str
+    dimensions: dict[str, str]
+    min_normal_balance: Decimal | None
+    max_normal_balance: Decimal | None
+    closed: bool
+
+@type_check_only
+class _EntryRecord(TypedDict):
+    id: int
+    date: datetime.date
+    status: str
+    description: str
+    idempotency_key: str | None
+    metadata: dict[str, str]
+    postings: list[tuple[str, Decimal, str]]
+    reverses: int | None
+    reversed_by: int | None
+    completes: int | None
+    completed_by: int | None
+    expires_on: datetime.date | None
+    resolved_on: datetime.date | None
+    reason: str | None
+
+@type_check_only
+class _BatchRecord(TypedDict):
+    ids: npt.NDArray[np.uint64]
+    failures: list[tuple[int, str, str]]
+    created: int
+    existing: int
+
+@type_check_only
+class _LoadRecord(TypedDict):
+    entries_posted: int
+    entries_existing: int
+    postings: int
+    accounts_opened: int
+    failures: list[tuple[int, str, str]]
+
+@type_check_only
+class _PostingColumns(TypedDict):
+    entry_id: list[int]
+    date: list[datetime.date]
+    account: list[str]
+    amount: list[Decimal]
+    currency: list[str]
+    status: list[str]
+
+# ---------------------------------------------------------------- ledger
+
+class Ledger(metaclass=_pybind11_type):
+    """An in-memory double-entry ledger (one book)."""
+
+    def __init__(self, base_currency: str = "USD", fiscal_year_start_month: int = 1, name: str = "main") -> None: ...
+    @property
+    def base_currency(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def fiscal_calendar(self) -> FiscalCalendar: ...
+    @property
+    def entry_count(self) -> int: ...
+    @property
+    def posting_count(self) -> int: ...
+    @property
+    def account_count(self) -> int: ...
+
+    # Accounts.
+    def _create_account(
+        self,
+        name: str,
+        type: str,
+        currency: str | None,
+        dimensions: Mapping[str, str],
+        min_normal_balance: _Amount | None,
+        max_normal_balance: _Amount | None,
+        /,
+    ) -> _AccountRecord: ...
+    def _account(self, name: str, /) -> _AccountRecord: ...
+    def _accounts(self) -> list[_AccountRecord]: ...
+    def has_account(self, name: str) -> bool: ...
+    def close_account(self, name: str) -> None:
+        """Closes an account; it must hold no balance and no open reservations."""
+
+    def set_balance_limit(
+        self, name: str, min_normal_balance: _Amount | None = None, max_normal_balance: _Amount | None = None
+    ) -> None: ...
+
+    # Periods.
+    def period_state(self, period: _PeriodLike) -> str: ...
+    def set_period_state(self, period: _PeriodLike, state: str) -> None: ...
+    def lock_period(self, period: _PeriodLike) -> None:
+        """Locks a period: postings into it then need allow_locked_period=True."""
+
+    def unlock_period(self, period: _PeriodLike) -> None: ...
+    def close_period(self, period: _PeriodLike) -> None:
+        """Closes a period for good: it takes no postings again."""
+
+    # Posting.
+    def post(
+        self,
+        date: _DateLike,
+        postings: Iterable[_Posting],
+        *,
+        description: str | None = None,
+        idempotency_key: str | None = None,
+        metadata: dict[str, str] | None = None,
+        allow_locked_period: bool = False,
+    ) -> int:
+        """Posts a balanced entry and returns its id; with an idempotency key a repeat returns the same id."""
+
+    def reserve(
+        self,
+        date: _DateLike,
+        postings: Iterable[_Posting],
+        *,
+        expires_on: _DateLike | None = None,
+        description: str | None = None,
+        idempotency_key: str | None = None,
+        metadata: dict[str, str] | None = None,
+        allow_locked_period: bool = False,
+    ) -> int:
+        """Reserves a two-phase entry in pending balances; post_pending, void_pending or expiry resolves it."""
+
+    def post_pending(
+        self,
+        entry_id: int,
+        date: _DateLike,
+        amounts: dict[str, _Amount] | Iterable[_Amount] | None = None,
+        *,
+        description: str | None = None,
+        allow_locked_period: bool = False,
+    ) -> int:
+        """Posts a reservation in full, or in part with amounts per posting (list) or per account (dict)."""
+
+    def void_pending(self, entry_id: int, date: _DateLike, reason: str) -> None: ...
+    def expire_pending(self, as_of: _DateLike) -> list[int]:
+        """Releases every reservation whose expiry date is on or before as_of; returns their ids."""
+
+    def reverse(self, entry_id: int, date: _DateLike, reason: str, *, allow_locked_period: bool = False) -> int:
+        """Posts the mirror of an entry and links the two; an entry can be reversed once."""
+
+    # Batches and loads (amends.Ledger.post_batch and load_csv wrap these).
+    def _post_entries(self, entries: list[dict[str, Any]], atomic: bool, /) -> _BatchRecord: ...
+    def _post_columns(
+        self,
+        key_codes: npt.ArrayLike,
+        keys: Sequence[str],
+        days: npt.ArrayLike,
+        account_codes: npt.ArrayLike,
+        account_names: Sequence[str],
+        currency_codes: npt.ArrayLike,
+        currency_names: Sequence[str],
+        amounts: npt.NDArray[Any],
+        amount_minor_units: int,
+        descriptions: npt.NDArray[np.object_] | None,
+        atomic: bool,
+        open_missing_accounts: bool,
+        /,
+    ) -> _BatchRecord: ...
+    def _load_csv(self, path: str, open_missing_accounts: bool, key_prefix: str, atomic: bool, /) -> _LoadRecord: ...
+
+    # Entries.
+    def _entry(self, entry_id: int, /) -> _EntryRecord: ...
+    def find_by_key(self, idempotency_key: str) -> int | None:
+        """The id of the entry with this idempotency key, or None."""
+
+    # Queries.
+    def balance(self, account: str, as_of: _AsOf = None) -> Decimal:
+        """Posted balance (debit positive) as of a date or period end, inclusive; None means everything so far."""
+
+    def _balance_detail(self, account: str, as_of: _AsOf, /) -> tuple[Decimal, Decimal, Decimal, Decimal, str]: ...
+    def rollup(self, prefix: str, as_of: _AsOf = None) -> dict[str, Decimal]:
+        """Sum of every account at or below a name prefix (whole segments), per currency."""
+
+    def _balances_by_dimension(
+        self, dimension: str, as_of: _AsOf, prefix: str, /
+    ) -> list[tuple[str, str, Decimal]]: ...
+    def _trial_balance(
+        self, as_of: _AsOf, /
+    ) -> tuple[list[tuple[str, str, str, Decimal, Decimal]], list[tuple[str, Decimal, Decimal]]]: ...
+    def _statement(
+        self, account: str, start: _DateLike | None, end: _DateLike | None, /
+    ) -> tuple[Decimal, list[tuple[datetime.date, int, str, Decimal, Decimal]], Decimal, str]: ...
+    def _activity(
+        self, first: _PeriodLike | None, last: _PeriodLike | None, /
+    ) -> list[tuple[str, str, str, Decimal, Decimal, Decimal]]: ...
+    def _balance_report(self, as_of: _AsOf, /) -> list[tuple[str, int, str, Decimal]]: ...
+    def _journal(self) -> str: ...
+    def _write_journal(self, path: str, /) -> None: ...
+    def _postings(self) -> _PostingColumns: ...
