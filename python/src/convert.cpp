@@ -54,12 +54,20 @@ Decimal to_decimal(py::handle value, std::string_view what) {
   if (py::isinstance(value, decimal_class())) {
     // str() of a Decimal is fixed-point for everyday amounts; exponent forms
     // ("1E+3", "1E-7") go through format(value, "f") so every digit is kept.
-    py::str text = py::str(value);
-    std::string_view view = PyUnicode_AsUTF8(text.ptr());
-    if (view.find_first_of("EeNnIi") == std::string_view::npos) return Decimal::parse(view);
-    if (!value.attr("is_finite")().cast<bool>())
-      throw py::value_error(std::string(what) + " is " + std::string(view) + "; amounts must be finite");
-    return Decimal::parse(std::string(py::str(py::module_::import("builtins").attr("format")(value, "f"))));
+    // Trailing fraction zeros carry no value, so they never count against
+    // the 18 fraction digits ("1.0000000000000000000" is 1).
+    std::string text = py::str(value);
+    if (text.find_first_of("EeNnIi") != std::string::npos) {
+      if (!value.attr("is_finite")().cast<bool>())
+        throw invalid_argument(std::string(what) + " is " + text + "; amounts must be finite numbers");
+      text = py::str(py::module_::import("builtins").attr("format")(value, "f"));
+    }
+    if (text.find('.') != std::string::npos) {
+      while (text.back() == '0') text.pop_back();
+      if (text.back() == '.') text.pop_back();
+      if (text.empty() || text == "-") text = "0";
+    }
+    return Decimal::parse(text);
   }
   throw py::type_error(std::string(what) + " must be decimal.Decimal, int or str, not " +
                        std::string(Py_TYPE(value.ptr())->tp_name));

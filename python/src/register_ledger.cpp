@@ -248,9 +248,10 @@ py::dict post_columns(Ledger& ledger, py::array_t<std::int64_t, py::array::c_sty
       draft.postings.push_back(PostingDraft{account_ids[static_cast<std::size_t>(account_data[r])], amount, currency});
     }
     if (rows != 0) flush(rows);
-  } catch (const py::error_already_set&) {
-    throw;
   } catch (...) {
+    // Whatever escaped (a refused entry of an atomic batch, a malformed row,
+    // a Python error while converting a value) leaves nothing behind: a
+    // malformed batch is refused as a whole in either mode, as load_csv does.
     ledger.rollback_to(start);
     throw;
   }
@@ -372,6 +373,13 @@ void register_ledger(py::module_& m) {
         drafts.reserve(entries.size());
         for (std::size_t i = 0; i < entries.size(); ++i) {
           py::dict e = entries[i].cast<py::dict>();
+          for (auto item : e) {
+            std::string key = py::str(item.first);
+            if (key != "date" && key != "postings" && key != "description" && key != "idempotency_key" &&
+                key != "metadata" && key != "allow_locked_period")
+              throw invalid_argument("entry " + std::to_string(i) + " of the batch has an unknown field \"" + key +
+                                     "\"; use date, postings, description, idempotency_key, metadata, allow_locked_period");
+          }
           auto get = [&](const char* key) { return e.contains(key) ? py::object(e[key]) : py::object(py::none()); };
           drafts.push_back(make_draft(l, get("date"), get("postings"), get("description"), get("idempotency_key"),
                                       get("metadata"), e.contains("allow_locked_period") && e["allow_locked_period"].cast<bool>()));
@@ -388,11 +396,8 @@ void register_ledger(py::module_& m) {
         options.open_missing_accounts = open_missing_accounts;
         options.key_prefix = key_prefix;
         options.mode = atomic ? BatchMode::atomic : BatchMode::independent;
-        Ledger::CsvLoadResult result;
-        {
-          py::gil_scoped_release release;
-          result = l.load_csv(path, options);
-        }
+        // The GIL stays held: the book must not change under another thread.
+        Ledger::CsvLoadResult result = l.load_csv(path, options);
         py::dict out;
         out["entries_posted"] = result.entries_posted;
         out["entries_existing"] = result.entries_existing;

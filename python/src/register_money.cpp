@@ -68,13 +68,14 @@ void register_money(py::module_& m) {
 
   m.def("multiply", [](py::handle amount, py::handle rate, py::handle currency, const std::string& rounding) {
     Currency cur = to_currency(currency);
-    return to_python(Money(to_decimal(amount), cur).mul(to_decimal(rate, "rate"), parse_rounding(rounding)).amount());
+    return to_python(Money(to_decimal(amount), cur).mul(to_decimal(rate, "rate"), parse_rounding(rounding)).amount(), cur);
   }, py::arg("amount"), py::arg("rate"), py::arg("currency"), py::arg("rounding") = "half_even",
         "amount * rate (a percentage as 0.15, a factor), rounded to the currency's minor units.");
 
   m.def("convert", [](py::handle amount, py::handle from, py::handle to, py::handle rate, const std::string& rounding) {
     Money money(to_decimal(amount), to_currency(from));
-    return to_python(money.convert(to_currency(to), to_decimal(rate, "rate"), parse_rounding(rounding)).amount());
+    Currency target = to_currency(to);
+    return to_python(money.convert(target, to_decimal(rate, "rate"), parse_rounding(rounding)).amount(), target);
   }, py::arg("amount"), py::arg("from_currency"), py::arg("to_currency"), py::arg("rate"), py::arg("rounding") = "half_even",
         "Converts at `rate` units of to_currency per unit of from_currency, rounded to the target's minor units.");
 
@@ -84,7 +85,7 @@ void register_money(py::module_& m) {
       if (!places.is_none()) throw invalid_argument("give either currency or places, not both");
       std::vector<Money> parts = allocate(Money(to_decimal(total, "total"), to_currency(currency)), w);
       py::list out;
-      for (const Money& part : parts) out.append(to_python(part.amount()));
+      for (const Money& part : parts) out.append(to_python(part.amount(), part.currency()));
       return out;
     }
     int p = places.is_none() ? 2 : checked_places(places.cast<int>());
@@ -95,7 +96,7 @@ void register_money(py::module_& m) {
   m.def("allocate_evenly", [](py::handle total, std::size_t parts, py::handle currency) {
     py::list out;
     for (const Money& part : allocate_evenly(Money(to_decimal(total, "total"), to_currency(currency)), parts))
-      out.append(to_python(part.amount()));
+      out.append(to_python(part.amount(), part.currency()));
     return out;
   }, py::arg("total"), py::arg("parts"), py::arg("currency"), "Splits total into `parts` near-equal parts summing exactly to it.");
 }

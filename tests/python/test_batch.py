@@ -344,13 +344,6 @@ def test_a_list_of_entries_is_atomic_unless_asked_otherwise(book, unchanged):
     assert book.balance(GOODWILL) == D("6.00")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="binding bug: post_columns rethrows py::error_already_set without rollback_to, so a Python exception "
-    "raised while reading a later row (here str() of a Decimal subclass) leaves an atomic batch's earlier "
-    "entries posted",
-)
 def test_an_atomic_batch_interrupted_by_a_python_error_posts_nothing(book, unchanged):
     class Unprintable(Decimal):
         def __str__(self) -> str:
@@ -385,3 +378,12 @@ def test_an_atomic_batch_with_an_overflowing_entry_raises_instead_of_aborting(tm
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["refused", "0", "0"]
+
+
+def test_a_list_batch_entry_with_an_unknown_field_is_refused_and_posts_nothing(book, unchanged):
+    entries = [
+        {"date": "2026-01-05", "postings": [(GOODWILL, "1.00"), (CASH, "-1.00")], "idempotency_key": "ok-1"},
+        {"date": "2026-01-05", "postings": [(GOODWILL, "1.00"), (CASH, "-1.00")], "key": "typo"},
+    ]
+    with unchanged(book), pytest.raises(amends.InvalidArgument, match="unknown field \"key\""):
+        book.post_batch(entries)
