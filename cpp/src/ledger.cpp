@@ -382,6 +382,25 @@ PostResult Ledger::append_entry(const EntryDraft& draft, EntryStatus status, std
   if (postings_.size() + draft.postings.size() > std::numeric_limits<std::uint32_t>::max())
     throw invalid_argument("the book is full (4,294,967,295 postings)");
 
+  // Balances first: if one would leave the exact decimal range, the entry is
+  // refused before anything is stored, and the amounts already applied are
+  // taken back (which can't overflow).
+  const bool reservation = status == EntryStatus::pending;
+  auto apply = [&](const PostingDraft& posting, bool undo) {
+    Balance& bal = account_states_[posting.account.value].balance;
+    const Decimal amount = undo ? -posting.amount : posting.amount;
+    if (!reservation) bal.posted += amount;
+    else if (posting.amount.sign() > 0) bal.pending_debits += amount;
+    else bal.pending_credits -= amount;
+  };
+  std::size_t applied = 0;
+  try {
+    for (; applied < draft.postings.size(); ++applied) apply(draft.postings[applied], false);
+  } catch (const overflow_error&) {
+    while (applied > 0) apply(draft.postings[--applied], true);
+    throw;
+  }
+
   const auto entry_index = static_cast<std::uint32_t>(entries_.size());
   EntryRecord rec;
   rec.date = draft.date;
@@ -405,14 +424,10 @@ PostResult Ledger::append_entry(const EntryDraft& draft, EntryStatus status, std
   rec.reverses = links_reverses;
   rec.completes = links_completes;
 
-  const bool reservation = status == EntryStatus::pending;
   for (const PostingDraft& posting : draft.postings) {
     AccountState& state = account_states_[posting.account.value];
     state.postings.push_back(static_cast<std::uint32_t>(postings_.size()));
     postings_.push_back(PostingRecord{entry_index, posting.account, draft.date, reservation, posting.amount});
-    if (!reservation) state.balance.posted += posting.amount;
-    else if (posting.amount.sign() > 0) state.balance.pending_debits += posting.amount;
-    else state.balance.pending_credits -= posting.amount;
   }
   entries_.push_back(rec);
   if (reservation) open_pending_.push_back(entry_index);

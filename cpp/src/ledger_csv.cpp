@@ -2,6 +2,7 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <deque>
 #include <fstream>
 
 #include "amends/ledger.hpp"
@@ -116,7 +117,9 @@ class CsvReader {
   std::size_t pos_ = 0;
   std::size_t line_ = 0;
   std::size_t record_line_ = 0;
-  std::vector<std::string> unescaped_;
+  // A deque, so growing it for a later field keeps earlier fields' text in
+  // place: the views handed out for this record point into these strings.
+  std::deque<std::string> unescaped_;
 };
 
 enum Column : std::size_t { col_entry_id, col_date, col_account, col_amount, col_currency, col_description, column_count };
