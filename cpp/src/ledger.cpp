@@ -143,8 +143,18 @@ Ledger::Ledger(LedgerConfig config) : config_(std::move(config)), fiscal_calenda
 
 AccountId Ledger::create_account(std::string_view name, AccountType type, Currency currency, AccountOptions options) {
   validate_account_name(name);
-  if (account_index_.find(name) != detail::NameIndex::npos)
-    throw account_exists("account " + std::string(name) + " already exists");
+  const std::uint32_t first = account_index_.find(name);
+  std::uint32_t last_sibling = detail::NameIndex::npos;
+  for (std::uint32_t sibling = first; sibling != detail::NameIndex::npos; sibling = accounts_[sibling].next_currency) {
+    const Account& other = accounts_[sibling];
+    if (other.currency == currency)
+      throw account_exists("account " + std::string(name) + " already exists in " + std::string(currency.code()));
+    if (other.type != type)
+      throw account_exists("account " + std::string(name) + " exists as " + std::string(to_string(other.type)) + " in " +
+                           std::string(other.currency.code()) + "; it can't be opened as " + std::string(to_string(type)) +
+                           " in " + std::string(currency.code()));
+    last_sibling = sibling;
+  }
   if (accounts_.size() >= std::numeric_limits<std::uint32_t>::max() - 1)
     throw invalid_argument("a book holds at most 4,294,967,294 accounts");
   if (options.limit.min_normal && options.limit.max_normal && *options.limit.max_normal < *options.limit.min_normal)
@@ -156,9 +166,10 @@ AccountId Ledger::create_account(std::string_view name, AccountType type, Curren
                                " minor digits");
   AccountId id{static_cast<std::uint32_t>(accounts_.size())};
   accounts_.push_back(Account{id, std::string(name), type, currency, std::move(options.dimensions),
-                              std::move(options.limit), false});
+                              std::move(options.limit), false, detail::NameIndex::npos});
   account_states_.emplace_back();
-  account_index_.insert(name, id.value);
+  if (first == detail::NameIndex::npos) account_index_.insert(name, id.value);
+  else accounts_[last_sibling].next_currency = id.value;
   if (!accounts_.back().limit.empty()) ++limited_accounts_;
   return id;
 }
@@ -169,9 +180,41 @@ std::optional<AccountId> Ledger::find_account(std::string_view name) const {
   return AccountId{found};
 }
 
+std::optional<AccountId> Ledger::find_account(std::string_view name, Currency currency) const {
+  for (std::uint32_t id = account_index_.find(name); id != detail::NameIndex::npos; id = accounts_[id].next_currency)
+    if (accounts_[id].currency == currency) return AccountId{id};
+  return std::nullopt;
+}
+
+std::vector<AccountId> Ledger::accounts_named(std::string_view name) const {
+  std::vector<AccountId> out;
+  for (std::uint32_t id = account_index_.find(name); id != detail::NameIndex::npos; id = accounts_[id].next_currency)
+    out.push_back(AccountId{id});
+  return out;
+}
+
 AccountId Ledger::account_id(std::string_view name) const {
-  if (auto found = find_account(name)) return *found;
-  throw unknown_account("no account named " + std::string(name) + "; create it first (or load with open_missing_accounts)");
+  std::optional<AccountId> found = find_account(name);
+  if (!found)
+    throw unknown_account("no account named " + std::string(name) + "; create it first (or load with open_missing_accounts)");
+  const Account& acct = accounts_[found->value];
+  if (acct.next_currency != detail::NameIndex::npos) {
+    std::string codes;
+    for (AccountId id : accounts_named(name)) codes += (codes.empty() ? "" : ", ") + std::string(accounts_[id.value].currency.code());
+    throw invalid_argument("account " + std::string(name) + " is open in several currencies (" + codes +
+                           "); say which currency you mean");
+  }
+  return *found;
+}
+
+AccountId Ledger::account_id(std::string_view name, Currency currency) const {
+  if (std::optional<AccountId> found = find_account(name, currency)) return *found;
+  std::vector<AccountId> named = accounts_named(name);
+  if (named.empty())
+    throw unknown_account("no account named " + std::string(name) + "; create it first (or load with open_missing_accounts)");
+  throw currency_mismatch("account " + std::string(name) + " holds " + std::string(accounts_[named.front().value].currency.code()) +
+                          (named.size() > 1 ? " (and other currencies)" : "") + ", not " + std::string(currency.code()) +
+                          "; open it in " + std::string(currency.code()) + " first");
 }
 
 const Account& Ledger::account(AccountId id) const {
@@ -314,15 +357,20 @@ void Ledger::check_limits(std::span<const PostingDraft> postings, bool pending) 
   }
 }
 
-bool Ledger::same_content(const EntryRecord& rec, const EntryDraft& draft, EntryStatus status) const {
+bool Ledger::same_content(const EntryRecord& rec, const EntryDraft& draft, EntryStatus status,
+                          std::optional<Date> expires_on) const {
   const bool rec_is_reservation = rec.status != EntryStatus::posted;
   const bool draft_is_reservation = status != EntryStatus::posted;
   if (rec_is_reservation != draft_is_reservation) return false;
   if (!(rec.date == draft.date) || rec.posting_count != draft.postings.size()) return false;
-  if (text(rec.description_offset, rec.description_length) != draft.description) return false;
+  if (description_of(rec) != draft.description) return false;
   for (std::size_t i = 0; i < draft.postings.size(); ++i) {
     const PostingRecord& p = postings_[rec.first_posting + i];
-    if (!(p.account == draft.postings[i].account) || !(p.amount == draft.postings[i].amount)) return false;
+    if (!(p.account == draft.postings[i].account) || !(amount_of(p) == draft.postings[i].amount)) return false;
+  }
+  if (rec_is_reservation) {
+    const EntryExtra& extra = extra_of(rec);
+    if (extra.has_expiry != expires_on.has_value() || (expires_on && !(extra.expires_on == *expires_on))) return false;
   }
   static const Metadata none;
   const Metadata& meta = rec.metadata_index ? metadata_[rec.metadata_index - 1] : none;
@@ -335,12 +383,18 @@ std::string_view Ledger::text(std::uint32_t offset, std::uint32_t length) const 
   return std::string_view(text_).substr(offset, length);
 }
 
-std::uint32_t Ledger::store_text(std::string_view piece) {
-  if (text_.size() + piece.size() > std::numeric_limits<std::uint32_t>::max())
-    throw invalid_argument("the book's descriptions and keys exceed 4 GiB; split the book");
-  auto offset = static_cast<std::uint32_t>(text_.size());
-  text_.append(piece);
-  return offset;
+const Ledger::EntryExtra& Ledger::extra_of(const EntryRecord& rec) const {
+  static const EntryExtra none;
+  return rec.extra_index ? extras_[rec.extra_index - 1] : none;
+}
+
+Ledger::EntryExtra& Ledger::extra_of(std::uint32_t entry_index) {
+  EntryRecord& rec = entries_[entry_index];
+  if (!rec.extra_index) {
+    extras_.emplace_back();
+    rec.extra_index = static_cast<std::uint32_t>(extras_.size());
+  }
+  return extras_[rec.extra_index - 1];
 }
 
 const Ledger::EntryRecord& Ledger::record(EntryId id) const {
@@ -354,9 +408,16 @@ Ledger::EntryRecord& Ledger::record(EntryId id) {
 }
 
 std::optional<EntryId> Ledger::find_by_key(std::string_view key) const {
-  std::uint32_t found = key_index_.find(key);
-  if (found == detail::NameIndex::npos) return std::nullopt;
+  std::uint32_t found = key_index_.find(key, detail::hash_text(key), key_reader());
+  if (found == detail::KeyIndex::npos) return std::nullopt;
   return EntryId{static_cast<std::uint64_t>(found) + 1};
+}
+
+void Ledger::reserve_capacity(std::size_t entries, std::size_t postings, std::size_t text_bytes) {
+  entries_.reserve(entries_.size() + entries);
+  postings_.reserve(postings_.size() + postings);
+  text_.reserve(text_.size() + text_bytes);
+  key_index_.reserve(key_index_.size() + entries, key_reader());
 }
 
 // ---------------------------------------------------------------- posting
@@ -368,9 +429,9 @@ PostResult Ledger::append_entry(const EntryDraft& draft, EntryStatus status, std
     if (draft.idempotency_key.size() > 256)
       throw invalid_entry("idempotency key is longer than 256 characters");
     key_hash = detail::hash_text(draft.idempotency_key);
-    std::uint32_t existing = key_index_.find_hashed(draft.idempotency_key, key_hash);
-    if (existing != detail::NameIndex::npos) {
-      if (same_content(entries_[existing], draft, status)) return PostResult{EntryId{existing + 1ULL}, false};
+    std::uint32_t existing = key_index_.find(draft.idempotency_key, key_hash, key_reader());
+    if (existing != detail::KeyIndex::npos) {
+      if (same_content(entries_[existing], draft, status, expires_on)) return PostResult{EntryId{existing + 1ULL}, false};
       throw idempotency_conflict("idempotency key \"" + draft.idempotency_key + "\" already belongs to " +
                                  entry_label(existing) +
                                  " with different content; use a new key for a new entry, or resend the original");
@@ -381,10 +442,33 @@ PostResult Ledger::append_entry(const EntryDraft& draft, EntryStatus status, std
   if (entries_.size() >= max_entries) throw invalid_argument("the book is full (4,294,967,280 entries)");
   if (postings_.size() + draft.postings.size() > std::numeric_limits<std::uint32_t>::max())
     throw invalid_argument("the book is full (4,294,967,295 postings)");
+  const std::size_t text_bytes = draft.description.size() + draft.idempotency_key.size();
+  if (text_.size() + text_bytes > std::numeric_limits<std::uint32_t>::max())
+    throw invalid_argument("the book's descriptions and keys exceed 4 GiB; split the book");
+  // Postings are stored in minor units; a single posting beyond the int64
+  // range of minor units (92 quadrillion USD) is refused here, before anything changed.
+  const std::size_t first_new = postings_.size();
+  const auto entry_index = static_cast<std::uint32_t>(entries_.size());
+  for (const PostingDraft& posting : draft.postings) {
+    std::int64_t minor = 0;
+    const Account& acct = accounts_[posting.account.value];
+    try {
+      minor = posting.amount.to_minor(acct.currency.minor_units());
+    } catch (const overflow_error&) {
+      postings_.resize(first_new);
+      const Decimal largest = Decimal::from_scaled(std::numeric_limits<std::int64_t>::max(), acct.currency.minor_units());
+      throw overflow_error("a posting of " + posting.amount.to_string() + " " + std::string(acct.currency.code()) + " to " +
+                           acct.name + " is beyond what one posting holds (" + largest.to_string() + " " +
+                           std::string(acct.currency.code()) + " either way); split it into several postings");
+    } catch (...) {
+      postings_.resize(first_new);
+      throw;
+    }
+    postings_.push_back(PostingRecord{entry_index, posting.account, minor});
+  }
 
-  // Balances first: if one would leave the exact decimal range, the entry is
-  // refused before anything is stored, and the amounts already applied are
-  // taken back (which can't overflow).
+  // Balances next: if one would leave the exact decimal range, the entry is
+  // refused, and the amounts already applied are taken back (which can't overflow).
   const bool reservation = status == EntryStatus::pending;
   auto apply = [&](const PostingDraft& posting, bool undo) {
     Balance& bal = account_states_[posting.account.value].balance;
@@ -398,40 +482,34 @@ PostResult Ledger::append_entry(const EntryDraft& draft, EntryStatus status, std
     for (; applied < draft.postings.size(); ++applied) apply(draft.postings[applied], false);
   } catch (const overflow_error&) {
     while (applied > 0) apply(draft.postings[--applied], true);
+    postings_.resize(first_new);
     throw;
   }
 
-  const auto entry_index = static_cast<std::uint32_t>(entries_.size());
   EntryRecord rec;
   rec.date = draft.date;
   rec.status = status;
-  rec.first_posting = static_cast<std::uint32_t>(postings_.size());
-  rec.posting_count = static_cast<std::uint32_t>(draft.postings.size());
-  rec.description_offset = store_text(draft.description);
+  rec.first_posting = static_cast<std::uint32_t>(first_new);
+  rec.posting_count = static_cast<std::uint16_t>(draft.postings.size());
+  rec.text_offset = static_cast<std::uint32_t>(text_.size());
   rec.description_length = static_cast<std::uint32_t>(draft.description.size());
-  if (!draft.idempotency_key.empty()) {
-    rec.key_offset = store_text(draft.idempotency_key);
-    rec.key_length = static_cast<std::uint32_t>(draft.idempotency_key.size());
-  }
+  rec.key_length = static_cast<std::uint32_t>(draft.idempotency_key.size());
+  text_.append(draft.description);
+  text_.append(draft.idempotency_key);
   if (!draft.metadata.empty()) {
     metadata_.push_back(draft.metadata);
     rec.metadata_index = static_cast<std::uint32_t>(metadata_.size());
   }
-  if (expires_on) {
-    rec.has_expiry = true;
-    rec.expires_on = *expires_on;
-  }
-  rec.reverses = links_reverses;
-  rec.completes = links_completes;
-
-  for (const PostingDraft& posting : draft.postings) {
-    AccountState& state = account_states_[posting.account.value];
-    state.postings.push_back(static_cast<std::uint32_t>(postings_.size()));
-    postings_.push_back(PostingRecord{entry_index, posting.account, draft.date, reservation, posting.amount});
-  }
   entries_.push_back(rec);
+  if (expires_on || links_reverses || links_completes) {
+    EntryExtra& extra = extra_of(entry_index);
+    extra.has_expiry = expires_on.has_value();
+    if (expires_on) extra.expires_on = *expires_on;
+    extra.reverses = links_reverses;
+    extra.completes = links_completes;
+  }
   if (reservation) open_pending_.push_back(entry_index);
-  if (!draft.idempotency_key.empty()) key_index_.insert_hashed(draft.idempotency_key, key_hash, entry_index);
+  if (!draft.idempotency_key.empty()) key_index_.insert(key_hash, entry_index, key_reader());
   return PostResult{EntryId{entry_index + 1ULL}, true};
 }
 
@@ -449,8 +527,9 @@ void Ledger::release_pending(std::uint32_t entry_index) {
   for (std::uint32_t i = 0; i < rec.posting_count; ++i) {
     const PostingRecord& p = postings_[rec.first_posting + i];
     Balance& bal = account_states_[p.account.value].balance;
-    if (p.amount.sign() > 0) bal.pending_debits -= p.amount;
-    else bal.pending_credits += p.amount;
+    const Decimal amount = amount_of(p);
+    if (amount.sign() > 0) bal.pending_debits -= amount;
+    else bal.pending_credits += amount;
     AMENDS_ASSERT(bal.pending_debits.sign() >= 0 && bal.pending_credits.sign() >= 0);
   }
   auto it = std::find(open_pending_.begin(), open_pending_.end(), entry_index);
@@ -470,34 +549,35 @@ void require_pending(std::uint64_t index, EntryStatus status) {
 EntryId Ledger::post_pending(EntryId pending, Date date, std::span<const Decimal> amounts, std::string_view description,
                              bool allow_locked_period) {
   const EntryRecord& rec = record(pending);
-  const std::uint32_t index = static_cast<std::uint32_t>(pending.value - 1);
+  const auto index = static_cast<std::uint32_t>(pending.value - 1);
   require_pending(index, rec.status);
+  const EntryExtra& extra = extra_of(rec);
   if (date < rec.date)
     throw invalid_entry("can't post " + entry_label(index) + " on " + date.to_string() + ", before it was reserved on " +
                         rec.date.to_string());
-  if (rec.has_expiry && !(date < rec.expires_on))
-    throw pending_state_error(entry_label(index) + " expired on " + rec.expires_on.to_string() + "; it can't be posted on " +
-                              date.to_string());
+  if (extra.has_expiry && !(date < extra.expires_on))
+    throw pending_state_error(entry_label(index) + " expired on " + extra.expires_on.to_string() +
+                              "; it can't be posted on " + date.to_string());
   if (!amounts.empty() && amounts.size() != rec.posting_count)
     throw invalid_entry("posting " + entry_label(index) + " in part needs one amount per reserved posting (" +
                         std::to_string(rec.posting_count) + "), got " + std::to_string(amounts.size()));
   EntryDraft draft;
   draft.date = date;
   draft.allow_locked_period = allow_locked_period;
-  draft.description = description.empty() ? std::string(text(rec.description_offset, rec.description_length))
-                                           : std::string(description);
+  draft.description = description.empty() ? std::string(description_of(rec)) : std::string(description);
   draft.metadata.emplace_back("completes", std::to_string(pending.value));
   for (std::uint32_t i = 0; i < rec.posting_count; ++i) {
     const PostingRecord& p = postings_[rec.first_posting + i];
+    const Decimal reserved = amount_of(p);
     if (amounts.empty()) {
-      draft.postings.push_back(PostingDraft{p.account, p.amount, std::nullopt});
+      draft.postings.push_back(PostingDraft{p.account, reserved, std::nullopt});
       continue;
     }
     const Decimal& amount = amounts[i];
     if (amount.is_zero()) continue;
-    if (amount.sign() != p.amount.sign() || p.amount.abs() < amount.abs())
+    if (amount.sign() != reserved.sign() || reserved.abs() < amount.abs())
       throw invalid_entry("amount " + amount.to_string() + " for " + accounts_[p.account.value].name +
-                          " must have the sign of, and be no larger than, the reserved " + p.amount.to_string());
+                          " must have the sign of, and be no larger than, the reserved " + reserved.to_string());
     draft.postings.push_back(PostingDraft{p.account, amount, std::nullopt});
   }
   // The reservation is released first, so the limits see the posted amounts
@@ -507,17 +587,19 @@ EntryId Ledger::post_pending(EntryId pending, Date date, std::span<const Decimal
   try {
     result = append_entry(draft, EntryStatus::posted, std::nullopt, 0, index + 1);
   } catch (...) {
-    for (std::uint32_t i = 0; i < rec.posting_count; ++i) {
-      const PostingRecord& p = postings_[rec.first_posting + i];
+    const EntryRecord& again = entries_[index];
+    for (std::uint32_t i = 0; i < again.posting_count; ++i) {
+      const PostingRecord& p = postings_[again.first_posting + i];
       Balance& bal = account_states_[p.account.value].balance;
-      if (p.amount.sign() > 0) bal.pending_debits += p.amount;
-      else bal.pending_credits -= p.amount;
+      const Decimal amount = amount_of(p);
+      if (amount.sign() > 0) bal.pending_debits += amount;
+      else bal.pending_credits -= amount;
     }
     open_pending_.push_back(index);
     throw;
   }
-  EntryRecord& updated = entries_[index];
-  updated.status = EntryStatus::pending_posted;
+  entries_[index].status = EntryStatus::pending_posted;
+  EntryExtra& updated = extra_of(index);
   updated.resolved = true;
   updated.resolved_on = date;
   updated.completed_by = static_cast<std::uint32_t>(result.id.value);
@@ -534,29 +616,29 @@ void Ledger::void_pending(EntryId pending, Date date, std::string_view reason) {
   if (reason.empty()) throw invalid_argument("voiding a reservation needs a reason");
   release_pending(index);
   reasons_.emplace_back(reason);
-  EntryRecord& updated = entries_[index];
-  updated.status = EntryStatus::pending_voided;
-  updated.resolved = true;
-  updated.resolved_on = date;
-  updated.reason_index = static_cast<std::uint32_t>(reasons_.size());
+  entries_[index].status = EntryStatus::pending_voided;
+  EntryExtra& extra = extra_of(index);
+  extra.resolved = true;
+  extra.resolved_on = date;
+  extra.reason_index = static_cast<std::uint32_t>(reasons_.size());
 }
 
 std::vector<EntryId> Ledger::expire_pending(Date as_of) {
   std::vector<std::uint32_t> due;
   for (std::uint32_t index : open_pending_) {
-    const EntryRecord& rec = entries_[index];
-    if (rec.has_expiry && !(as_of < rec.expires_on)) due.push_back(index);
+    const EntryExtra& extra = extra_of(entries_[index]);
+    if (extra.has_expiry && !(as_of < extra.expires_on)) due.push_back(index);
   }
   std::sort(due.begin(), due.end());
   std::vector<EntryId> expired;
   for (std::uint32_t index : due) {
     release_pending(index);
-    reasons_.emplace_back("expired on " + entries_[index].expires_on.to_string());
-    EntryRecord& rec = entries_[index];
-    rec.status = EntryStatus::pending_expired;
-    rec.resolved = true;
-    rec.resolved_on = rec.expires_on;
-    rec.reason_index = static_cast<std::uint32_t>(reasons_.size());
+    EntryExtra& extra = extra_of(index);
+    reasons_.emplace_back("expired on " + extra.expires_on.to_string());
+    entries_[index].status = EntryStatus::pending_expired;
+    extra.resolved = true;
+    extra.resolved_on = extra.expires_on;
+    extra.reason_index = static_cast<std::uint32_t>(reasons_.size());
     expired.push_back(EntryId{index + 1ULL});
   }
   return expired;
@@ -565,12 +647,13 @@ std::vector<EntryId> Ledger::expire_pending(Date as_of) {
 EntryId Ledger::reverse(EntryId entry_id, Date date, std::string_view reason, bool allow_locked_period) {
   const EntryRecord& rec = record(entry_id);
   const auto index = static_cast<std::uint32_t>(entry_id.value - 1);
+  const EntryExtra& extra = extra_of(rec);
   if (rec.status != EntryStatus::posted)
     throw pending_state_error(entry_label(index) + " is a reservation; void it instead of reversing it");
-  if (rec.reverses != 0)
+  if (extra.reverses != 0)
     throw invalid_entry(entry_label(index) + " is itself a reversal; post a new entry instead of reversing it");
-  if (rec.reversed_by != 0)
-    throw already_reversed(entry_label(index) + " was already reversed by " + entry_label(rec.reversed_by - 1ULL));
+  if (extra.reversed_by != 0)
+    throw already_reversed(entry_label(index) + " was already reversed by " + entry_label(extra.reversed_by - 1ULL));
   if (date < rec.date)
     throw invalid_entry("a reversal of " + entry_label(index) + " can't be dated " + date.to_string() +
                         ", before the entry itself (" + rec.date.to_string() + ")");
@@ -582,46 +665,52 @@ EntryId Ledger::reverse(EntryId entry_id, Date date, std::string_view reason, bo
   draft.metadata.emplace_back("reverses", std::to_string(entry_id.value));
   for (std::uint32_t i = 0; i < rec.posting_count; ++i) {
     const PostingRecord& p = postings_[rec.first_posting + i];
-    draft.postings.push_back(PostingDraft{p.account, -p.amount, std::nullopt});
+    draft.postings.push_back(PostingDraft{p.account, -amount_of(p), std::nullopt});
   }
   PostResult result = append_entry(draft, EntryStatus::posted, std::nullopt, index + 1, 0);
   reasons_.emplace_back(reason);
-  EntryRecord& reversal = entries_[result.id.value - 1];
-  reversal.reason_index = static_cast<std::uint32_t>(reasons_.size());
-  entries_[index].reversed_by = static_cast<std::uint32_t>(result.id.value);
+  extra_of(static_cast<std::uint32_t>(result.id.value - 1)).reason_index = static_cast<std::uint32_t>(reasons_.size());
+  extra_of(index).reversed_by = static_cast<std::uint32_t>(result.id.value);
   return result.id;
 }
 
 // ---------------------------------------------------------------- batches
 
 Ledger::Savepoint Ledger::savepoint() const {
-  return Savepoint{accounts_.size(), entries_.size(), postings_.size(), text_.size(), metadata_.size(), reasons_.size()};
+  return Savepoint{accounts_.size(), entries_.size(), postings_.size(), text_.size(),
+                   metadata_.size(),  reasons_.size(), extras_.size()};
 }
 
 void Ledger::rollback_to(const Savepoint& to) {
   for (std::size_t e = entries_.size(); e > to.entries; --e) {
     const EntryRecord& rec = entries_[e - 1];
     // Batches and loads only append ordinary entries and reservations.
-    AMENDS_ASSERT(rec.reverses == 0 && rec.completes == 0);
+    AMENDS_ASSERT(extra_of(rec).reverses == 0 && extra_of(rec).completes == 0);
     for (std::uint32_t i = rec.posting_count; i > 0; --i) {
-      const std::uint32_t posting_index = rec.first_posting + i - 1;
-      const PostingRecord& p = postings_[posting_index];
+      const PostingRecord& p = postings_[rec.first_posting + i - 1];
       AccountState& state = account_states_[p.account.value];
-      AMENDS_ASSERT(!state.postings.empty() && state.postings.back() == posting_index);
-      state.postings.pop_back();
-      if (!p.reservation) state.balance.posted -= p.amount;
+      const Decimal amount = amount_of(p);
+      if (rec.status == EntryStatus::posted) state.balance.posted -= amount;
       else if (rec.status == EntryStatus::pending) {
-        if (p.amount.sign() > 0) state.balance.pending_debits -= p.amount;
-        else state.balance.pending_credits += p.amount;
+        if (amount.sign() > 0) state.balance.pending_debits -= amount;
+        else state.balance.pending_credits += amount;
       }
     }
-    if (rec.key_length != 0) key_index_.erase_last(text(rec.key_offset, rec.key_length));
+    if (rec.key_length != 0) key_index_.erase(key_of(rec), key_reader());
   }
   std::erase_if(open_pending_, [&](std::uint32_t index) { return index >= to.entries; });
   for (std::size_t a = accounts_.size(); a > to.accounts; --a) {
-    AMENDS_ASSERT(account_states_[a - 1].postings.empty());
-    if (!accounts_[a - 1].limit.empty()) --limited_accounts_;
-    account_index_.erase_last(accounts_[a - 1].name);
+    const Account& acct = accounts_[a - 1];
+    if (!acct.limit.empty()) --limited_accounts_;
+    const std::uint32_t first = account_index_.find(acct.name);
+    if (first == a - 1) {
+      account_index_.erase_last(acct.name);
+    } else {
+      // A later currency of an older name: the last link of its chain.
+      std::uint32_t previous = first;
+      while (accounts_[previous].next_currency != a - 1) previous = accounts_[previous].next_currency;
+      accounts_[previous].next_currency = detail::NameIndex::npos;
+    }
   }
   accounts_.erase(accounts_.begin() + static_cast<std::ptrdiff_t>(to.accounts), accounts_.end());
   account_states_.resize(to.accounts);
@@ -630,6 +719,8 @@ void Ledger::rollback_to(const Savepoint& to) {
   text_.resize(to.text);
   metadata_.resize(to.metadata);
   reasons_.resize(to.reasons);
+  extras_.resize(to.extras);
+  if (indexed_postings_ > postings_.size()) indexed_postings_ = 0;
 }
 
 namespace {
@@ -690,25 +781,43 @@ BatchResult Ledger::post_batch(std::span<const EntryDraft> drafts, BatchMode mod
 
 EntryView Ledger::entry(EntryId id) const {
   const EntryRecord& rec = record(id);
+  const EntryExtra& extra = extra_of(rec);
   EntryView view;
   view.id = id;
   view.date = rec.date;
   view.status = rec.status;
-  view.description = std::string(text(rec.description_offset, rec.description_length));
-  view.idempotency_key = std::string(text(rec.key_offset, rec.key_length));
+  view.description = std::string(description_of(rec));
+  view.idempotency_key = std::string(key_of(rec));
   if (rec.metadata_index) view.metadata = metadata_[rec.metadata_index - 1];
   for (std::uint32_t i = 0; i < rec.posting_count; ++i) {
     const PostingRecord& p = postings_[rec.first_posting + i];
-    view.postings.push_back(PostingView{p.account, p.amount});
+    view.postings.push_back(PostingView{p.account, amount_of(p)});
   }
-  view.reverses = EntryId{rec.reverses};
-  view.reversed_by = EntryId{rec.reversed_by};
-  view.completes = EntryId{rec.completes};
-  view.completed_by = EntryId{rec.completed_by};
-  if (rec.has_expiry) view.expires_on = rec.expires_on;
-  if (rec.resolved) view.resolved_on = rec.resolved_on;
-  if (rec.reason_index) view.reason = reasons_[rec.reason_index - 1];
+  view.reverses = EntryId{extra.reverses};
+  view.reversed_by = EntryId{extra.reversed_by};
+  view.completes = EntryId{extra.completes};
+  view.completed_by = EntryId{extra.completed_by};
+  if (extra.has_expiry) view.expires_on = extra.expires_on;
+  if (extra.resolved) view.resolved_on = extra.resolved_on;
+  if (extra.reason_index) view.reason = reasons_[extra.reason_index - 1];
   return view;
+}
+
+std::span<const std::uint32_t> Ledger::postings_of(AccountId id) const {
+  if (indexed_postings_ != postings_.size() || by_account_offsets_.size() != accounts_.size() + 1) {
+    // A counting sort of every posting by account: two passes, one array.
+    by_account_offsets_.assign(accounts_.size() + 1, 0);
+    for (const PostingRecord& p : postings_) ++by_account_offsets_[p.account.value + 1];
+    for (std::size_t a = 0; a < accounts_.size(); ++a) by_account_offsets_[a + 1] += by_account_offsets_[a];
+    by_account_.resize(postings_.size());
+    std::vector<std::uint32_t> cursor(by_account_offsets_.begin(), by_account_offsets_.end() - 1);
+    for (std::size_t i = 0; i < postings_.size(); ++i)
+      by_account_[cursor[postings_[i].account.value]++] = static_cast<std::uint32_t>(i);
+    indexed_postings_ = postings_.size();
+  }
+  const std::uint32_t begin = by_account_offsets_[id.value];
+  const std::uint32_t end = by_account_offsets_[id.value + 1];
+  return std::span<const std::uint32_t>(by_account_).subspan(begin, end - begin);
 }
 
 }  // namespace amends

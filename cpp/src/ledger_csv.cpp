@@ -166,6 +166,9 @@ Ledger::CsvLoadResult Ledger::load_rows(std::string_view text, const CsvLoadOpti
 
   CsvLoadResult result;
   const Savepoint start = savepoint();
+  // Room for what the file likely holds (rows of ~80 bytes, ~2.4 per entry),
+  // so the big arrays don't grow by copying; pages never touched cost nothing.
+  reserve_capacity(text.size() / 150, text.size() / 60, text.size() / 4);
   EntryDraft draft;
   std::string current_entry;
   std::size_t entry_line = 0;
@@ -248,6 +251,21 @@ Ledger::CsvLoadResult Ledger::load_rows(std::string_view text, const CsvLoadOpti
       }
       const std::string_view account_name = fields[index[col_account]];
       std::uint32_t account = account_index_.find(account_name);
+      if (account != detail::NameIndex::npos && !(accounts_[account].currency == *cached_currency)) {
+        // The name in another currency: follow its chain of currencies.
+        std::uint32_t sibling = accounts_[account].next_currency;
+        while (sibling != detail::NameIndex::npos && !(accounts_[sibling].currency == *cached_currency))
+          sibling = accounts_[sibling].next_currency;
+        if (sibling != detail::NameIndex::npos) account = sibling;
+        else if (options.open_missing_accounts) {
+          // Open the name in this currency too, as the same type with the same dimensions.
+          AccountOptions same;
+          same.dimensions = accounts_[account].dimensions;
+          account = create_account(account_name, accounts_[account].type, *cached_currency, std::move(same)).value;
+          ++result.accounts_opened;
+        }
+        // Otherwise the entry is refused below with a currency mismatch.
+      }
       if (account == detail::NameIndex::npos) {
         if (!options.open_missing_accounts)
           throw unknown_account("no account named " + std::string(account_name) +

@@ -30,6 +30,36 @@ void sort_by_code(std::vector<CurrencyAmount>& sums) {
   std::sort(sums.begin(), sums.end(), [](const CurrencyAmount& a, const CurrencyAmount& b) { return a.currency < b.currency; });
 }
 
+// Sums of minor units: 2^32 postings of at most 2^63 each can't overflow 2^127.
+__extension__ typedef __int128 wide_sum;
+__extension__ typedef unsigned __int128 wide_magnitude;
+
+Decimal from_wide(wide_sum units, int places) {
+  const bool negative = units < 0;
+  auto magnitude = static_cast<wide_magnitude>(negative ? -units : units);
+  Decimal::rep value = static_cast<std::uint64_t>(magnitude >> 64);
+  value <<= 64;
+  value += static_cast<std::uint64_t>(magnitude);
+  return Decimal::from_scaled(negative ? Decimal::rep(-value) : value, places);
+}
+
+// "-1234.50" from -123450 minor units and 2 places, without going through Decimal.
+void append_minor(std::string& out, std::int64_t units, int places) {
+  char digits[24];
+  std::size_t n = 0;
+  const bool negative = units < 0;
+  auto magnitude = negative ? 0ULL - static_cast<std::uint64_t>(units) : static_cast<std::uint64_t>(units);
+  do {
+    digits[n++] = static_cast<char>('0' + magnitude % 10);
+    magnitude /= 10;
+  } while (magnitude != 0 || n <= static_cast<std::size_t>(places));
+  if (negative) out += '-';
+  for (std::size_t i = n; i > 0; --i) {
+    out += digits[i - 1];
+    if (places > 0 && i - 1 == static_cast<std::size_t>(places)) out += '.';
+  }
+}
+
 // One line of journal text: no line breaks inside.
 std::string one_line(std::string_view text) {
   std::string out(text);
@@ -45,18 +75,19 @@ Balance Ledger::balance(AccountId id, std::optional<Date> as_of) const {
   const AccountState& state = account_states_[id.value];
   if (!as_of) return state.balance;
   Balance result;
-  for (std::uint32_t posting_index : state.postings) {
+  for (std::uint32_t posting_index : postings_of(id)) {
     const PostingRecord& p = postings_[posting_index];
-    if (*as_of < p.date) continue;
-    if (!p.reservation) {
-      result.posted += p.amount;
+    const EntryRecord& rec = entries_[p.entry_index];
+    if (*as_of < rec.date) continue;
+    if (rec.status == EntryStatus::posted) {
+      result.posted += amount_of(p);
       continue;
     }
     // A reservation counts as pending from its date until it was resolved.
-    const EntryRecord& rec = entries_[p.entry_index];
-    if (rec.resolved && !(*as_of < rec.resolved_on)) continue;
-    if (p.amount.sign() > 0) result.pending_debits += p.amount;
-    else result.pending_credits -= p.amount;
+    const EntryExtra& extra = extra_of(rec);
+    if (extra.resolved && !(*as_of < extra.resolved_on)) continue;
+    if (p.amount_minor > 0) result.pending_debits += amount_of(p);
+    else result.pending_credits -= amount_of(p);
   }
   return result;
 }
@@ -67,8 +98,13 @@ std::vector<Decimal> Ledger::posted_balances(std::optional<Date> as_of) const {
     for (std::size_t a = 0; a < accounts_.size(); ++a) balances[a] = account_states_[a].balance.posted;
     return balances;
   }
-  for (const PostingRecord& p : postings_)
-    if (!p.reservation && !(*as_of < p.date)) balances[p.account.value] += p.amount;
+  std::vector<wide_sum> sums(accounts_.size(), 0);
+  for (const PostingRecord& p : postings_) {
+    const EntryRecord& rec = entries_[p.entry_index];
+    if (rec.status == EntryStatus::posted && !(*as_of < rec.date)) sums[p.account.value] += p.amount_minor;
+  }
+  for (std::size_t a = 0; a < accounts_.size(); ++a)
+    if (sums[a] != 0) balances[a] = from_wide(sums[a], accounts_[a].currency.minor_units());
   return balances;
 }
 
@@ -135,28 +171,30 @@ Statement Ledger::statement(AccountId id, std::optional<Date> from, std::optiona
   Statement st;
   st.account = id;
   std::vector<std::uint32_t> lines;
-  for (std::uint32_t posting_index : account_states_[id.value].postings) {
+  for (std::uint32_t posting_index : postings_of(id)) {
     const PostingRecord& p = postings_[posting_index];
-    if (p.reservation) continue;
-    if (from && p.date < *from) {
-      st.opening_balance += p.amount;
+    const EntryRecord& rec = entries_[p.entry_index];
+    if (rec.status != EntryStatus::posted) continue;
+    if (from && rec.date < *from) {
+      st.opening_balance += amount_of(p);
       continue;
     }
-    if (to && *to < p.date) continue;
+    if (to && *to < rec.date) continue;
     lines.push_back(posting_index);
   }
   // Entries may be posted out of date order; a statement reads by date, then entry.
   std::stable_sort(lines.begin(), lines.end(), [&](std::uint32_t a, std::uint32_t b) {
-    return postings_[a].date < postings_[b].date;
+    return entries_[postings_[a].entry_index].date < entries_[postings_[b].entry_index].date;
   });
   Decimal running = st.opening_balance;
   st.lines.reserve(lines.size());
   for (std::uint32_t posting_index : lines) {
     const PostingRecord& p = postings_[posting_index];
     const EntryRecord& rec = entries_[p.entry_index];
-    running += p.amount;
-    st.lines.push_back(StatementLine{EntryId{p.entry_index + 1ULL}, p.date,
-                                     std::string(text(rec.description_offset, rec.description_length)), p.amount, running});
+    const Decimal amount = amount_of(p);
+    running += amount;
+    st.lines.push_back(StatementLine{EntryId{p.entry_index + 1ULL}, rec.date, std::string(description_of(rec)), amount,
+                                     running});
   }
   st.closing_balance = running;
   return st;
@@ -168,26 +206,30 @@ std::vector<ActivityRow> Ledger::activity(std::optional<Period> first, std::opti
   const Date from = first ? first->first_day() : Date::from_days(std::numeric_limits<std::int32_t>::min());
   const Date to = last ? last->last_day() : Date::from_days(std::numeric_limits<std::int32_t>::max());
   // Keyed by (account, period index); an ordered map yields rows sorted by account id then period.
-  std::unordered_map<std::uint64_t, std::pair<Decimal, Decimal>> cells;
+  std::unordered_map<std::uint64_t, std::pair<wide_sum, wide_sum>> cells;
   // Period::of is the costly part of this loop; consecutive postings mostly share a date.
   Date cached_date = Date::from_days(std::numeric_limits<std::int32_t>::min());
   std::int32_t cached_period = 0;
   for (const PostingRecord& p : postings_) {
-    if (p.reservation || p.date < from || to < p.date) continue;
-    if (!(p.date == cached_date)) {
-      cached_date = p.date;
-      cached_period = Period::of(p.date).index();
+    const EntryRecord& rec = entries_[p.entry_index];
+    if (rec.status != EntryStatus::posted || rec.date < from || to < rec.date) continue;
+    if (!(rec.date == cached_date)) {
+      cached_date = rec.date;
+      cached_period = Period::of(rec.date).index();
     }
     const std::uint64_t key = (static_cast<std::uint64_t>(p.account.value) << 32) | static_cast<std::uint32_t>(cached_period);
     auto& cell = cells[key];
-    if (p.amount.sign() > 0) cell.first += p.amount;
-    else cell.second -= p.amount;
+    if (p.amount_minor > 0) cell.first += p.amount_minor;
+    else cell.second -= p.amount_minor;
   }
   std::vector<ActivityRow> rows;
   rows.reserve(cells.size());
-  for (const auto& [key, sums] : cells)
-    rows.push_back(ActivityRow{AccountId{static_cast<std::uint32_t>(key >> 32)},
-                               Period::from_index(static_cast<std::int32_t>(key & 0xffffffffU)), sums.first, sums.second});
+  for (const auto& [key, sums] : cells) {
+    const AccountId account{static_cast<std::uint32_t>(key >> 32)};
+    const int places = accounts_[account.value].currency.minor_units();
+    rows.push_back(ActivityRow{account, Period::from_index(static_cast<std::int32_t>(key & 0xffffffffU)),
+                               from_wide(sums.first, places), from_wide(sums.second, places)});
+  }
   std::sort(rows.begin(), rows.end(), [&](const ActivityRow& a, const ActivityRow& b) {
     if (!(a.account == b.account)) return accounts_[a.account.value].name < accounts_[b.account.value].name;
     return a.period < b.period;
@@ -229,13 +271,13 @@ void Ledger::write_journal(std::ostream& out) const {
     line.clear();
     line += rec.date.to_string();
     line += " * ";
-    line += one_line(text(rec.description_offset, rec.description_length));
+    line += one_line(description_of(rec));
     line += "\n    ; amends-entry: ";
     line += std::to_string(e + 1);
     line += '\n';
     if (rec.key_length) {
       line += "    ; idempotency-key: ";
-      line += one_line(text(rec.key_offset, rec.key_length));
+      line += one_line(key_of(rec));
       line += '\n';
     }
     if (rec.metadata_index)
@@ -252,7 +294,7 @@ void Ledger::write_journal(std::ostream& out) const {
       line += "    ";
       line += acct.name;
       line += "  ";
-      line += p.amount.to_string(acct.currency.minor_units());
+      append_minor(line, p.amount_minor, acct.currency.minor_units());
       line += ' ';
       line += acct.currency.code();
       line += '\n';

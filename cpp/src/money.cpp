@@ -13,6 +13,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -24,9 +25,10 @@ namespace mp = boost::multiprecision;
 using rep = Decimal::rep;
 // Intermediate for products of two decimals: |a*b| < 2^256 for |a|,|b| < 2^128.
 using wide = mp::checked_int256_t;
-// Unchecked unsigned 128-bit: only for products of two uint64 (which always
-// fit) and for dividing magnitudes, neither of which can wrap.
-using u128 = mp::uint128_t;
+// Native unsigned 128-bit (GCC/Clang): magnitudes of raw values (the signed-
+// magnitude rep spans +/-(2^128 - 1)), products of two uint64 and exact
+// divisions, none of which can wrap. __extension__ keeps -Wpedantic quiet.
+__extension__ typedef unsigned __int128 u128;
 
 constexpr int kScale = Decimal::scale_digits;
 
@@ -62,11 +64,117 @@ rep rep_max() { return (std::numeric_limits<rep>::max)(); }
 constexpr std::string_view kRangeText =
     "[-340282366920938463463.374607431768211455, 340282366920938463463.374607431768211455]";
 
+constexpr u128 kU128Max = ~u128{0};
+
+// |raw| as a native integer, read straight from the signed-magnitude limbs of
+// the backend (one native 128-bit limb on GCC/Clang; two 64-bit limbs otherwise).
+template <typename Backend>
+u128 magnitude_of(const Backend& backend) {
+  using limb = std::remove_cv_t<std::remove_pointer_t<decltype(backend.limbs())>>;
+  if constexpr (sizeof(limb) == sizeof(u128)) {
+    return static_cast<u128>(*backend.limbs());
+  } else {
+    static_assert(sizeof(limb) == sizeof(std::uint64_t), "unexpected limb size of checked_int128_t");
+    const limb* limbs = backend.limbs();
+    u128 m = limbs[0];
+    if (backend.size() > 1) m |= static_cast<u128>(limbs[1]) << 64;
+    return m;
+  }
+}
+
+u128 magnitude(const rep& raw) { return magnitude_of(raw.backend()); }
+
+bool is_negative(const rep& raw) { return raw.backend().sign(); }
+
+// The rep of +/-m; every u128 is in range (the rep is signed-magnitude).
+rep make_rep(bool negative, u128 m) {
+  rep r(m);
+  r.backend().sign(negative);  // stays positive when m == 0
+  return r;
+}
+
 // +/-(a*b) as a rep; any product of two uint64 fits the 128-bit magnitude.
 rep product_rep(bool negative, std::uint64_t a, std::uint64_t b) {
-  rep r(u128(a) * b);
-  if (negative && a != 0 && b != 0) r = -r;
-  return r;
+  return make_rep(negative, static_cast<u128>(a) * b);
+}
+
+// Division-free divisibility by 10^k: m is a multiple of 10^k iff its low k
+// bits are zero and it is a multiple of 5^k. Since 5^k is odd it has an
+// inverse modulo 2^128, and m is a multiple of 5^k iff m * inverse (mod 2^128),
+// which is then the exact quotient, is at most (2^128 - 1) / 5^k: multiplying
+// by the inverse maps the multiples 5^k * q (q <= that bound) one-to-one onto
+// exactly those q, so no non-multiple can land there.
+struct Pow5 {
+  u128 inverse;  // 5^k * inverse == 1 (mod 2^128)
+  u128 limit;    // (2^128 - 1) / 5^k: the largest quotient
+};
+
+// Newton's iteration x <- x * (2 - a * x) doubles the number of correct low
+// bits; an odd a is its own inverse modulo 8 (3 bits), so 6 steps give 192.
+constexpr u128 inverse_mod_2_128(u128 a) {
+  u128 x = a;
+  for (int i = 0; i < 6; ++i) x *= 2 - a * x;
+  return x;
+}
+
+constexpr std::array<Pow5, kScale + 1> kPow5 = [] {
+  std::array<Pow5, kScale + 1> table{};
+  u128 p = 1;
+  for (std::size_t k = 0; k < table.size(); ++k) {
+    table[k] = Pow5{inverse_mod_2_128(p), kU128Max / p};
+    p *= 5;
+  }
+  return table;
+}();
+
+static_assert([] {
+  u128 p = 1;
+  for (const Pow5& entry : kPow5) {
+    if (p * entry.inverse != 1 || entry.limit != kU128Max / p) return false;
+    p *= 5;
+  }
+  return true;
+}());
+
+// (2^128 - 1) / 10^k: the largest magnitude that 10^k can multiply.
+constexpr std::array<u128, kScale + 1> kMaxTimesPow10 = [] {
+  std::array<u128, kScale + 1> table{};
+  for (std::size_t k = 0; k < table.size(); ++k) table[k] = kU128Max / kPow10[k];
+  return table;
+}();
+
+// 10^k divides m; 0 <= k <= kScale.
+bool divisible_by_pow10(u128 m, int k) {
+  const Pow5& p5 = kPow5[static_cast<std::size_t>(k)];
+  const std::uint64_t low_bits = (std::uint64_t{1} << k) - 1;
+  return (static_cast<std::uint64_t>(m) & low_bits) == 0 && m * p5.inverse <= p5.limit;
+}
+
+// m / 10^k, given that 10^k divides m: shift out the 2^k, then multiply by
+// the inverse of 5^k, which is exact for a multiple.
+u128 exact_div_pow10(u128 m, int k) { return (m >> k) * kPow5[static_cast<std::size_t>(k)].inverse; }
+
+// The largest k <= kScale with 10^k dividing m (m != 0): the trailing decimal
+// zeros, capped at the scale. 10^k | m needs k trailing zero bits, which caps
+// k; the power of 5 is then found by halving steps on the exact quotient,
+// each a multiply by an inverse (5^zeros divides m; take a step if 5^step
+// divides the quotient and zeros + step stays within the cap).
+int trailing_decimal_zeros(u128 m) {
+  const auto low = static_cast<std::uint64_t>(m);
+  const int cap = low == 0 ? kScale : std::min(kScale, __builtin_ctzll(low));
+  // Most amounts have as many decimal as binary trailing zeros (226.39 is
+  // 22639 * 10^16): one check settles those.
+  if (divisible_by_pow10(m, cap)) return cap;
+  u128 quotient = m;  // m / 5^zeros
+  int zeros = 0;
+  for (const int step : {16, 8, 4, 2, 1}) {
+    const Pow5& p5 = kPow5[static_cast<std::size_t>(step)];
+    const u128 next = quotient * p5.inverse;
+    const bool take = zeros + step <= cap && next <= p5.limit;
+    quotient = take ? next : quotient;
+    zeros += take ? step : 0;
+  }
+  return zeros;
 }
 
 std::uint64_t magnitude_u64(std::int64_t v) {
@@ -184,12 +292,6 @@ int trailing_zeros(std::uint64_t v) {
   return zeros;
 }
 
-// |raw| % 10^18: the 18 fraction digits of a value.
-std::uint64_t fraction_units(const rep& raw) {
-  const u128 magnitude(raw < 0 ? rep(-raw) : raw);
-  return static_cast<std::uint64_t>(magnitude % pow10_u64(kScale));
-}
-
 // Splits |raw| into the integer part (high and low 18-digit halves) and the
 // 18 fraction digits.
 struct Digits {
@@ -199,11 +301,11 @@ struct Digits {
 };
 
 Digits split(const rep& raw) {
-  const u128 magnitude(raw < 0 ? rep(-raw) : raw);
+  const u128 m = magnitude(raw);
   const std::uint64_t unit = pow10_u64(kScale);
-  const u128 whole = magnitude / unit;
+  const u128 whole = m / unit;
   Digits d{};
-  d.fraction = static_cast<std::uint64_t>(magnitude - whole * unit);
+  d.fraction = static_cast<std::uint64_t>(m - whole * unit);
   if (whole <= (std::numeric_limits<std::uint64_t>::max)()) {
     const auto w = static_cast<std::uint64_t>(whole);
     d.int_high = w / unit;
@@ -364,14 +466,17 @@ Decimal::Decimal(std::int64_t whole) : raw_(product_rep(whole < 0, magnitude_u64
 
 Decimal Decimal::from_scaled(std::int64_t units, int places) {
   check_places(places, "Decimal::from_scaled");
+  // One 64x64->128 multiply: |units| * 10^(18-places) < 2^63 * 10^18 < 2^128.
   return from_raw(product_rep(units < 0, magnitude_u64(units), pow10_u64(kScale - places)));
 }
 
 Decimal Decimal::from_scaled(const rep& units, int places) {
   check_places(places, "Decimal::from_scaled");
-  const rep factor(pow10_u64(kScale - places));
-  return from_raw(guarded([&] { return rep(units * factor); },
-                          [&] { return "Decimal::from_scaled(" + units.str() + ", " + std::to_string(places) + ")"; }));
+  const u128 m = magnitude(units);
+  if (m > kMaxTimesPow10[static_cast<std::size_t>(kScale - places)]) {
+    throw_overflow("Decimal::from_scaled(" + units.str() + ", " + std::to_string(places) + ")");
+  }
+  return from_raw(make_rep(is_negative(units), m * pow10_u64(kScale - places)));
 }
 
 Decimal Decimal::from_raw(const rep& raw_units) {
@@ -430,9 +535,8 @@ std::string Decimal::to_string() const {
 
 std::string Decimal::to_string(int places) const {
   check_places(places, "Decimal::to_string");
-  const int needed = fraction_digits();
-  if (needed > places) {
-    throw amount_too_precise(to_string() + " has " + std::to_string(needed) +
+  if (!fits_places(places)) {
+    throw amount_too_precise(to_string() + " has " + std::to_string(fraction_digits()) +
                              " fraction digits; it cannot be written with " + std::to_string(places) +
                              " (round it first)");
   }
@@ -446,28 +550,54 @@ std::string Decimal::to_string(int places) const {
   return out;
 }
 
+namespace {
+[[noreturn]] void throw_not_whole_units(const Decimal& value, int places) {
+  throw amount_too_precise(value.to_string() + " has " + std::to_string(value.fraction_digits()) +
+                           " fraction digits; it is not a whole count of 10^-" + std::to_string(places) +
+                           " units (round it first)");
+}
+}  // namespace
+
 Decimal::rep Decimal::scaled(int places) const {
   check_places(places, "Decimal::scaled");
-  const int needed = fraction_digits();
-  if (needed > places) {
-    throw amount_too_precise(to_string() + " has " + std::to_string(needed) +
-                             " fraction digits; it is not a whole count of 10^-" + std::to_string(places) +
-                             " units (round it first)");
+  const u128 m = magnitude(raw_);
+  const int k = kScale - places;
+  if (!divisible_by_pow10(m, k)) throw_not_whole_units(*this, places);
+  return make_rep(is_negative(raw_), exact_div_pow10(m, k));
+}
+
+std::int64_t Decimal::to_minor(int places) const {
+  check_places(places, "Decimal::to_minor");
+  const u128 m = magnitude(raw_);
+  const int k = kScale - places;
+  if (!divisible_by_pow10(m, k)) throw_not_whole_units(*this, places);
+  const u128 units = exact_div_pow10(m, k);
+  const bool negative = is_negative(raw_);
+  constexpr auto kInt64Max = static_cast<std::uint64_t>((std::numeric_limits<std::int64_t>::max)());
+  if (units > u128{kInt64Max} + (negative ? 1 : 0)) {
+    throw overflow_error(to_string() + " is not an int64 count of 10^-" + std::to_string(places) +
+                         " units: that count is outside [-9223372036854775808, 9223372036854775807]");
   }
-  return raw_ / rep(pow10_u64(kScale - places));
+  const auto u = static_cast<std::uint64_t>(units);
+  // Two's complement wrap-around of the negation is exact for u <= 2^63.
+  return static_cast<std::int64_t>(negative ? std::uint64_t{0} - u : u);
 }
 
 int Decimal::fraction_digits() const {
-  if (raw_ == 0) return 0;
-  const std::uint64_t fraction = fraction_units(raw_);
-  return fraction == 0 ? 0 : kScale - trailing_zeros(fraction);
+  const u128 m = magnitude(raw_);
+  return m == 0 ? 0 : kScale - trailing_decimal_zeros(m);
+}
+
+bool Decimal::fits_places(int places) const {
+  if (places >= kScale) return true;
+  if (places < 0) return false;  // as fraction_digits() <= places: never
+  return divisible_by_pow10(magnitude(raw_), kScale - places);
 }
 
 Decimal Decimal::round(int places, Rounding mode) const {
   check_places(places, "Decimal::round");
-  if (places == kScale) return *this;
+  if (fits_places(places)) return *this;
   const rep divisor(pow10_u64(kScale - places));
-  if (raw_ % divisor == 0) return *this;
   const rep quotient = divide_rounded(raw_, divisor, mode);
   return from_raw(guarded([&] { return rep(quotient * divisor); },
                           [&] {

@@ -288,14 +288,18 @@ class Ledger(metaclass=_pybind11_type):
         max_normal_balance: _Amount | None,
         /,
     ) -> _AccountRecord: ...
-    def _account(self, name: str, /) -> _AccountRecord: ...
+    def _account(self, name: str, currency: str | None = None) -> _AccountRecord: ...
     def _accounts(self) -> list[_AccountRecord]: ...
     def has_account(self, name: str) -> bool: ...
-    def close_account(self, name: str) -> None:
+    def close_account(self, name: str, currency: str | None = None) -> None:
         """Closes an account; it must hold no balance and no open reservations."""
 
     def set_balance_limit(
-        self, name: str, min_normal_balance: _Amount | None = None, max_normal_balance: _Amount | None = None
+        self,
+        name: str,
+        min_normal_balance: _Amount | None = None,
+        max_normal_balance: _Amount | None = None,
+        currency: str | None = None,
     ) -> None: ...
 
     # Periods.
@@ -378,10 +382,13 @@ class Ledger(metaclass=_pybind11_type):
         """The id of the entry with this idempotency key, or None."""
 
     # Queries.
-    def balance(self, account: str, as_of: _AsOf = None) -> Decimal:
-        """Posted balance (debit positive) as of a date or period end, inclusive; None means everything so far."""
+    def balance(self, account: str, as_of: _AsOf = None, *, currency: str | None = None) -> Decimal:
+        """Posted balance (debit positive) as of a date or period end, inclusive; None means everything so far.
+        currency picks one when the name is open in several currencies."""
 
-    def _balance_detail(self, account: str, as_of: _AsOf, /) -> tuple[Decimal, Decimal, Decimal, Decimal, str]: ...
+    def _balance_detail(
+        self, account: str, as_of: _AsOf, currency: str | None, /
+    ) -> tuple[Decimal, Decimal, Decimal, Decimal, str]: ...
     def rollup(self, prefix: str, as_of: _AsOf = None) -> dict[str, Decimal]:
         """Sum of every account at or below a name prefix (whole segments), per currency."""
 
@@ -392,7 +399,7 @@ class Ledger(metaclass=_pybind11_type):
         self, as_of: _AsOf, /
     ) -> tuple[list[tuple[str, str, str, Decimal, Decimal]], list[tuple[str, Decimal, Decimal]]]: ...
     def _statement(
-        self, account: str, start: _DateLike | None, end: _DateLike | None, /
+        self, account: str, start: _DateLike | None, end: _DateLike | None, currency: str | None, /
     ) -> tuple[Decimal, list[tuple[datetime.date, int, str, Decimal, Decimal]], Decimal, str]: ...
     def _activity(
         self, first: _PeriodLike | None, last: _PeriodLike | None, /

@@ -274,8 +274,9 @@ class Ledger(_core.Ledger):
                 raise TypeError(f"dimension {key} must be a str, not {type_name(value)}")
         return Account(**self._create_account(name, type, currency, dims, min_normal_balance, max_normal_balance))
 
-    def account(self, name: str) -> Account:
-        return Account(**self._account(name))
+    def account(self, name: str, currency: str | None = None) -> Account:
+        """The account of this name (in `currency`, when the name is open in several)."""
+        return Account(**self._account(name, currency))
 
     def accounts(self) -> list[Account]:
         return [Account(**a) for a in self._accounts()]
@@ -355,9 +356,9 @@ class Ledger(_core.Ledger):
 
     # ------------------------------------------------------------------ queries
 
-    def balance_detail(self, account: str, as_of: AsOf = None) -> Balance:
+    def balance_detail(self, account: str, as_of: AsOf = None, *, currency: str | None = None) -> Balance:
         """Posted balance and open reservations of one account as of a date or period."""
-        return Balance(*self._balance_detail(account, as_of))
+        return Balance(*self._balance_detail(account, as_of, currency))
 
     def balances_by(self, dimension: str, as_of: AsOf = None, prefix: str = "") -> pd.DataFrame:
         """Posted balances summed by an account dimension (customer, team, ...) and currency."""
@@ -374,9 +375,11 @@ class Ledger(_core.Ledger):
             )
         return TrialBalance(day, rows, {cur: (d, c) for cur, d, c in totals})
 
-    def statement(self, account: str, start: DateLike | None = None, end: DateLike | None = None) -> Statement:
-        opening, lines, closing, currency = self._statement(account, start, end)
-        return Statement(account, currency, opening, lines, closing)
+    def statement(
+        self, account: str, start: DateLike | None = None, end: DateLike | None = None, *, currency: str | None = None
+    ) -> Statement:
+        opening, lines, closing, account_currency = self._statement(account, start, end, currency)
+        return Statement(account, account_currency, opening, lines, closing)
 
     def activity(self, first: Any = None, last: Any = None) -> pd.DataFrame:
         """Debits, credits and net per account and period (inclusive period range)."""

@@ -50,6 +50,13 @@ py::dict metadata_dict(const Metadata& metadata) {
   return out;
 }
 
+// The account of a name, in `currency` when given (a name may be open in
+// several currencies).
+AccountId resolve(const Ledger& ledger, const std::string& name, py::handle currency) {
+  if (currency.is_none()) return ledger.account_id(name);
+  return ledger.account_id(name, to_currency(currency));
+}
+
 // Fills draft.postings from [(account, amount) or (account, amount, currency), ...].
 void fill_postings(const Ledger& ledger, py::handle postings, EntryDraft& draft) {
   if (py::isinstance<py::str>(postings) || !py::isinstance<py::iterable>(postings))
@@ -62,9 +69,11 @@ void fill_postings(const Ledger& ledger, py::handle postings, EntryDraft& draft)
     if (posting.size() != 2 && posting.size() != 3)
       throw py::type_error("each posting must be (account, amount) or (account, amount, currency)");
     PostingDraft draft_posting;
-    draft_posting.account = ledger.account_id(to_utf8(posting[0], "account"));
-    draft_posting.amount = to_decimal(posting[1], "amount of the posting to " + to_utf8(posting[0], "account"));
-    if (posting.size() == 3 && !posting[2].is_none()) draft_posting.currency = to_currency(posting[2]);
+    const std::string name = to_utf8(posting[0], "account");
+    py::object currency = posting.size() == 3 ? py::object(posting[2]) : py::object(py::none());
+    draft_posting.account = resolve(ledger, name, currency);
+    draft_posting.amount = to_decimal(posting[1], "amount of the posting to " + name);
+    if (!currency.is_none()) draft_posting.currency = to_currency(currency);
     draft.postings.push_back(draft_posting);
   }
 }
@@ -154,32 +163,47 @@ py::dict post_columns(Ledger& ledger, py::array_t<std::int64_t, py::array::c_sty
   const Ledger::Savepoint start = ledger.savepoint();
   BatchResult result;
   try {
-    // Resolve each distinct account once, opening missing ones if asked to.
-    std::vector<std::int64_t> account_currency(account_names.size(), -1);
-    for (std::size_t r = 0; r < rows; ++r) {
-      const std::int64_t code = account_data[r];
-      if (code < 0 || static_cast<std::size_t>(code) >= account_names.size())
-        throw invalid_argument("row " + std::to_string(r) + ": the account is missing");
-      if (account_currency[static_cast<std::size_t>(code)] < 0) account_currency[static_cast<std::size_t>(code)] = currency_data[r];
-    }
-    std::vector<AccountId> account_ids(account_names.size());
-    for (std::size_t a = 0; a < account_names.size(); ++a) {
-      if (account_currency[a] < 0) continue;  // a category no row uses
-      if (auto found = ledger.find_account(account_names[a])) {
-        account_ids[a] = *found;
-        continue;
+    // Each distinct (account, currency) pair is resolved once, in row order,
+    // opening missing accounts if asked to: a new name takes its type from
+    // its root and its currency from its first posting; a known name in a
+    // new currency is opened in that currency as the same type.
+    const std::size_t currency_count = std::max<std::size_t>(currencies.size(), 1);
+    std::vector<std::uint32_t> pair_ids;
+    std::unordered_map<std::uint64_t, std::uint32_t> pair_map;
+    const bool dense = account_names.size() * currency_count <= (std::size_t{1} << 25);
+    if (dense) pair_ids.assign(account_names.size() * currency_count, detail::NameIndex::npos);
+    auto resolve_pair = [&](std::size_t account_code, std::size_t currency_code) -> AccountId {
+      const std::size_t slot = account_code * currency_count + currency_code;
+      if (dense && pair_ids[slot] != detail::NameIndex::npos) return AccountId{pair_ids[slot]};
+      if (!dense) {
+        auto found = pair_map.find(slot);
+        if (found != pair_map.end()) return AccountId{found->second};
       }
-      if (!open_missing_accounts)
-        throw unknown_account("no account named " + account_names[a] + "; create it first or pass open_missing_accounts=True");
-      std::optional<AccountType> type = account_type_from_name(account_names[a]);
-      if (!type)
-        throw unknown_account("can't tell the type of new account " + account_names[a] +
-                              " from its root name (Assets, Liabilities, Equity, Revenue, Expenses, Budget); create it first");
-      const std::int64_t currency_code = account_currency[a];
-      if (currency_code < 0 || static_cast<std::size_t>(currency_code) >= currencies.size())
-        throw invalid_argument("the currency of the first posting to " + account_names[a] + " is missing");
-      account_ids[a] = ledger.create_account(account_names[a], *type, currencies[static_cast<std::size_t>(currency_code)]);
-    }
+      const std::string& name = account_names[account_code];
+      const Currency currency = currencies[currency_code];
+      std::optional<AccountId> id = ledger.find_account(name, currency);
+      if (!id) {
+        std::optional<AccountId> other = ledger.find_account(name);
+        if (other && !open_missing_accounts) {
+          id = other;  // refused per entry as a currency mismatch
+        } else if (other) {
+          AccountOptions same;
+          same.dimensions = ledger.account(*other).dimensions;
+          id = ledger.create_account(name, ledger.account(*other).type, currency, std::move(same));
+        } else {
+          if (!open_missing_accounts)
+            throw unknown_account("no account named " + name + "; create it first or pass open_missing_accounts=True");
+          std::optional<AccountType> type = account_type_from_name(name);
+          if (!type)
+            throw unknown_account("can't tell the type of new account " + name +
+                                  " from its root name (Assets, Liabilities, Equity, Revenue, Expenses, Budget); create it first");
+          id = ledger.create_account(name, *type, currency);
+        }
+      }
+      if (dense) pair_ids[slot] = id->value;
+      else pair_map.emplace(slot, id->value);
+      return *id;
+    };
 
     EntryDraft draft;
     std::size_t entry_start = 0;
@@ -245,7 +269,11 @@ py::dict post_columns(Ledger& ledger, py::array_t<std::int64_t, py::array::c_sty
       } else {
         amount = Decimal(amount_ints[r]);
       }
-      draft.postings.push_back(PostingDraft{account_ids[static_cast<std::size_t>(account_data[r])], amount, currency});
+      const std::int64_t account_code = account_data[r];
+      if (account_code < 0 || static_cast<std::size_t>(account_code) >= account_names.size())
+        throw invalid_argument("row " + std::to_string(r) + ": the account is missing");
+      draft.postings.push_back(PostingDraft{
+          resolve_pair(static_cast<std::size_t>(account_code), static_cast<std::size_t>(currency_code)), amount, currency});
     }
     if (rows != 0) flush(rows);
   } catch (...) {
@@ -287,7 +315,9 @@ void register_ledger(py::module_& m) {
         Currency cur = currency.is_none() ? l.config().base_currency : to_currency(currency);
         return account_dict(l.account(l.create_account(name, parse_account_type(type), cur, std::move(options))));
       })
-      .def("_account", [](const Ledger& l, const std::string& name) { return account_dict(l.account(l.account_id(name))); })
+      .def("_account", [](const Ledger& l, const std::string& name, py::handle currency) {
+        return account_dict(l.account(resolve(l, name, currency)));
+      }, py::arg("name"), py::arg("currency") = py::none())
       .def("_accounts", [](const Ledger& l) {
         py::list out;
         for (std::uint32_t i = 0; i < l.account_count(); ++i) out.append(account_dict(l.account(AccountId{i})));
@@ -295,12 +325,16 @@ void register_ledger(py::module_& m) {
       })
       .def("has_account", [](const Ledger& l, const std::string& name) { return l.find_account(name).has_value(); },
            py::arg("name"))
-      .def("close_account", [](Ledger& l, const std::string& name) { l.close_account(l.account_id(name)); }, py::arg("name"),
+      .def("close_account", [](Ledger& l, const std::string& name, py::handle currency) {
+        l.close_account(resolve(l, name, currency));
+      }, py::arg("name"), py::arg("currency") = py::none(),
            "Closes an account; it must hold no balance and no open reservations.")
-      .def("set_balance_limit", [](Ledger& l, const std::string& name, py::handle min_normal, py::handle max_normal) {
-        l.set_balance_limit(l.account_id(name), BalanceLimit{optional_decimal(min_normal, "min_normal_balance"),
-                                                             optional_decimal(max_normal, "max_normal_balance")});
-      }, py::arg("name"), py::arg("min_normal_balance") = py::none(), py::arg("max_normal_balance") = py::none())
+      .def("set_balance_limit", [](Ledger& l, const std::string& name, py::handle min_normal, py::handle max_normal,
+                                   py::handle currency) {
+        l.set_balance_limit(resolve(l, name, currency), BalanceLimit{optional_decimal(min_normal, "min_normal_balance"),
+                                                                     optional_decimal(max_normal, "max_normal_balance")});
+      }, py::arg("name"), py::arg("min_normal_balance") = py::none(), py::arg("max_normal_balance") = py::none(),
+           py::arg("currency") = py::none())
 
       .def("period_state", [](const Ledger& l, py::handle period) { return std::string(to_string(l.period_state(to_period(period)))); },
            py::arg("period"))
@@ -335,15 +369,15 @@ void register_ledger(py::module_& m) {
         if (py::isinstance<py::dict>(amounts)) {
           parts.assign(pending.postings.size(), Decimal());
           for (auto item : py::reinterpret_borrow<py::dict>(amounts)) {
-            AccountId id = l.account_id(to_utf8(item.first, "account"));
+            const std::string name = to_utf8(item.first, "account");
             std::size_t matches = 0;
             for (std::size_t i = 0; i < pending.postings.size(); ++i)
-              if (pending.postings[i].account == id) {
+              if (l.account(pending.postings[i].account).name == name) {
                 parts[i] = to_decimal(item.second);
                 ++matches;
               }
             if (matches != 1)
-              throw invalid_argument("account " + to_utf8(item.first, "account") + " appears " + std::to_string(matches) +
+              throw invalid_argument("account " + name + " appears " + std::to_string(matches) +
                                      " times in the reservation; pass amounts as a list in posting order");
           }
         } else if (!amounts.is_none()) {
@@ -440,13 +474,14 @@ void register_ledger(py::module_& m) {
         return found ? py::object(py::int_(found->value)) : py::object(py::none());
       }, py::arg("idempotency_key"), "The id of the entry with this idempotency key, or None.")
 
-      .def("balance", [](const Ledger& l, const std::string& account, py::handle as_of) {
-        AccountId id = l.account_id(account);
+      .def("balance", [](const Ledger& l, const std::string& account, py::handle as_of, py::handle currency) {
+        AccountId id = resolve(l, account, currency);
         return to_python(l.balance(id, to_as_of(as_of)).posted, l.account(id).currency);
-      }, py::arg("account"), py::arg("as_of") = py::none(),
-           "Posted balance (debit positive) as of a date or period end, inclusive; None means everything so far.")
-      .def("_balance_detail", [](const Ledger& l, const std::string& account, py::handle as_of) {
-        AccountId id = l.account_id(account);
+      }, py::arg("account"), py::arg("as_of") = py::none(), py::kw_only(), py::arg("currency") = py::none(),
+           "Posted balance (debit positive) as of a date or period end, inclusive; None means everything so far.\n"
+           "currency picks one when the name is open in several currencies.")
+      .def("_balance_detail", [](const Ledger& l, const std::string& account, py::handle as_of, py::handle currency) {
+        AccountId id = resolve(l, account, currency);
         Balance b = l.balance(id, to_as_of(as_of));
         Currency cur = l.account(id).currency;
         return py::make_tuple(to_python(b.posted, cur), to_python(b.pending_debits, cur), to_python(b.pending_credits, cur),
@@ -480,8 +515,9 @@ void register_ledger(py::module_& m) {
                                        to_python(tb.total_credits[i].amount, tb.total_credits[i].currency)));
         return py::make_tuple(rows, totals);
       })
-      .def("_statement", [](const Ledger& l, const std::string& account, py::handle start, py::handle end) {
-        AccountId id = l.account_id(account);
+      .def("_statement", [](const Ledger& l, const std::string& account, py::handle start, py::handle end,
+                            py::handle currency) {
+        AccountId id = resolve(l, account, currency);
         Statement st = l.statement(id, to_optional_date(start, "start"), to_optional_date(end, "end"));
         const Currency cur = l.account(id).currency;
         py::list lines;

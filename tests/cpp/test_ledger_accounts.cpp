@@ -255,3 +255,25 @@ TEST(LedgerAccounts, set_balance_limit_takes_effect_and_refuses_an_inverted_limi
 }
 
 }  // namespace
+
+TEST(LedgerAccounts, a_name_can_be_opened_in_a_second_currency_and_postings_pick_the_currency) {
+  Book b;
+  const AccountId bank_eur = b.ledger.create_account("Assets:Bank", AccountType::asset, C("EUR"));
+  const AccountId equity_eur = b.ledger.create_account("Equity:Opening", AccountType::equity, C("EUR"));
+  EXPECT_EQ(b.ledger.account_id("Assets:Bank", C("EUR")), bank_eur);
+  EXPECT_EQ(b.ledger.account_id("Assets:Bank", C("USD")), b.bank);
+  refusal<amends::currency_mismatch>([&] { (void)b.ledger.account_id("Assets:Bank", C("GBP")); });
+  refusal<amends::unknown_account>([&] { (void)b.ledger.account_id("Assets:Nowhere", C("GBP")); });
+  std::string message = refusal<amends::invalid_argument>([&] { (void)b.ledger.account_id("Assets:Bank"); });
+  EXPECT_CONTAINS(message, "USD, EUR");
+  b.ledger.post(draft("2026-01-05", {{bank_eur, "5.00"}, {equity_eur, "-5.00"}}));
+  b.ledger.post(draft("2026-01-05", {{b.bank, "7.00"}, {b.equity, "-7.00"}}));
+  EXPECT_EQ(b.ledger.balance(bank_eur).posted, D("5.00"));
+  EXPECT_EQ(b.ledger.balance(b.bank).posted, D("7.00"));
+  // The same name and currency twice is still refused.
+  refusal<amends::account_exists>([&] { b.ledger.create_account("Assets:Bank", AccountType::asset, C("EUR")); });
+  // Journal lines carry the commodity, so ledger-cli and hledger see one multi-currency account.
+  const std::string journal = b.ledger.to_journal();
+  EXPECT_CONTAINS(journal, "    Assets:Bank  5.00 EUR\n");
+  EXPECT_CONTAINS(journal, "    Assets:Bank  7.00 USD\n");
+}

@@ -156,8 +156,11 @@ TEST(LedgerBatch, independent_batch_reports_the_code_of_each_kind_of_refusal) {
   b.ledger.set_period_state(Period(2025, 12), PeriodState::closed);
   b.ledger.set_period_state(Period(2026, 2), PeriodState::locked);
   b.ledger.post(draft("2026-01-01", {{b.bank, "1.00"}, {b.equity, "-1.00"}}, "", "taken"));
-  const std::string big = "300000000000000000000";
-  b.ledger.post(draft("2026-01-01", {{b.receivables, big}, {b.equity, "-" + big}}));
+  // Near the end of the exact range (3.4e20): 37 postings of 9e18 yen.
+  const std::string yen_step = "9000000000000000000";
+  AccountId yen = b.open("Assets:Yen", AccountType::asset, {}, "JPY");
+  AccountId yen_equity = b.open("Equity:Yen", AccountType::equity, {}, "JPY");
+  for (int i = 0; i < 37; ++i) b.ledger.post(draft("2026-01-01", {{yen, yen_step}, {yen_equity, "-" + yen_step}}));
   const std::string before = fingerprint(b.ledger);
 
   struct Case {
@@ -175,8 +178,7 @@ TEST(LedgerBatch, independent_batch_reports_the_code_of_each_kind_of_refusal) {
       {draft("2026-02-01", {{b.bank, "1.00"}, {b.sales, "-1.00"}}), ResultCode::period_locked},
       {draft("2026-01-05", {{b.customer_credit, "1.00"}, {b.sales, "-1.00"}}), ResultCode::balance_limit_exceeded},
       {draft("2026-01-05", {{b.bank, "2.00"}, {b.equity, "-2.00"}}, "", "taken"), ResultCode::idempotency_conflict},
-      {draft("2026-01-05", {{b.receivables, "100000000000000000000"}, {b.sales, "-100000000000000000000"}}),
-       ResultCode::overflow},
+      {draft("2026-01-05", {{yen, yen_step}, {yen_equity, "-" + yen_step}}), ResultCode::overflow},
   };
   std::vector<EntryDraft> drafts;
   for (const Case& c : cases) drafts.push_back(c.draft);

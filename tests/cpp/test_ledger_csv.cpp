@@ -295,17 +295,46 @@ TEST(LedgerCsv, entry_breaking_a_ledger_rule_refuses_the_file_naming_the_entry) 
   EXPECT_EQ(fingerprint(b.ledger), before);
 }
 
-TEST(LedgerCsv, row_in_another_currency_than_its_existing_account_is_refused) {
+TEST(LedgerCsv, row_in_another_currency_than_its_existing_account_is_refused_without_opening) {
   Book b;
   const std::string before = fingerprint(b.ledger);
   const std::string csv =
       "entry_id,date,account,amount,currency\n"
       "E1,2026-01-05,Assets:Bank,10.00,EUR\n"
       "E1,2026-01-05,Revenue:Sales,-10.00,EUR\n";
-  std::string message = refusal<amends::currency_mismatch>([&] { b.ledger.load_csv_text(csv, opening()); });
+  std::string message = refusal<amends::currency_mismatch>([&] { b.ledger.load_csv_text(csv, CsvLoadOptions{}); });
   EXPECT_CONTAINS(message, "line 2 (entry_id E1)");
   EXPECT_CONTAINS(message, "Assets:Bank");
   EXPECT_EQ(fingerprint(b.ledger), before);
+}
+
+TEST(LedgerCsv, opening_missing_accounts_opens_a_known_name_in_a_new_currency_as_the_same_type) {
+  Book b;
+  const std::string csv =
+      "entry_id,date,account,amount,currency\n"
+      "E1,2026-01-05,Assets:Bank,10.00,EUR\n"
+      "E1,2026-01-05,Revenue:Sales,-10.00,EUR\n"
+      "E2,2026-01-06,Assets:Bank,3.00,USD\n"
+      "E2,2026-01-06,Revenue:Sales,-3.00,USD\n";
+  CsvLoadResult result = b.ledger.load_csv_text(csv, opening());
+  EXPECT_EQ(result.accounts_opened, 2U);
+  const AccountId bank_eur = b.ledger.account_id("Assets:Bank", C("EUR"));
+  EXPECT_NE(bank_eur, b.bank);
+  EXPECT_EQ(b.ledger.account(bank_eur).type, AccountType::asset);
+  EXPECT_EQ(b.ledger.balance(bank_eur).posted, D("10.00"));
+  EXPECT_EQ(b.ledger.balance(b.bank).posted, D("3.00"));
+  EXPECT_EQ(b.ledger.account_id("Assets:Bank", C("USD")), b.bank);
+  // The bare name is now ambiguous: a caller must say which currency.
+  refusal<amends::invalid_argument>([&] { (void)b.ledger.account_id("Assets:Bank"); });
+  EXPECT_EQ(b.ledger.accounts_named("Assets:Bank").size(), 2U);
+  // Rolling the load back removes the accounts it opened, and the name resolves again.
+  Book c;
+  const std::string before = fingerprint(c.ledger);
+  const std::string bad = std::string(csv) + "E3,2026-01-07,Assets:Bank,1.00,GBP\nE3,2026-01-07,Revenue:Sales,-2.00,GBP\n";
+  refusal<amends::unbalanced_entry>([&] { c.ledger.load_csv_text(bad, opening()); });
+  EXPECT_EQ(fingerprint(c.ledger), before);
+  EXPECT_EQ(c.ledger.account_id("Assets:Bank"), c.bank);
+  EXPECT_FALSE(c.ledger.find_account("Assets:Bank", C("EUR")).has_value());
 }
 
 TEST(LedgerCsv, reloading_the_same_file_posts_nothing_new) {

@@ -304,31 +304,52 @@ TEST(LedgerEntries, account_already_past_a_new_limit_may_move_back_toward_it_but
   EXPECT_EQ(b.ledger.balance(credit).posted, D("6"));
 }
 
+// A posting is stored in its currency's minor units, so one posting holds at
+// most 2^63-1 of them; balances are exact decimals that end near 1.7e20.
+// In yen (no minor digits) a balance overflows at the 38th posting of 9e18.
+const std::string yen_step = "9000000000000000000";
+
+TEST(LedgerEntries, posting_beyond_the_int64_range_of_minor_units_is_refused_and_changes_nothing) {
+  Book b;
+  const std::string before = fingerprint(b.ledger);
+  const std::string huge = "100000000000000000";  // 1e17 USD is 1e19 cents > 2^63
+  std::string message = refusal<amends::overflow_error>(
+      [&] { b.ledger.post(draft("2026-01-05", {{b.bank, huge}, {b.equity, "-" + huge}})); });
+  EXPECT_CONTAINS(message, "int64");
+  EXPECT_EQ(fingerprint(b.ledger), before);
+  // Just inside the range posts.
+  EXPECT_TRUE(b.ledger.post(draft("2026-01-05", {{b.bank, "92233720368547758.07"}, {b.equity, "-92233720368547758.07"}})).created);
+  EXPECT_EQ(b.ledger.balance(b.bank).posted, D("92233720368547758.07"));
+}
+
 TEST(LedgerEntries, balance_overflow_is_refused_and_changes_nothing) {
   Book b;
-  const std::string big = "200000000000000000000";  // the exact range ends near 3.4e20
-  b.ledger.post(draft("2026-01-05", {{b.bank, big}, {b.equity, "-" + big}}));
+  AccountId yen = b.open("Assets:Yen", AccountType::asset, {}, "JPY");
+  AccountId yen_equity = b.open("Equity:Yen", AccountType::equity, {}, "JPY");
+  AccountId yen_sales = b.open("Revenue:Yen", AccountType::revenue, {}, "JPY");
+  for (int i = 0; i < 37; ++i) b.ledger.post(draft("2026-01-05", {{yen, yen_step}, {yen_equity, "-" + yen_step}}));
   const std::string before = fingerprint(b.ledger);
-  refusal<amends::overflow_error>([&] { b.ledger.post(draft("2026-01-06", {{b.bank, big}, {b.equity, "-" + big}})); });
+  refusal<amends::overflow_error>([&] { b.ledger.post(draft("2026-01-06", {{yen, yen_step}, {yen_equity, "-" + yen_step}})); });
   // The second posting overflows after the first was applied: still nothing changes.
-  refusal<amends::overflow_error>([&] { b.ledger.post(draft("2026-01-06", {{b.sales, "-" + big}, {b.bank, big}})); });
+  refusal<amends::overflow_error>([&] { b.ledger.post(draft("2026-01-06", {{yen_sales, "-" + yen_step}, {yen, yen_step}})); });
   EXPECT_EQ(fingerprint(b.ledger), before);
-  ASSERT_EQ(b.ledger.statement(b.bank).lines.size(), 1U);
+  ASSERT_EQ(b.ledger.statement(yen).lines.size(), 37U);
   // Statements and queries still work on the untouched book.
-  EXPECT_EQ(b.ledger.statement(b.bank).closing_balance, D(big));
-  EXPECT_TRUE(b.ledger.post(draft("2026-01-06", {{b.receivables, big}, {b.bank, "-" + big}})).created);
-  EXPECT_TRUE(b.ledger.balance(b.bank).posted.is_zero());
+  EXPECT_EQ(b.ledger.statement(yen).closing_balance, D(yen_step) * 37);
+  EXPECT_TRUE(b.ledger.post(draft("2026-01-06", {{yen_sales, yen_step}, {yen, "-" + yen_step}})).created);
+  EXPECT_EQ(b.ledger.balance(yen).posted, D(yen_step) * 36);
 }
 
 TEST(LedgerEntries, pending_balance_overflow_is_refused_and_changes_nothing) {
   Book b;
-  const std::string big = "200000000000000000000";
-  b.ledger.reserve(draft("2026-01-05", {{b.equity, "-" + big}, {b.bank, big}}));
+  AccountId yen = b.open("Assets:Yen", AccountType::asset, {}, "JPY");
+  AccountId yen_equity = b.open("Equity:Yen", AccountType::equity, {}, "JPY");
+  for (int i = 0; i < 37; ++i) b.ledger.reserve(draft("2026-01-05", {{yen_equity, "-" + yen_step}, {yen, yen_step}}));
   const std::string before = fingerprint(b.ledger);
-  refusal<amends::overflow_error>([&] { b.ledger.reserve(draft("2026-01-06", {{b.equity, "-" + big}, {b.bank, big}})); });
+  refusal<amends::overflow_error>([&] { b.ledger.reserve(draft("2026-01-06", {{yen_equity, "-" + yen_step}, {yen, yen_step}})); });
   EXPECT_EQ(fingerprint(b.ledger), before);
-  EXPECT_EQ(b.ledger.balance(b.equity).pending_credits, D(big));
-  EXPECT_EQ(b.ledger.balance(b.bank).pending_debits, D(big));
+  EXPECT_EQ(b.ledger.balance(yen_equity).pending_credits, D(yen_step) * 37);
+  EXPECT_EQ(b.ledger.balance(yen).pending_debits, D(yen_step) * 37);
 }
 
 // ---------------------------------------------------------------- idempotency

@@ -427,6 +427,211 @@ TEST(Decimal, fraction_digits_counts_the_significant_fraction_digits) {
   EXPECT_FALSE(D("12.345").fits_places(2));
 }
 
+// ------------------------------------------------------------ fast unit checks
+//
+// fits_places, fraction_digits, scaled, to_minor and from_scaled avoid 128-bit
+// division; these compare them with the straightforward computation in
+// boost arithmetic on random and edge values of the whole 128-bit range.
+
+rep pow10_rep(int n) {
+  rep p = 1;
+  for (int i = 0; i < n; ++i) p *= 10;
+  return p;
+}
+
+// The slow references.
+int slow_fraction_digits(const rep& raw) {
+  rep m = raw < 0 ? rep(-raw) : raw;
+  if (m == 0) return 0;
+  int zeros = 0;
+  while (zeros < Decimal::scale_digits && m % 10 == 0) {
+    m /= 10;
+    ++zeros;
+  }
+  return Decimal::scale_digits - zeros;
+}
+
+bool slow_fits_places(const rep& raw, int places) {
+  if (places >= Decimal::scale_digits) return true;
+  if (places < 0) return false;
+  return raw % pow10_rep(Decimal::scale_digits - places) == 0;
+}
+
+// A random magnitude: 0..128 random bits, at times rounded down to a multiple
+// of a random power of ten (so that every fraction_digits occurs), and
+// random sign.
+rep random_raw(Rng& rng) {
+  const int bits = static_cast<int>(rng.below(129));
+  rep m = 0;
+  if (bits > 0) {
+    m = rep(rng.next());
+    m <<= 64;
+    m |= rep(rng.next());
+    m >>= 128 - bits;
+  }
+  if (rng.below(4) != 0) {
+    const rep p = pow10_rep(static_cast<int>(rng.below(39)));
+    m = m / p * p;
+  }
+  return rng.below(2) == 0 ? m : rep(-m);
+}
+
+// Values at the edges: 0, +/-1, +/-(2^128 - 1) and its neighbours, the
+// largest multiples of every power of ten, powers of two and of five.
+std::vector<rep> edge_raws() {
+  const rep max = (std::numeric_limits<rep>::max)();
+  std::vector<rep> out = {0, 1, 2, 5, 10, max, max - 1, rep(max - 10), rep(max / 2), rep(max / 2 + 1)};
+  for (int k = 0; k <= 38; ++k) {
+    const rep p = pow10_rep(k);
+    const rep top = max / p * p;
+    out.push_back(p);
+    out.push_back(top);
+    out.push_back(top - p);
+    out.push_back(top - 1);
+    if (p != 1) out.push_back(p + 1);
+    if (k > 0) out.push_back(p - 1);
+  }
+  rep two = 1;
+  for (int k = 0; k < 128; ++k) {
+    out.push_back(two);
+    if (k == 127) break;
+    out.push_back(rep(two * 2 - 1));
+    two *= 2;
+  }
+  for (rep five = 1; five <= max / 5; five *= 5) {
+    out.push_back(five);
+    out.push_back(rep(five * 4));
+  }
+  const std::size_t n = out.size();
+  for (std::size_t i = 0; i < n; ++i) out.push_back(-out[i]);
+  return out;
+}
+
+std::vector<rep> test_raws(int random_count) {
+  std::vector<rep> out = edge_raws();
+  Rng rng{2024};
+  for (int i = 0; i < random_count; ++i) out.push_back(random_raw(rng));
+  return out;
+}
+
+TEST(Decimal, fits_places_and_fraction_digits_agree_with_division_everywhere) {
+  for (const rep& raw : test_raws(20000)) {
+    const Decimal value = Decimal::from_raw(raw);
+    const int digits = value.fraction_digits();
+    ASSERT_EQ(digits, slow_fraction_digits(raw)) << raw.str();
+    for (int places = -2; places <= Decimal::scale_digits + 2; ++places) {
+      ASSERT_EQ(value.fits_places(places), slow_fits_places(raw, places)) << raw.str() << " places " << places;
+      ASSERT_EQ(value.fits_places(places), digits <= places) << raw.str() << " places " << places;
+    }
+  }
+}
+
+TEST(Decimal, scaled_and_to_minor_agree_with_division_everywhere) {
+  const rep int64_min((std::numeric_limits<std::int64_t>::min)());
+  const rep int64_max((std::numeric_limits<std::int64_t>::max)());
+  // Fewer random values: most of them throw for most places, which is slow.
+  for (const rep& raw : test_raws(3000)) {
+    const Decimal value = Decimal::from_raw(raw);
+    for (int places = 0; places <= Decimal::scale_digits; ++places) {
+      const rep divisor = pow10_rep(Decimal::scale_digits - places);
+      if (raw % divisor != 0) {
+        ASSERT_THROW((void)value.scaled(places), amends::amount_too_precise) << raw.str() << " places " << places;
+        ASSERT_THROW((void)value.to_minor(places), amends::amount_too_precise) << raw.str() << " places " << places;
+        continue;
+      }
+      const rep units = raw / divisor;
+      ASSERT_EQ(value.scaled(places), units) << raw.str() << " places " << places;
+      if (units < int64_min || units > int64_max) {
+        ASSERT_THROW((void)value.to_minor(places), amends::overflow_error) << raw.str() << " places " << places;
+      } else {
+        ASSERT_EQ(value.to_minor(places), static_cast<std::int64_t>(units)) << raw.str() << " places " << places;
+      }
+    }
+  }
+}
+
+TEST(Decimal, to_minor_counts_minor_units) {
+  EXPECT_EQ(D("12.34").to_minor(2), 1234);
+  EXPECT_EQ(D("12.3").to_minor(2), 1230);
+  EXPECT_EQ(D("-12.3").to_minor(3), -12300);
+  EXPECT_EQ(D("-0.01").to_minor(2), -1);
+  EXPECT_EQ(D("5").to_minor(0), 5);
+  EXPECT_EQ(D("0").to_minor(0), 0);
+  EXPECT_EQ(D("0").to_minor(18), 0);
+  EXPECT_EQ(D("0.000000000000000001").to_minor(18), 1);
+  EXPECT_EQ(D("-9.223372036854775808").to_minor(18), (std::numeric_limits<std::int64_t>::min)());
+  EXPECT_EQ(D("9.223372036854775807").to_minor(18), (std::numeric_limits<std::int64_t>::max)());
+  EXPECT_EQ(D("-92233720368547758.08").to_minor(2), (std::numeric_limits<std::int64_t>::min)());
+  EXPECT_EQ(D("92233720368547758.07").to_minor(2), (std::numeric_limits<std::int64_t>::max)());
+  EXPECT_EQ(D("9223372036854775807").to_minor(0), (std::numeric_limits<std::int64_t>::max)());
+  EXPECT_EQ(D("-9223372036854775808").to_minor(0), (std::numeric_limits<std::int64_t>::min)());
+}
+
+TEST(Decimal, to_minor_refuses_to_drop_digits_or_leave_int64) {
+  const std::string message = message_of<amends::amount_too_precise>([] { (void)D("12.345").to_minor(2); });
+  EXPECT_EQ(message, "12.345 has 3 fraction digits; it is not a whole count of 10^-2 units (round it first)");
+  EXPECT_THROW((void)D("-0.001").to_minor(2), amends::amount_too_precise);
+  EXPECT_THROW((void)max_decimal().to_minor(17), amends::amount_too_precise);
+  const std::string overflow = message_of<amends::overflow_error>([] { (void)D("92233720368547758.08").to_minor(2); });
+  EXPECT_TRUE(contains(overflow, "92233720368547758.08")) << overflow;
+  EXPECT_TRUE(contains(overflow, "int64")) << overflow;
+  EXPECT_THROW((void)D("-92233720368547758.09").to_minor(2), amends::overflow_error);
+  EXPECT_THROW((void)D("9.223372036854775808").to_minor(18), amends::overflow_error);
+  EXPECT_THROW((void)D("-9.223372036854775809").to_minor(18), amends::overflow_error);
+  EXPECT_THROW((void)D("9223372036854775808").to_minor(0), amends::overflow_error);
+  EXPECT_THROW((void)max_decimal().to_minor(18), amends::overflow_error);
+  EXPECT_THROW((void)(-max_decimal()).to_minor(18), amends::overflow_error);
+  EXPECT_THROW((void)D("1").to_minor(19), amends::invalid_argument);
+  EXPECT_THROW((void)D("1").to_minor(-1), amends::invalid_argument);
+}
+
+TEST(Decimal, from_scaled_agrees_with_multiplication_everywhere) {
+  std::vector<std::int64_t> units = {0,
+                                     1,
+                                     -1,
+                                     9,
+                                     10,
+                                     -10,
+                                     (std::numeric_limits<std::int64_t>::max)(),
+                                     (std::numeric_limits<std::int64_t>::min)(),
+                                     (std::numeric_limits<std::int64_t>::max)() - 1,
+                                     (std::numeric_limits<std::int64_t>::min)() + 1};
+  Rng rng{99};
+  for (int i = 0; i < 20000; ++i) {
+    const int bits = static_cast<int>(rng.below(64));
+    auto u = static_cast<std::int64_t>(bits == 0 ? 0 : rng.next() >> (64 - bits));
+    units.push_back(rng.below(2) == 0 ? u : -u);
+  }
+  for (const std::int64_t u : units) {
+    for (int places = 0; places <= Decimal::scale_digits; ++places) {
+      const Decimal value = Decimal::from_scaled(u, places);
+      const rep expected = rep(u) * pow10_rep(Decimal::scale_digits - places);
+      ASSERT_EQ(value.raw(), expected) << u << " places " << places;
+      ASSERT_EQ(value.sign(), u < 0 ? -1 : (u > 0 ? 1 : 0)) << u << " places " << places;
+      ASSERT_EQ(value.to_minor(places), u) << u << " places " << places;
+      ASSERT_EQ(Decimal::from_scaled(rep(u), places), value) << u << " places " << places;
+    }
+  }
+  EXPECT_THROW((void)Decimal::from_scaled(std::int64_t{1}, 19), amends::invalid_argument);
+  EXPECT_THROW((void)Decimal::from_scaled(std::int64_t{1}, -1), amends::invalid_argument);
+}
+
+TEST(Decimal, from_scaled_of_a_rep_is_checked_at_the_edge_of_the_range) {
+  const rep max = (std::numeric_limits<rep>::max)();
+  for (int places = 0; places <= Decimal::scale_digits; ++places) {
+    const rep factor = pow10_rep(Decimal::scale_digits - places);
+    const rep largest = max / factor;
+    EXPECT_EQ(Decimal::from_scaled(largest, places).raw(), rep(largest * factor)) << places;
+    EXPECT_EQ(Decimal::from_scaled(rep(-largest), places).raw(), rep(-largest * factor)) << places;
+    if (places < Decimal::scale_digits) {
+      EXPECT_THROW((void)Decimal::from_scaled(rep(largest + 1), places), amends::overflow_error) << places;
+      EXPECT_THROW((void)Decimal::from_scaled(rep(-largest - 1), places), amends::overflow_error) << places;
+    }
+  }
+  const std::string message = message_of<amends::overflow_error>([&] { (void)Decimal::from_scaled(max, 0); });
+  EXPECT_TRUE(contains(message, "Decimal::from_scaled(" + max.str() + ", 0)")) << message;
+}
+
 TEST(Decimal, sign_abs_and_negation) {
   EXPECT_EQ(D("-3.5").sign(), -1);
   EXPECT_EQ(D("3.5").sign(), 1);

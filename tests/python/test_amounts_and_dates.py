@@ -52,11 +52,17 @@ def test_exponent_decimals_are_exact_in_the_money_helpers():
 
 
 def test_a_large_int_amount_is_exact(book):
-    amount = 123_456_789_012_345_678
+    amount = 92_233_720_368_547_758  # one posting holds up to 2**63 - 1 minor units
     book.post(JAN, [(GOODWILL, amount), (CASH, -amount)])
 
     assert book.balance(GOODWILL) == amount
-    assert str(book.balance(GOODWILL)) == "123456789012345678.00"
+    assert str(book.balance(GOODWILL)) == "92233720368547758.00"
+
+
+def test_a_posting_beyond_what_one_posting_holds_is_refused_and_changes_nothing(book, unchanged):
+    amount = 123_456_789_012_345_678
+    with unchanged(book), pytest.raises(amends.AmountOverflow, match="beyond what one posting holds"):
+        book.post(JAN, [(GOODWILL, amount), (CASH, -amount)])
 
 
 # ---------------------------------------------------------------- refused amounts

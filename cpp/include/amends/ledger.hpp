@@ -64,6 +64,9 @@ struct AccountOptions {
   BalanceLimit limit;
 };
 
+// One account: a name in one currency. A name may be opened in several
+// currencies (Assets:Cash in USD and in EUR); each is an account of its own,
+// with the same type, and postings name the currency they are in.
 struct Account {
   AccountId id;
   std::string name;
@@ -72,6 +75,7 @@ struct Account {
   Dimensions dimensions;
   BalanceLimit limit;
   bool closed = false;
+  std::uint32_t next_currency = 0xffffffffU;  // the same name in another currency, if any
 };
 
 // Totals of one account. posted is signed (debit positive); pending_debits and
@@ -252,10 +256,18 @@ class Ledger {
   const LedgerConfig& config() const { return config_; }
   const FiscalCalendar& fiscal_calendar() const { return fiscal_calendar_; }
 
-  // Accounts.
+  // Accounts. A name already open in another currency can be opened again
+  // in a new one (same type); the same name and currency is account_exists.
   AccountId create_account(std::string_view name, AccountType type, Currency currency, AccountOptions options = {});
-  AccountId account_id(std::string_view name) const;  // throws unknown_account
-  std::optional<AccountId> find_account(std::string_view name) const;
+  // The account of this name; throws unknown_account, or invalid_argument
+  // when the name is open in several currencies (name the currency then).
+  AccountId account_id(std::string_view name) const;
+  // The account of this name in this currency; throws unknown_account, or
+  // currency_mismatch when the name exists only in other currencies.
+  AccountId account_id(std::string_view name, Currency currency) const;
+  std::optional<AccountId> find_account(std::string_view name) const;  // the first opened of the name
+  std::optional<AccountId> find_account(std::string_view name, Currency currency) const;
+  std::vector<AccountId> accounts_named(std::string_view name) const;  // every currency of the name
   const Account& account(AccountId id) const;          // throws unknown_account
   std::size_t account_count() const { return accounts_.size(); }
   // Refuses while the account holds a posted balance or open reservations.
@@ -289,7 +301,7 @@ class Ledger {
   // create_account, post and reserve may be called (no reversal, completion,
   // void or expiry, which change earlier entries).
   struct Savepoint {
-    std::size_t accounts, entries, postings, text, metadata, reasons;
+    std::size_t accounts, entries, postings, text, metadata, reasons, extras;
   };
   Savepoint savepoint() const;
   void rollback_to(const Savepoint& savepoint);
@@ -337,33 +349,37 @@ class Ledger {
   CsvLoadResult load_csv_text(std::string_view text, const CsvLoadOptions& options);
 
  private:
+  // 32 bytes per entry; the links and dates of reversals and two-phase
+  // entries, which few entries have, live in extras_.
   struct EntryRecord {
     Date date;
     EntryStatus status = EntryStatus::posted;
-    bool has_expiry = false;
-    bool resolved = false;
+    std::uint8_t unused = 0;
+    std::uint16_t posting_count = 0;
     std::uint32_t first_posting = 0;
-    std::uint32_t posting_count = 0;
-    std::uint32_t description_offset = 0;
+    std::uint32_t text_offset = 0;  // the description, then the idempotency key
     std::uint32_t description_length = 0;
-    std::uint32_t key_offset = 0;
     std::uint32_t key_length = 0;
     std::uint32_t metadata_index = 0;  // 0: none; else 1 + index into metadata_
-    std::uint32_t reason_index = 0;    // 0: none; else 1 + index into reasons_
+    std::uint32_t extra_index = 0;     // 0: none; else 1 + index into extras_
+  };
+  struct EntryExtra {
     std::uint32_t reverses = 0, reversed_by = 0, completes = 0, completed_by = 0;  // entry index + 1
+    std::uint32_t reason_index = 0;  // 0: none; else 1 + index into reasons_
+    bool has_expiry = false;
+    bool resolved = false;
     Date expires_on;
     Date resolved_on;
   };
+  // 16 bytes per posting: the amount in its currency's minor units (a posting
+  // never holds a finer amount), the date and status come from its entry.
   struct PostingRecord {
     std::uint32_t entry_index;
     AccountId account;
-    Date date;
-    bool reservation;  // part of a two-phase entry: counts as pending, never as posted
-    Decimal amount;
+    std::int64_t amount_minor;
   };
   struct AccountState {
     Balance balance;
-    std::vector<std::uint32_t> postings;  // indices into postings_, in posting order
   };
 
   PostResult append_entry(const EntryDraft& draft, EntryStatus status, std::optional<Date> expires_on,
@@ -372,11 +388,27 @@ class Ledger {
   void check_limits(std::span<const PostingDraft> postings, bool pending) const;
   void check_limit(AccountId id, const Decimal& delta_posted, const Decimal& delta_pending_debits,
                    const Decimal& delta_pending_credits) const;
-  bool same_content(const EntryRecord& record, const EntryDraft& draft, EntryStatus status) const;
+  bool same_content(const EntryRecord& record, const EntryDraft& draft, EntryStatus status,
+                    std::optional<Date> expires_on) const;
+  auto key_reader() const {
+    return [this](std::uint32_t entry_index) { return key_of(entries_[entry_index]); };
+  }
+  void reserve_capacity(std::size_t entries, std::size_t postings, std::size_t text_bytes);
   const EntryRecord& record(EntryId id) const;
   EntryRecord& record(EntryId id);
   std::string_view text(std::uint32_t offset, std::uint32_t length) const;
-  std::uint32_t store_text(std::string_view text);
+  std::string_view description_of(const EntryRecord& rec) const { return text(rec.text_offset, rec.description_length); }
+  std::string_view key_of(const EntryRecord& rec) const {
+    return text(rec.text_offset + rec.description_length, rec.key_length);
+  }
+  const EntryExtra& extra_of(const EntryRecord& rec) const;
+  EntryExtra& extra_of(std::uint32_t entry_index);  // creates it when missing
+  Decimal amount_of(const PostingRecord& posting) const {
+    return Decimal::from_scaled(posting.amount_minor, accounts_[posting.account.value].currency.minor_units());
+  }
+  bool is_reservation(const PostingRecord& posting) const { return entries_[posting.entry_index].status != EntryStatus::posted; }
+  // Postings of every account, grouped by account (built on demand).
+  std::span<const std::uint32_t> postings_of(AccountId id) const;
   void release_pending(std::uint32_t entry_index);
   CsvLoadResult load_rows(std::string_view text, const CsvLoadOptions& options);
 
@@ -385,11 +417,17 @@ class Ledger {
   PeriodTable periods_;
   std::vector<Account> accounts_;
   std::vector<AccountState> account_states_;
-  detail::NameIndex account_index_;
+  detail::NameIndex account_index_;  // name -> the first account opened with it
   std::vector<EntryRecord> entries_;
   std::vector<PostingRecord> postings_;
   std::string text_;  // descriptions and idempotency keys, back to back
-  detail::NameIndex key_index_;
+  detail::KeyIndex key_index_;  // idempotency key -> entry index
+  std::vector<EntryExtra> extras_;
+  // postings_of: offsets per account into by_account_, valid for the first
+  // indexed_postings_ postings.
+  mutable std::vector<std::uint32_t> by_account_offsets_;
+  mutable std::vector<std::uint32_t> by_account_;
+  mutable std::size_t indexed_postings_ = 0;
   std::vector<Metadata> metadata_;
   std::vector<std::string> reasons_;
   std::vector<std::uint32_t> open_pending_;  // entry indices of unresolved reservations

@@ -63,9 +63,14 @@ class Decimal {
   // The value as an integer count of 10^-places units; throws
   // amount_too_precise if that would drop digits.
   rep scaled(int places) const;
+  // The same count as an int64 (minor units: D("12.34").to_minor(2) is 1234);
+  // throws amount_too_precise if that would drop digits and overflow_error if
+  // the count is outside the int64 range.
+  std::int64_t to_minor(int places) const;
   // Fraction digits needed to write the value exactly (0..scale_digits).
   int fraction_digits() const;
-  bool fits_places(int places) const { return fraction_digits() <= places; }
+  // fraction_digits() <= places, without dividing.
+  bool fits_places(int places) const;
 
   Decimal round(int places, Rounding mode = Rounding::half_even) const;
   // this * factor, rounded to `places` fraction digits.

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -19,7 +20,7 @@ inline std::uint64_t hash_text(std::string_view text) {
   std::size_t i = 0;
   for (; i + 8 <= text.size(); i += 8) {
     std::uint64_t word = 0;
-    for (std::size_t b = 0; b < 8; ++b) word |= static_cast<std::uint64_t>(static_cast<unsigned char>(text[i + b])) << (8 * b);
+    std::memcpy(&word, text.data() + i, sizeof word);
     h = (h ^ word) * 0x100000001b3ULL;
     h ^= h >> 29;
   }
@@ -119,6 +120,96 @@ class NameIndex {
 
   std::vector<Slot> slots_;
   std::string arena_;
+  std::size_t count_ = 0;
+};
+
+}  // namespace amends::detail
+
+namespace amends::detail {
+
+// A text -> uint32 index whose key text lives elsewhere (the ledger keeps
+// idempotency keys in its own text arena): a slot is 8 bytes, a hash tag and
+// the value, and `key_of(value)` recovers a key to compare or rehash.
+class KeyIndex {
+ public:
+  static constexpr std::uint32_t npos = 0xffffffffU;
+
+  template <typename KeyOf>
+  std::uint32_t find(std::string_view key, std::uint64_t hash, const KeyOf& key_of) const {
+    if (slots_.empty()) return npos;
+    const std::size_t mask = slots_.size() - 1;
+    const auto tag = static_cast<std::uint32_t>(hash >> 32);
+    for (std::size_t pos = hash & mask;; pos = (pos + 1) & mask) {
+      const Slot& slot = slots_[pos];
+      if (slot.value == npos) return npos;
+      if (slot.tag == tag && key_of(slot.value) == key) return slot.value;
+    }
+  }
+
+  // Inserts a key that is not present (the caller checked with find).
+  template <typename KeyOf>
+  void insert(std::uint64_t hash, std::uint32_t value, const KeyOf& key_of) {
+    AMENDS_ASSERT(value != npos);
+    if ((count_ + 1) * 4 > slots_.size() * 3) rehash(slots_.empty() ? 64 : slots_.size() * 2, key_of);
+    place(hash, value);
+    ++count_;
+  }
+
+  template <typename KeyOf>
+  void erase(std::string_view key, const KeyOf& key_of) {
+    const std::uint64_t hash = hash_text(key);
+    const std::size_t mask = slots_.size() - 1;
+    std::size_t pos = hash & mask;
+    for (;; pos = (pos + 1) & mask) {
+      AMENDS_ASSERT(slots_[pos].value != npos);
+      if (slots_[pos].tag == static_cast<std::uint32_t>(hash >> 32) && key_of(slots_[pos].value) == key) break;
+    }
+    // Backward-shift deletion keeps every probe chain intact without tombstones.
+    std::size_t hole = pos;
+    for (std::size_t next = (hole + 1) & mask; slots_[next].value != npos; next = (next + 1) & mask) {
+      const std::size_t home = hash_text(key_of(slots_[next].value)) & mask;
+      const bool movable = (hole <= next) ? (home <= hole || home > next) : (home <= hole && home > next);
+      if (movable) {
+        slots_[hole] = slots_[next];
+        hole = next;
+      }
+    }
+    slots_[hole] = Slot{};
+    --count_;
+  }
+
+  template <typename KeyOf>
+  void reserve(std::size_t keys, const KeyOf& key_of) {
+    std::size_t size = slots_.empty() ? 64 : slots_.size();
+    while (keys * 4 > size * 3) size *= 2;
+    if (size != slots_.size()) rehash(size, key_of);
+  }
+
+  std::size_t size() const { return count_; }
+
+ private:
+  struct Slot {
+    std::uint32_t tag = 0;
+    std::uint32_t value = npos;
+  };
+
+  void place(std::uint64_t hash, std::uint32_t value) {
+    const std::size_t mask = slots_.size() - 1;
+    std::size_t pos = hash & mask;
+    while (slots_[pos].value != npos) pos = (pos + 1) & mask;
+    slots_[pos] = Slot{static_cast<std::uint32_t>(hash >> 32), value};
+  }
+
+  template <typename KeyOf>
+  void rehash(std::size_t size, const KeyOf& key_of) {
+    std::vector<Slot> old;
+    old.swap(slots_);
+    slots_.assign(size, Slot{});
+    for (const Slot& slot : old)
+      if (slot.value != npos) place(hash_text(key_of(slot.value)), slot.value);
+  }
+
+  std::vector<Slot> slots_;
   std::size_t count_ = 0;
 };
 
