@@ -1,6 +1,8 @@
 // Accounts, posting, idempotency, two-phase entries, reversal and batches.
 #include "amends/ledger.hpp"
 
+#include "amends/detail/wide.hpp"
+
 #include <algorithm>
 #include <array>
 #include <limits>
@@ -137,6 +139,10 @@ std::string_view to_string(ResultCode code) {
   AMENDS_ASSERT(false);
 }
 
+// The storage per entry and per posting is what bounds a book's memory.
+static_assert(sizeof(Ledger::EntryRecord) == 32, "an entry record is 32 bytes");
+static_assert(sizeof(Ledger::PostingRecord) == 16, "a posting record is 16 bytes");
+
 Ledger::Ledger(LedgerConfig config) : config_(std::move(config)), fiscal_calendar_(config_.fiscal_year_start_month) {}
 
 // ---------------------------------------------------------------- accounts
@@ -224,7 +230,7 @@ const Account& Ledger::account(AccountId id) const {
 
 void Ledger::close_account(AccountId id) {
   const Account& acct = account(id);
-  const Balance& bal = account_states_[id.value].balance;
+  const Balance bal = balance_of(id);
   if (!bal.posted.is_zero())
     throw invalid_argument("account " + acct.name + " still holds " + amount_text(bal.posted, acct.currency) +
                            "; move the balance out before closing it");
@@ -253,10 +259,15 @@ void Ledger::check_draft(const EntryDraft& draft) const {
   if (count > max_postings_per_entry)
     throw invalid_entry("an entry holds at most " + std::to_string(max_postings_per_entry) + " postings; this one has " +
                         std::to_string(count));
-  // Per-currency sums; entries rarely touch more than two currencies, so the
-  // first few live on the stack.
-  std::array<std::optional<CurrencyAmount>, 4> sums_inline;
-  std::vector<CurrencyAmount> sums_overflow;
+  // Per-currency sums in minor units; entries rarely touch more than two
+  // currencies, so the first few live on the stack.
+  struct Sum {
+    Currency currency;
+    detail::wide_int minor;
+  };
+  std::array<std::optional<Sum>, 4> sums_inline;
+  std::vector<Sum> sums_overflow;
+  minor_scratch_.clear();
   for (const PostingDraft& posting : draft.postings) {
     if (posting.account.value >= accounts_.size())
       throw unknown_account("no account with id " + std::to_string(posting.account.value));
@@ -267,14 +278,24 @@ void Ledger::check_draft(const EntryDraft& draft) const {
                               " but the account holds " + std::string(acct.currency.code()));
     if (posting.amount.is_zero())
       throw invalid_entry("posting to " + acct.name + " has a zero amount; leave it out");
-    if (!posting.amount.fits_places(acct.currency.minor_units()))
-      throw amount_too_precise("amount " + posting.amount.to_string() + " " + std::string(acct.currency.code()) +
-                               " to " + acct.name + " is finer than " + std::string(acct.currency.code()) + "'s " +
+    std::int64_t minor = 0;
+    try {
+      minor = posting.amount.to_minor(acct.currency.minor_units());
+    } catch (const amount_too_precise&) {
+      throw amount_too_precise("amount " + posting.amount.to_string() + " " + std::string(acct.currency.code()) + " to " +
+                               acct.name + " is finer than " + std::string(acct.currency.code()) + "'s " +
                                std::to_string(acct.currency.minor_units()) + " minor digits; round it first");
-    CurrencyAmount* slot = nullptr;
-    for (std::optional<CurrencyAmount>& sum : sums_inline) {
+    } catch (const overflow_error&) {
+      const Decimal largest = Decimal::from_scaled(std::numeric_limits<std::int64_t>::max(), acct.currency.minor_units());
+      throw overflow_error("a posting of " + posting.amount.to_string() + " " + std::string(acct.currency.code()) + " to " +
+                           acct.name + " is beyond what one posting holds (" + largest.to_string() + " " +
+                           std::string(acct.currency.code()) + " either way); split it into several postings");
+    }
+    minor_scratch_.push_back(minor);
+    Sum* slot = nullptr;
+    for (std::optional<Sum>& sum : sums_inline) {
       if (!sum) {
-        sum = CurrencyAmount{acct.currency, {}};
+        sum = Sum{acct.currency, 0};
         slot = &*sum;
         break;
       }
@@ -284,22 +305,22 @@ void Ledger::check_draft(const EntryDraft& draft) const {
       }
     }
     for (std::size_t i = 0; !slot && i <= sums_overflow.size(); ++i) {
-      if (i == sums_overflow.size()) sums_overflow.push_back(CurrencyAmount{acct.currency, {}});
+      if (i == sums_overflow.size()) sums_overflow.push_back(Sum{acct.currency, 0});
       if (sums_overflow[i].currency == acct.currency) slot = &sums_overflow[i];
     }
-    slot->amount += posting.amount;
+    slot->minor += minor;
   }
   std::string off;
-  auto report = [&](const CurrencyAmount& sum) {
-    if (sum.amount.is_zero()) return;
+  auto report = [&](const Sum& sum) {
+    if (sum.minor == 0) return;
     if (!off.empty()) off += "; ";
     const std::string code(sum.currency.code());
-    off += sum.amount.sign() > 0 ? code + " debits exceed credits by " + sum.amount.to_string()
-                                 : code + " credits exceed debits by " + (-sum.amount).to_string();
+    const Decimal amount = detail::decimal_from_minor(sum.minor < 0 ? -sum.minor : sum.minor, sum.currency.minor_units());
+    off += code + (sum.minor > 0 ? " debits exceed credits by " : " credits exceed debits by ") + amount.to_string();
   };
-  for (const std::optional<CurrencyAmount>& sum : sums_inline)
+  for (const std::optional<Sum>& sum : sums_inline)
     if (sum) report(*sum);
-  for (const CurrencyAmount& extra : sums_overflow) report(extra);
+  for (const Sum& extra : sums_overflow) report(extra);
   if (!off.empty()) throw unbalanced_entry("entry does not balance: " + off + "; postings must sum to zero per currency");
   periods_.check_postable(draft.date, draft.allow_locked_period);
 }
@@ -307,7 +328,7 @@ void Ledger::check_draft(const EntryDraft& draft) const {
 void Ledger::check_limit(AccountId id, const Decimal& delta_posted, const Decimal& delta_pending_debits,
                          const Decimal& delta_pending_credits) const {
   const Account& acct = accounts_[id.value];
-  const Balance& bal = account_states_[id.value].balance;
+  const Balance bal = balance_of(id);
   const bool debit_normal = is_debit_normal(acct.type);
   // The normal balance at its lowest and highest, counting reservations that
   // could still post against it.
@@ -397,6 +418,31 @@ Ledger::EntryExtra& Ledger::extra_of(std::uint32_t entry_index) {
   return extras_[rec.extra_index - 1];
 }
 
+Balance Ledger::balance_of(AccountId id) const {
+  const AccountState& state = account_states_[id.value];
+  const int places = accounts_[id.value].currency.minor_units();
+  return Balance{detail::decimal_from_minor(state.posted, places), detail::decimal_from_minor(state.pending_debits, places),
+                 detail::decimal_from_minor(state.pending_credits, places)};
+}
+
+void Ledger::add_minor(AccountId id, wide_minor& total, wide_minor delta) const {
+  const Account& acct = accounts_[id.value];
+  const wide_minor result = total + delta;
+  const wide_minor limit = detail::max_minor_units(acct.currency.minor_units());
+  if (result > limit || result < -limit)
+    throw overflow_error("the balance of " + acct.name + " would leave the exact range (about 3.4e20 " +
+                         std::string(acct.currency.code()) + "); split the book or the amounts");
+  total = result;
+}
+
+void Ledger::apply_posting(const PostingRecord& posting, bool reservation, bool undo) {
+  AccountState& state = account_states_[posting.account.value];
+  const wide_minor amount = undo ? -static_cast<wide_minor>(posting.amount_minor) : posting.amount_minor;
+  if (!reservation) add_minor(posting.account, state.posted, amount);
+  else if (posting.amount_minor > 0) add_minor(posting.account, state.pending_debits, amount);
+  else add_minor(posting.account, state.pending_credits, -amount);
+}
+
 const Ledger::EntryRecord& Ledger::record(EntryId id) const {
   if (id.value == 0 || id.value > entries_.size())
     throw entry_not_found("no entry #" + std::to_string(id.value) + " in this book");
@@ -423,12 +469,13 @@ void Ledger::reserve_capacity(std::size_t entries, std::size_t postings, std::si
 // ---------------------------------------------------------------- posting
 
 PostResult Ledger::append_entry(const EntryDraft& draft, EntryStatus status, std::optional<Date> expires_on,
-                                std::uint32_t links_reverses, std::uint32_t links_completes) {
+                                std::uint32_t links_reverses, std::uint32_t links_completes,
+                                std::optional<std::uint64_t> key_hash_hint) {
   std::uint64_t key_hash = 0;
   if (!draft.idempotency_key.empty()) {
     if (draft.idempotency_key.size() > 256)
       throw invalid_entry("idempotency key is longer than 256 characters");
-    key_hash = detail::hash_text(draft.idempotency_key);
+    key_hash = key_hash_hint ? *key_hash_hint : detail::hash_text(draft.idempotency_key);
     std::uint32_t existing = key_index_.find(draft.idempotency_key, key_hash, key_reader());
     if (existing != detail::KeyIndex::npos) {
       if (same_content(entries_[existing], draft, status, expires_on)) return PostResult{EntryId{existing + 1ULL}, false};
@@ -445,43 +492,20 @@ PostResult Ledger::append_entry(const EntryDraft& draft, EntryStatus status, std
   const std::size_t text_bytes = draft.description.size() + draft.idempotency_key.size();
   if (text_.size() + text_bytes > std::numeric_limits<std::uint32_t>::max())
     throw invalid_argument("the book's descriptions and keys exceed 4 GiB; split the book");
-  // Postings are stored in minor units; a single posting beyond the int64
-  // range of minor units (92 quadrillion USD) is refused here, before anything changed.
+  // check_draft left each amount in minor units (the form postings are stored in).
   const std::size_t first_new = postings_.size();
   const auto entry_index = static_cast<std::uint32_t>(entries_.size());
-  for (const PostingDraft& posting : draft.postings) {
-    std::int64_t minor = 0;
-    const Account& acct = accounts_[posting.account.value];
-    try {
-      minor = posting.amount.to_minor(acct.currency.minor_units());
-    } catch (const overflow_error&) {
-      postings_.resize(first_new);
-      const Decimal largest = Decimal::from_scaled(std::numeric_limits<std::int64_t>::max(), acct.currency.minor_units());
-      throw overflow_error("a posting of " + posting.amount.to_string() + " " + std::string(acct.currency.code()) + " to " +
-                           acct.name + " is beyond what one posting holds (" + largest.to_string() + " " +
-                           std::string(acct.currency.code()) + " either way); split it into several postings");
-    } catch (...) {
-      postings_.resize(first_new);
-      throw;
-    }
-    postings_.push_back(PostingRecord{entry_index, posting.account, minor});
-  }
-
-  // Balances next: if one would leave the exact decimal range, the entry is
-  // refused, and the amounts already applied are taken back (which can't overflow).
   const bool reservation = status == EntryStatus::pending;
-  auto apply = [&](const PostingDraft& posting, bool undo) {
-    Balance& bal = account_states_[posting.account.value].balance;
-    const Decimal amount = undo ? -posting.amount : posting.amount;
-    if (!reservation) bal.posted += amount;
-    else if (posting.amount.sign() > 0) bal.pending_debits += amount;
-    else bal.pending_credits -= amount;
-  };
-  std::size_t applied = 0;
+  AMENDS_ASSERT(minor_scratch_.size() == draft.postings.size());
+  for (std::size_t i = 0; i < draft.postings.size(); ++i)
+    postings_.push_back(PostingRecord{entry_index, draft.postings[i].account, minor_scratch_[i]});
+  // Balances next: if one would leave the exact decimal range, the entry is
+  // refused, and the amounts already applied are taken back.
+  std::size_t applied = first_new;
   try {
-    for (; applied < draft.postings.size(); ++applied) apply(draft.postings[applied], false);
+    for (; applied < postings_.size(); ++applied) apply_posting(postings_[applied], reservation, false);
   } catch (const overflow_error&) {
-    while (applied > 0) apply(draft.postings[--applied], true);
+    while (applied > first_new) apply_posting(postings_[--applied], reservation, true);
     postings_.resize(first_new);
     throw;
   }
@@ -526,11 +550,9 @@ void Ledger::release_pending(std::uint32_t entry_index) {
   const EntryRecord& rec = entries_[entry_index];
   for (std::uint32_t i = 0; i < rec.posting_count; ++i) {
     const PostingRecord& p = postings_[rec.first_posting + i];
-    Balance& bal = account_states_[p.account.value].balance;
-    const Decimal amount = amount_of(p);
-    if (amount.sign() > 0) bal.pending_debits -= amount;
-    else bal.pending_credits += amount;
-    AMENDS_ASSERT(bal.pending_debits.sign() >= 0 && bal.pending_credits.sign() >= 0);
+    apply_posting(p, true, true);  // undoing a reservation never leaves the range
+    const AccountState& state = account_states_[p.account.value];
+    AMENDS_ASSERT(state.pending_debits >= 0 && state.pending_credits >= 0);
   }
   auto it = std::find(open_pending_.begin(), open_pending_.end(), entry_index);
   AMENDS_ASSERT(it != open_pending_.end());
@@ -588,13 +610,7 @@ EntryId Ledger::post_pending(EntryId pending, Date date, std::span<const Decimal
     result = append_entry(draft, EntryStatus::posted, std::nullopt, 0, index + 1);
   } catch (...) {
     const EntryRecord& again = entries_[index];
-    for (std::uint32_t i = 0; i < again.posting_count; ++i) {
-      const PostingRecord& p = postings_[again.first_posting + i];
-      Balance& bal = account_states_[p.account.value].balance;
-      const Decimal amount = amount_of(p);
-      if (amount.sign() > 0) bal.pending_debits += amount;
-      else bal.pending_credits -= amount;
-    }
+    for (std::uint32_t i = 0; i < again.posting_count; ++i) apply_posting(postings_[again.first_posting + i], true, false);
     open_pending_.push_back(index);
     throw;
   }
@@ -686,16 +702,9 @@ void Ledger::rollback_to(const Savepoint& to) {
     const EntryRecord& rec = entries_[e - 1];
     // Batches and loads only append ordinary entries and reservations.
     AMENDS_ASSERT(extra_of(rec).reverses == 0 && extra_of(rec).completes == 0);
-    for (std::uint32_t i = rec.posting_count; i > 0; --i) {
-      const PostingRecord& p = postings_[rec.first_posting + i - 1];
-      AccountState& state = account_states_[p.account.value];
-      const Decimal amount = amount_of(p);
-      if (rec.status == EntryStatus::posted) state.balance.posted -= amount;
-      else if (rec.status == EntryStatus::pending) {
-        if (amount.sign() > 0) state.balance.pending_debits -= amount;
-        else state.balance.pending_credits += amount;
-      }
-    }
+    if (rec.status == EntryStatus::posted || rec.status == EntryStatus::pending)
+      for (std::uint32_t i = rec.posting_count; i > 0; --i)
+        apply_posting(postings_[rec.first_posting + i - 1], rec.status == EntryStatus::pending, true);
     if (rec.key_length != 0) key_index_.erase(key_of(rec), key_reader());
   }
   std::erase_if(open_pending_, [&](std::uint32_t index) { return index >= to.entries; });

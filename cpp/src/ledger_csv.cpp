@@ -174,6 +174,7 @@ Ledger::CsvLoadResult Ledger::load_rows(std::string_view text, const CsvLoadOpti
   std::size_t entry_line = 0;
   std::size_t entry_ordinal = 0;
   bool have_entry = false;
+  std::uint64_t key_hash = 0;
 
   std::string_view cached_date_text, cached_currency_text;
   Date cached_date;
@@ -185,7 +186,7 @@ Ledger::CsvLoadResult Ledger::load_rows(std::string_view text, const CsvLoadOpti
   auto flush = [&] {
     if (!have_entry) return;
     try {
-      PostResult posted = append_entry(draft, EntryStatus::posted, std::nullopt, 0, 0);
+      PostResult posted = append_entry(draft, EntryStatus::posted, std::nullopt, 0, 0, key_hash);
       ++(posted.created ? result.entries_posted : result.entries_existing);
       if (posted.created) result.postings += draft.postings.size();
     } catch (const error& e) {
@@ -232,6 +233,8 @@ Ledger::CsvLoadResult Ledger::load_rows(std::string_view text, const CsvLoadOpti
         draft.clear();
         draft.idempotency_key.reserve(options.key_prefix.size() + entry_id.size());
         draft.idempotency_key.append(options.key_prefix).append(entry_id);
+        key_hash = detail::hash_text(draft.idempotency_key);
+        key_index_.prefetch(key_hash);
         if (index[col_description] != absent) draft.description.assign(fields[index[col_description]]);
         have_entry = true;
         const std::string_view date_text = fields[index[col_date]];

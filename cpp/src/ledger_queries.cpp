@@ -5,6 +5,7 @@
 #include <sstream>
 #include <unordered_map>
 
+#include "amends/detail/wide.hpp"
 #include "amends/ledger.hpp"
 
 namespace amends {
@@ -31,17 +32,9 @@ void sort_by_code(std::vector<CurrencyAmount>& sums) {
 }
 
 // Sums of minor units: 2^32 postings of at most 2^63 each can't overflow 2^127.
-__extension__ typedef __int128 wide_sum;
-__extension__ typedef unsigned __int128 wide_magnitude;
+using wide_sum = detail::wide_int;
 
-Decimal from_wide(wide_sum units, int places) {
-  const bool negative = units < 0;
-  auto magnitude = static_cast<wide_magnitude>(negative ? -units : units);
-  Decimal::rep value = static_cast<std::uint64_t>(magnitude >> 64);
-  value <<= 64;
-  value += static_cast<std::uint64_t>(magnitude);
-  return Decimal::from_scaled(negative ? Decimal::rep(-value) : value, places);
-}
+Decimal from_wide(wide_sum units, int places) { return detail::decimal_from_minor(units, places); }
 
 // "-1234.50" from -123450 minor units and 2 places, without going through Decimal.
 void append_minor(std::string& out, std::int64_t units, int places) {
@@ -72,8 +65,7 @@ std::string one_line(std::string_view text) {
 
 Balance Ledger::balance(AccountId id, std::optional<Date> as_of) const {
   account(id);  // throws unknown_account
-  const AccountState& state = account_states_[id.value];
-  if (!as_of) return state.balance;
+  if (!as_of) return balance_of(id);
   Balance result;
   for (std::uint32_t posting_index : postings_of(id)) {
     const PostingRecord& p = postings_[posting_index];
@@ -95,7 +87,8 @@ Balance Ledger::balance(AccountId id, std::optional<Date> as_of) const {
 std::vector<Decimal> Ledger::posted_balances(std::optional<Date> as_of) const {
   std::vector<Decimal> balances(accounts_.size());
   if (!as_of) {
-    for (std::size_t a = 0; a < accounts_.size(); ++a) balances[a] = account_states_[a].balance.posted;
+    for (std::size_t a = 0; a < accounts_.size(); ++a)
+      balances[a] = from_wide(account_states_[a].posted, accounts_[a].currency.minor_units());
     return balances;
   }
   std::vector<wide_sum> sums(accounts_.size(), 0);

@@ -348,7 +348,7 @@ class Ledger {
   CsvLoadResult load_csv(const std::string& path, const CsvLoadOptions& options);
   CsvLoadResult load_csv_text(std::string_view text, const CsvLoadOptions& options);
 
- private:
+ public:  // the record layouts are public only for the static_asserts in ledger.cpp
   // 32 bytes per entry; the links and dates of reversals and two-phase
   // entries, which few entries have, live in extras_.
   struct EntryRecord {
@@ -378,12 +378,25 @@ class Ledger {
     AccountId account;
     std::int64_t amount_minor;
   };
+  // Balances in the account currency's minor units. They stay within what a
+  // Decimal can hold (checked on every change), so they always convert back.
+  __extension__ typedef __int128 wide_minor;
+
+ private:
   struct AccountState {
-    Balance balance;
+    wide_minor posted = 0;
+    wide_minor pending_debits = 0;   // >= 0
+    wide_minor pending_credits = 0;  // >= 0
   };
+  Balance balance_of(AccountId id) const;
+  // Adds `delta` minor units to one of an account's totals; overflow_error
+  // (and no change) if the result would leave the exact decimal range.
+  void add_minor(AccountId id, wide_minor& total, wide_minor delta) const;
+  void apply_posting(const PostingRecord& posting, bool reservation, bool undo);
 
   PostResult append_entry(const EntryDraft& draft, EntryStatus status, std::optional<Date> expires_on,
-                          std::uint32_t links_reverses, std::uint32_t links_completes);
+                          std::uint32_t links_reverses, std::uint32_t links_completes,
+                          std::optional<std::uint64_t> key_hash_hint = std::nullopt);
   void check_draft(const EntryDraft& draft) const;
   void check_limits(std::span<const PostingDraft> postings, bool pending) const;
   void check_limit(AccountId id, const Decimal& delta_posted, const Decimal& delta_pending_debits,
@@ -432,6 +445,8 @@ class Ledger {
   std::vector<std::string> reasons_;
   std::vector<std::uint32_t> open_pending_;  // entry indices of unresolved reservations
   std::size_t limited_accounts_ = 0;  // accounts with a balance limit; 0 skips the limit checks
+  // check_draft leaves each posting's amount in minor units here for append_entry.
+  mutable std::vector<std::int64_t> minor_scratch_;
 };
 
 }  // namespace amends
