@@ -206,11 +206,14 @@ std::string quote(std::string_view text) {
   return out;
 }
 
-void check_places(int places, std::string_view operation) {
-  if (places < 0 || places > kScale) {
-    throw invalid_argument(std::string(operation) + ": places must be between 0 and " + std::to_string(kScale) +
-                           ", got " + std::to_string(places));
-  }
+[[noreturn, gnu::noinline, gnu::cold]] void throw_bad_places(int places, std::string_view operation) {
+  throw invalid_argument(std::string(operation) + ": places must be between 0 and " + std::to_string(kScale) +
+                         ", got " + std::to_string(places));
+}
+
+// Inline, so that the fast paths pay one compare for it.
+inline void check_places(int places, std::string_view operation) {
+  if (places < 0 || places > kScale) [[unlikely]] throw_bad_places(places, operation);
 }
 
 [[noreturn]] void throw_overflow(const std::string& what) {
@@ -551,10 +554,16 @@ std::string Decimal::to_string(int places) const {
 }
 
 namespace {
-[[noreturn]] void throw_not_whole_units(const Decimal& value, int places) {
+// Out of line and cold, so that the fast paths stay small.
+[[noreturn, gnu::noinline, gnu::cold]] void throw_not_whole_units(const Decimal& value, int places) {
   throw amount_too_precise(value.to_string() + " has " + std::to_string(value.fraction_digits()) +
                            " fraction digits; it is not a whole count of 10^-" + std::to_string(places) +
                            " units (round it first)");
+}
+
+[[noreturn, gnu::noinline, gnu::cold]] void throw_not_int64_units(const Decimal& value, int places) {
+  throw overflow_error(value.to_string() + " is not an int64 count of 10^-" + std::to_string(places) +
+                       " units: that count is outside [-9223372036854775808, 9223372036854775807]");
 }
 }  // namespace
 
@@ -574,10 +583,7 @@ std::int64_t Decimal::to_minor(int places) const {
   const u128 units = exact_div_pow10(m, k);
   const bool negative = is_negative(raw_);
   constexpr auto kInt64Max = static_cast<std::uint64_t>((std::numeric_limits<std::int64_t>::max)());
-  if (units > u128{kInt64Max} + (negative ? 1 : 0)) {
-    throw overflow_error(to_string() + " is not an int64 count of 10^-" + std::to_string(places) +
-                         " units: that count is outside [-9223372036854775808, 9223372036854775807]");
-  }
+  if (units > u128{kInt64Max} + (negative ? 1 : 0)) throw_not_int64_units(*this, places);
   const auto u = static_cast<std::uint64_t>(units);
   // Two's complement wrap-around of the negation is exact for u <= 2^63.
   return static_cast<std::int64_t>(negative ? std::uint64_t{0} - u : u);
