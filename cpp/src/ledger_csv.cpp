@@ -2,9 +2,9 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
-#include <deque>
-#include <fstream>
+#include <filesystem>
 
+#include "amends/detail/csv_reader.hpp"
 #include "amends/ledger.hpp"
 
 namespace amends {
@@ -30,97 +30,16 @@ namespace {
   } catch (const period_locked& e) { throw period_locked(context + e.what());
   } catch (const balance_limit_exceeded& e) { throw balance_limit_exceeded(context + e.what());
   } catch (const idempotency_conflict& e) { throw idempotency_conflict(context + e.what());
+  } catch (const account_exists& e) { throw account_exists(context + e.what());
+  } catch (const invalid_period_transition& e) { throw invalid_period_transition(context + e.what());
+  } catch (const entry_not_found& e) { throw entry_not_found(context + e.what());
+  } catch (const already_reversed& e) { throw already_reversed(context + e.what());
+  } catch (const pending_state_error& e) { throw pending_state_error(context + e.what());
+  } catch (const batch_too_large& e) { throw batch_too_large(context + e.what());
+  } catch (const io_error&) { throw;  // already names the file
   } catch (const error& e) { throw error(context + e.what());
   }
 }
-
-// Splits CSV records (RFC 4180: quoted fields, doubled quotes, CRLF or LF).
-class CsvReader {
- public:
-  explicit CsvReader(std::string_view text) : text_(text) {
-    if (text_.substr(0, 3) == "\xEF\xBB\xBF") text_.remove_prefix(3);  // UTF-8 byte order mark
-  }
-
-  // Reads the next non-empty record into `fields`; false at the end.
-  bool next(std::vector<std::string_view>& fields) {
-    fields.clear();
-    while (pos_ < text_.size()) {
-      ++line_;
-      record_line_ = line_;
-      if (text_[pos_] == '\n') { ++pos_; continue; }
-      if (text_[pos_] == '\r' && pos_ + 1 < text_.size() && text_[pos_ + 1] == '\n') { pos_ += 2; continue; }
-      read_record(fields);
-      return true;
-    }
-    return false;
-  }
-
-  std::size_t line() const { return record_line_; }
-
- private:
-  void read_record(std::vector<std::string_view>& fields) {
-    std::size_t field_index = 0;
-    while (true) {
-      if (pos_ < text_.size() && text_[pos_] == '"') {
-        fields.push_back(read_quoted(field_index));
-      } else {
-        std::size_t end = pos_;
-        while (end < text_.size() && text_[end] != ',' && text_[end] != '\n') ++end;
-        std::size_t stop = end;
-        if (stop > pos_ && text_[stop - 1] == '\r' && (stop == text_.size() || text_[stop] == '\n')) --stop;
-        fields.push_back(text_.substr(pos_, stop - pos_));
-        pos_ = end;
-      }
-      ++field_index;
-      if (pos_ >= text_.size()) return;
-      if (text_[pos_] == ',') { ++pos_; continue; }
-      if (text_[pos_] == '\n') { ++pos_; return; }
-      throw parse_error("unexpected text after a quoted field; a quoted field must end at a comma or line end");
-    }
-  }
-
-  std::string_view read_quoted(std::size_t field_index) {
-    const std::size_t start_line = line_;
-    ++pos_;  // opening quote
-    std::size_t start = pos_;
-    bool doubled = false;
-    while (true) {
-      if (pos_ >= text_.size())
-        throw parse_error("a quoted field opened on line " + std::to_string(start_line) + " is never closed");
-      char c = text_[pos_];
-      if (c == '\n') ++line_;
-      if (c == '"') {
-        if (pos_ + 1 < text_.size() && text_[pos_ + 1] == '"') {
-          doubled = true;
-          pos_ += 2;
-          continue;
-        }
-        break;
-      }
-      ++pos_;
-    }
-    std::string_view raw = text_.substr(start, pos_ - start);
-    ++pos_;  // closing quote
-    if (pos_ < text_.size() && text_[pos_] == '\r' && pos_ + 1 < text_.size() && text_[pos_ + 1] == '\n') ++pos_;
-    if (!doubled) return raw;
-    if (unescaped_.size() <= field_index) unescaped_.resize(field_index + 1);
-    std::string& out = unescaped_[field_index];
-    out.clear();
-    for (std::size_t i = 0; i < raw.size(); ++i) {
-      out += raw[i];
-      if (raw[i] == '"') ++i;  // skip the second quote of a pair
-    }
-    return out;
-  }
-
-  std::string_view text_;
-  std::size_t pos_ = 0;
-  std::size_t line_ = 0;
-  std::size_t record_line_ = 0;
-  // A deque, so growing it for a later field keeps earlier fields' text in
-  // place: the views handed out for this record point into these strings.
-  std::deque<std::string> unescaped_;
-};
 
 enum Column : std::size_t { col_entry_id, col_date, col_account, col_amount, col_currency, col_description, column_count };
 constexpr std::array<std::string_view, column_count> column_names = {"entry_id", "date", "account", "amount", "currency",
@@ -130,27 +49,23 @@ constexpr std::size_t absent = static_cast<std::size_t>(-1);
 }  // namespace
 
 Ledger::CsvLoadResult Ledger::load_csv(const std::string& path, const CsvLoadOptions& options) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw io_error("can't open " + path + ": " + std::strerror(errno));
-  in.seekg(0, std::ios::end);
-  const std::streamoff size = in.tellg();
-  if (size < 0) throw io_error("can't read " + path);
-  in.seekg(0, std::ios::beg);
-  std::string text(static_cast<std::size_t>(size), '\0');
-  if (!in.read(text.data(), size)) throw io_error("can't read " + path + ": " + std::strerror(errno));
+  // The file is read in chunks, never whole: memory stays bounded by the book.
+  std::error_code size_error;
+  const std::uintmax_t size = std::filesystem::file_size(path, size_error);
   try {
-    return load_rows(text, options);
+    detail::CsvReader reader = detail::CsvReader::from_file(path);
+    return load_rows(reader, size_error ? 0 : static_cast<std::size_t>(size), options);
   } catch (const error&) {
     rethrow_with_context(path + ": ");
   }
 }
 
 Ledger::CsvLoadResult Ledger::load_csv_text(std::string_view text, const CsvLoadOptions& options) {
-  return load_rows(text, options);
+  detail::CsvReader reader = detail::CsvReader::from_text(text);
+  return load_rows(reader, text.size(), options);
 }
 
-Ledger::CsvLoadResult Ledger::load_rows(std::string_view text, const CsvLoadOptions& options) {
-  CsvReader reader(text);
+Ledger::CsvLoadResult Ledger::load_rows(detail::CsvReader& reader, std::size_t size_hint, const CsvLoadOptions& options) {
   std::vector<std::string_view> fields;
   if (!reader.next(fields)) throw parse_error("the CSV is empty; it needs a header row entry_id,date,account,amount,currency[,description]");
   std::array<std::size_t, column_count> index;
@@ -168,7 +83,7 @@ Ledger::CsvLoadResult Ledger::load_rows(std::string_view text, const CsvLoadOpti
   const Savepoint start = savepoint();
   // Room for what the file likely holds (rows of ~80 bytes, ~2.4 per entry),
   // so the big arrays don't grow by copying; pages never touched cost nothing.
-  reserve_capacity(text.size() / 150, text.size() / 60, text.size() / 4);
+  reserve_capacity(size_hint / 150, size_hint / 60, size_hint / 4);
   EntryDraft draft;
   std::string current_entry;
   std::size_t entry_line = 0;
@@ -176,7 +91,9 @@ Ledger::CsvLoadResult Ledger::load_rows(std::string_view text, const CsvLoadOpti
   bool have_entry = false;
   std::uint64_t key_hash = 0;
 
-  std::string_view cached_date_text, cached_currency_text;
+  // Copies: the reader's views last only until its next record.
+  std::string cached_date_text, cached_currency_text;
+  bool have_cached_date = false;
   Date cached_date;
   std::optional<Currency> cached_currency;
 
@@ -238,9 +155,10 @@ Ledger::CsvLoadResult Ledger::load_rows(std::string_view text, const CsvLoadOpti
         if (index[col_description] != absent) draft.description.assign(fields[index[col_description]]);
         have_entry = true;
         const std::string_view date_text = fields[index[col_date]];
-        if (date_text != cached_date_text) {
+        if (!have_cached_date || date_text != cached_date_text) {
           cached_date = Date::parse(date_text);
-          cached_date_text = date_text;
+          cached_date_text.assign(date_text);
+          have_cached_date = true;
         }
         draft.date = cached_date;
       } else if (fields[index[col_date]] != cached_date_text) {
@@ -250,7 +168,7 @@ Ledger::CsvLoadResult Ledger::load_rows(std::string_view text, const CsvLoadOpti
       const std::string_view currency_text = fields[index[col_currency]];
       if (currency_text != cached_currency_text || !cached_currency) {
         cached_currency = Currency::of(currency_text);
-        cached_currency_text = currency_text;
+        cached_currency_text.assign(currency_text);
       }
       const std::string_view account_name = fields[index[col_account]];
       std::uint32_t account = account_index_.find(account_name);

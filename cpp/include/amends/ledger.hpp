@@ -23,6 +23,10 @@
 
 namespace amends {
 
+namespace detail {
+class CsvReader;
+}
+
 enum class AccountType : std::uint8_t { asset, liability, equity, revenue, contra_revenue, expense, memo };
 std::string_view to_string(AccountType type);
 AccountType parse_account_type(std::string_view name);  // "asset", "contra_revenue" or "contra-revenue", ...
@@ -423,7 +427,7 @@ class Ledger {
   // Postings of every account, grouped by account (built on demand).
   std::span<const std::uint32_t> postings_of(AccountId id) const;
   void release_pending(std::uint32_t entry_index);
-  CsvLoadResult load_rows(std::string_view text, const CsvLoadOptions& options);
+  CsvLoadResult load_rows(detail::CsvReader& reader, std::size_t size_hint, const CsvLoadOptions& options);
 
   LedgerConfig config_;
   FiscalCalendar fiscal_calendar_;

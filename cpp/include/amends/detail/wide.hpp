@@ -13,10 +13,19 @@ __extension__ typedef unsigned __int128 wide_uint;
 
 // The largest count of 10^-places units a Decimal can hold: (2^128-1) / 10^(18-places).
 inline wide_int max_minor_units(int places) {
+  struct Table {
+    wide_int limits[5];
+    Table() {
+      for (int p = 0; p <= 4; ++p) {
+        wide_uint limit = ~static_cast<wide_uint>(0);
+        for (int i = p; i < Decimal::scale_digits; ++i) limit /= 10;
+        limits[p] = static_cast<wide_int>(limit);
+      }
+    }
+  };
+  static const Table table;
   AMENDS_ASSERT(places >= 0 && places <= 4);
-  wide_uint limit = ~static_cast<wide_uint>(0);
-  for (int i = places; i < Decimal::scale_digits; ++i) limit /= 10;
-  return static_cast<wide_int>(limit);
+  return table.limits[places];
 }
 
 inline Decimal decimal_from_minor(wide_int units, int places) {
