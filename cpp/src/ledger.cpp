@@ -732,25 +732,20 @@ void Ledger::rollback_to(const Savepoint& to) {
   if (indexed_postings_ > postings_.size()) indexed_postings_ = 0;
 }
 
-namespace {
-ResultCode classify(const std::exception_ptr& failure, std::string& message) {
-  try {
-    std::rethrow_exception(failure);
-  } catch (const unbalanced_entry& e) { message = e.what(); return ResultCode::unbalanced;
-  } catch (const invalid_entry& e) { message = e.what(); return ResultCode::invalid_entry;
-  } catch (const unknown_account& e) { message = e.what(); return ResultCode::unknown_account;
-  } catch (const account_closed& e) { message = e.what(); return ResultCode::account_closed;
-  } catch (const currency_mismatch& e) { message = e.what(); return ResultCode::currency_mismatch;
-  } catch (const amount_too_precise& e) { message = e.what(); return ResultCode::amount_too_precise;
-  } catch (const period_closed& e) { message = e.what(); return ResultCode::period_closed;
-  } catch (const period_locked& e) { message = e.what(); return ResultCode::period_locked;
-  } catch (const balance_limit_exceeded& e) { message = e.what(); return ResultCode::balance_limit_exceeded;
-  } catch (const idempotency_conflict& e) { message = e.what(); return ResultCode::idempotency_conflict;
-  } catch (const overflow_error& e) { message = e.what(); return ResultCode::overflow;
-  } catch (const error& e) { message = e.what(); return ResultCode::invalid_entry;
-  }
+ResultCode result_code_of(const error& failure) {
+  if (dynamic_cast<const unbalanced_entry*>(&failure)) return ResultCode::unbalanced;
+  if (dynamic_cast<const invalid_entry*>(&failure)) return ResultCode::invalid_entry;
+  if (dynamic_cast<const unknown_account*>(&failure)) return ResultCode::unknown_account;
+  if (dynamic_cast<const account_closed*>(&failure)) return ResultCode::account_closed;
+  if (dynamic_cast<const currency_mismatch*>(&failure)) return ResultCode::currency_mismatch;
+  if (dynamic_cast<const amount_too_precise*>(&failure)) return ResultCode::amount_too_precise;
+  if (dynamic_cast<const period_closed*>(&failure)) return ResultCode::period_closed;
+  if (dynamic_cast<const period_locked*>(&failure)) return ResultCode::period_locked;
+  if (dynamic_cast<const balance_limit_exceeded*>(&failure)) return ResultCode::balance_limit_exceeded;
+  if (dynamic_cast<const idempotency_conflict*>(&failure)) return ResultCode::idempotency_conflict;
+  if (dynamic_cast<const overflow_error*>(&failure)) return ResultCode::overflow;
+  return ResultCode::invalid_entry;
 }
-}  // namespace
 
 BatchResult Ledger::post_batch(std::span<const EntryDraft> drafts, BatchMode mode) {
   if (drafts.size() > max_batch_entries)
@@ -766,9 +761,9 @@ BatchResult Ledger::post_batch(std::span<const EntryDraft> drafts, BatchMode mod
       result.ids[i] = posted.id;
       result.codes[i] = posted.created ? ResultCode::ok : ResultCode::exists;
       ++(posted.created ? result.created : result.existing);
-    } catch (const error&) {
-      std::string message;
-      ResultCode code = classify(std::current_exception(), message);
+    } catch (const error& e) {
+      const std::string message = e.what();
+      const ResultCode code = result_code_of(e);
       result.codes[i] = code;
       result.failures.push_back(BatchFailure{static_cast<std::uint32_t>(i), code, message});
       if (mode == BatchMode::atomic) {

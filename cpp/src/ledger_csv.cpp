@@ -117,17 +117,7 @@ Ledger::CsvLoadResult Ledger::load_rows(detail::CsvReader& reader, std::size_t s
       } catch (const error& with_context) {
         message = with_context.what();
       }
-      ResultCode code = ResultCode::invalid_entry;
-      if (dynamic_cast<const unbalanced_entry*>(&e)) code = ResultCode::unbalanced;
-      else if (dynamic_cast<const unknown_account*>(&e)) code = ResultCode::unknown_account;
-      else if (dynamic_cast<const account_closed*>(&e)) code = ResultCode::account_closed;
-      else if (dynamic_cast<const currency_mismatch*>(&e)) code = ResultCode::currency_mismatch;
-      else if (dynamic_cast<const amount_too_precise*>(&e)) code = ResultCode::amount_too_precise;
-      else if (dynamic_cast<const period_closed*>(&e)) code = ResultCode::period_closed;
-      else if (dynamic_cast<const period_locked*>(&e)) code = ResultCode::period_locked;
-      else if (dynamic_cast<const balance_limit_exceeded*>(&e)) code = ResultCode::balance_limit_exceeded;
-      else if (dynamic_cast<const idempotency_conflict*>(&e)) code = ResultCode::idempotency_conflict;
-      else if (dynamic_cast<const overflow_error*>(&e)) code = ResultCode::overflow;
+      const ResultCode code = result_code_of(e);
       result.failures.push_back(BatchFailure{static_cast<std::uint32_t>(entry_ordinal), code, message});
     }
   };

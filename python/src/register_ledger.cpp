@@ -219,17 +219,7 @@ py::dict post_columns(Ledger& ledger, py::array_t<std::int64_t, py::array::c_sty
       } catch (const error& e) {
         const std::string label = "entry " + draft.idempotency_key + " (rows " + std::to_string(entry_start) + "-" +
                                   std::to_string(end_row - 1) + "): ";
-        ResultCode code = ResultCode::invalid_entry;
-        if (dynamic_cast<const unbalanced_entry*>(&e)) code = ResultCode::unbalanced;
-        else if (dynamic_cast<const unknown_account*>(&e)) code = ResultCode::unknown_account;
-        else if (dynamic_cast<const account_closed*>(&e)) code = ResultCode::account_closed;
-        else if (dynamic_cast<const currency_mismatch*>(&e)) code = ResultCode::currency_mismatch;
-        else if (dynamic_cast<const amount_too_precise*>(&e)) code = ResultCode::amount_too_precise;
-        else if (dynamic_cast<const period_closed*>(&e)) code = ResultCode::period_closed;
-        else if (dynamic_cast<const period_locked*>(&e)) code = ResultCode::period_locked;
-        else if (dynamic_cast<const balance_limit_exceeded*>(&e)) code = ResultCode::balance_limit_exceeded;
-        else if (dynamic_cast<const idempotency_conflict*>(&e)) code = ResultCode::idempotency_conflict;
-        else if (dynamic_cast<const overflow_error*>(&e)) code = ResultCode::overflow;
+        const ResultCode code = result_code_of(e);
         result.codes.back() = code;
         result.failures.push_back(BatchFailure{static_cast<std::uint32_t>(ordinal), code, label + e.what()});
         if (atomic) {

@@ -170,6 +170,8 @@ enum class ResultCode : std::uint8_t {
   overflow,
 };
 std::string_view to_string(ResultCode code);
+// The result code a batch reports for a refused entry.
+ResultCode result_code_of(const error& failure);
 
 struct BatchFailure {
   std::uint32_t index;
