@@ -172,7 +172,15 @@ def _factorize(column: Any, what: str) -> tuple[np.ndarray, list[str]]:
     if (codes < 0).any():
         row = int(np.flatnonzero(codes < 0)[0])
         raise _core.InvalidArgument(f"row {row}: the {what} is missing")
-    return _int64(codes), [str(u) for u in uniques]
+    # Text for each distinct value, converted by numpy/pandas rather than a Python loop.
+    values = np.asarray(uniques)
+    if values.dtype.kind in "iuU":
+        names = values.astype(str).tolist()
+    elif pd.api.types.infer_dtype(values, skipna=False) == "string":
+        names = values.tolist()
+    else:
+        names = [str(u) for u in values]
+    return _int64(codes), names
 
 
 def _days(column: Any) -> np.ndarray:
