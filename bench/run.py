@@ -22,7 +22,6 @@ mismatch stops the benchmark with an error.
 from __future__ import annotations
 
 import argparse
-import csv
 import datetime as dt
 import json
 import os
@@ -37,7 +36,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 BENCH = REPO / "bench"
-GENERATOR = Path("/work/shared/bench/gen_workload.py")
+GENERATOR = REPO.parent / "shared" / "bench" / "gen_workload.py"  # ../shared beside the clone
 README = BENCH / "README.md"
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 
@@ -77,51 +76,6 @@ def generate(args: argparse.Namespace, data: Path) -> dict[str, Path]:
         tmp.rename(path)
     return files
 
-
-def adapt_for_amends(files: dict[str, Path]) -> tuple[Path, Path, list[str]]:
-    """The workload with one amends account per (account, currency).
-
-    An amends account holds a single currency, but the workload posts to
-    Assets:Cash, Revenue:Subscriptions, the budget accounts, ... in both USD
-    and EUR. The adapted copy gives each such account a currency leaf
-    (Assets:Cash:USD, Assets:Cash:EUR); the balance report then has the
-    original name as a parent line with the same per-currency total, so it
-    is still checked against the generator's sums, name for name.
-    """
-    currencies: dict[str, set[str]] = {}
-    with open(files["sums"], encoding="utf-8") as f:
-        for row in f:
-            account, currency, _ = row.rstrip("\n").split("\t")
-            currencies.setdefault(account, set()).add(currency)
-    multi = sorted(a for a, cs in currencies.items() if len(cs) > 1)
-    out_csv = files["csv"].with_name(files["csv"].stem + ".amends.csv")
-    out_sums = files["sums"].with_name(files["sums"].name.replace(".sums.tsv", ".amends.sums.tsv"))
-    if out_csv.exists() and out_sums.exists() and out_csv.stat().st_mtime >= files["csv"].stat().st_mtime:
-        return out_csv, out_sums, multi
-    log(f"writing {out_csv.name}: {len(multi)} multi-currency accounts get a currency leaf")
-    renamed = set(multi)
-    tmp = out_csv.with_name(out_csv.name + ".tmp")
-    with open(files["csv"], newline="", encoding="utf-8") as src, open(tmp, "w", newline="", encoding="utf-8") as dst:
-        reader = csv.reader(src)
-        writer = csv.writer(dst, lineterminator="\n")
-        header = next(reader)
-        writer.writerow(header)
-        ia, ic = header.index("account"), header.index("currency")
-        for row in reader:
-            if row[ia] in renamed:
-                row[ia] = row[ia] + ":" + row[ic]
-            writer.writerow(row)
-    tmp.rename(out_csv)
-    with open(files["sums"], encoding="utf-8") as src, open(out_sums, "w", encoding="utf-8") as dst:
-        for row in src:
-            account, currency, amount = row.rstrip("\n").split("\t")
-            if account in renamed:
-                account += ":" + currency
-            dst.write(f"{account}\t{currency}\t{amount}\n")
-    return out_csv, out_sums, multi
-
-
-# ---------------------------------------------------------------- builds
 
 def run_quiet(cmd: list[str], **kw) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kw)
@@ -282,14 +236,6 @@ def render(results: dict) -> str:
                  f"{'/'.join(map(str, results['loadavg']['end']))} at the end (2 cores: anything above ~0.5 "
                  "before the start means other work shared the machine). "
                  f"Command: `{results['command']}`.")
-    if wl["adapted"]:
-        lines.append("")
-        lines.append(f"**amends refuses the workload as generated**: `{wl['refusal']}`. "
-                     f"An amends account holds one currency, and {len(wl['multi_currency_accounts'])} workload "
-                     f"accounts ({', '.join(wl['multi_currency_accounts'])}) take both USD and EUR. amends ran on "
-                     f"`{wl['amends_csv']}`, where each of those gets a currency leaf (`Assets:Cash:USD`); the "
-                     "same rows and amounts, and the report's parent line `Assets:Cash` USD still matches the sums "
-                     "exactly. ledger and hledger read the original journal.")
     lines.append("")
     lines.append("| measurement | median | runs | peak RSS | target | |")
     lines.append("| --- | ---: | --- | ---: | --- | --- |")
@@ -390,19 +336,13 @@ def main() -> int:
     if py_env is not None:
         log(f"Python amends: {py_origin}")
 
-    # Does amends take the workload as generated? If not, say why and adapt it.
+    # amends must take the workload as generated and get every balance right.
     probe = subprocess.run([str(driver), "load-balance", str(files["csv"]), "--sums", str(files["sums"])],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    amends_csv, amends_sums, multi, refusal = files["csv"], files["sums"], [], ""
     if probe.returncode != 0:
-        refusal = probe.stderr.strip().splitlines()[-1].replace("amends_bench: ", "")
-        if "MISMATCH" in probe.stderr:
-            print(probe.stderr[-5000:], file=sys.stderr)
-            die("amends loaded the workload but computed wrong balances")
-        log(f"amends refuses the workload as generated: {refusal}")
-        amends_csv, amends_sums, multi = adapt_for_amends(files)
-    else:
-        log("amends loads the workload as generated")
+        print(probe.stderr[-5000:], file=sys.stderr)
+        die("amends did not load the workload as generated, or computed wrong balances")
+    amends_csv, amends_sums = files["csv"], files["sums"]
 
     sums_arg = ["--sums", str(amends_sums)]
     plan: list[tuple[str, object]] = [
@@ -473,7 +413,6 @@ def main() -> int:
         "workload": {
             "entries": args.entries, "seed": args.seed, "entries_posted": first["entries"],
             "postings": first["postings"], "csv_mb": files["csv"].stat().st_size / 1e6,
-            "adapted": bool(multi), "refusal": refusal, "multi_currency_accounts": multi,
             "amends_csv": os.path.relpath(amends_csv, REPO),
         },
         "loadavg": {"start": [round(x, 2) for x in load_start], "end": [round(x, 2) for x in os.getloadavg()]},
