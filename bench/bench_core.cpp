@@ -159,16 +159,14 @@ Workload parse_workload(const std::string& path, bool with_keys) {
     }
     const std::string account(fields[col[2]]);
     const Currency currency = Currency::of(fields[col[4]]);
-    auto found = account_ids.find(account);
+    // An amends account is a name in one currency: one per (name, currency).
+    const std::string key = account + '\t' + std::string(currency.code());
+    auto found = account_ids.find(key);
     if (found == account_ids.end()) {
       auto type = amends::account_type_from_name(account);
       if (!type) fail(path + " line " + std::to_string(line) + ": can't tell the type of " + account);
-      found = account_ids.emplace(account, static_cast<std::uint32_t>(w.accounts.size())).first;
+      found = account_ids.emplace(key, static_cast<std::uint32_t>(w.accounts.size())).first;
       w.accounts.push_back(AccountSpec{account, *type, currency});
-    } else if (!(w.accounts[found->second].currency == currency)) {
-      fail(path + " line " + std::to_string(line) + ": account " + account + " is used in " +
-           std::string(w.accounts[found->second].currency.code()) + " and in " + std::string(currency.code()) +
-           "; an amends account holds one currency (bench/run.py adapts the workload: see bench/README.md)");
     }
     w.drafts.back().postings.push_back(PostingDraft{AccountId{found->second}, Decimal::parse(fields[col[3]]), currency});
     ++w.postings;
