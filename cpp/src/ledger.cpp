@@ -174,6 +174,8 @@ AccountId Ledger::create_account(std::string_view name, AccountType type, Curren
   accounts_.push_back(Account{id, std::string(name), type, currency, std::move(options.dimensions),
                               std::move(options.limit), false, detail::NameIndex::npos});
   account_states_.emplace_back();
+  hot_.push_back(AccountHot{currency, static_cast<std::uint8_t>(currency.minor_units()), false,
+                            !accounts_.back().limit.empty()});
   if (first == detail::NameIndex::npos) account_index_.insert(name, id.value);
   else accounts_[last_sibling].next_currency = id.value;
   if (!accounts_.back().limit.empty()) ++limited_accounts_;
@@ -237,6 +239,7 @@ void Ledger::close_account(AccountId id) {
   if (!bal.pending_debits.is_zero() || !bal.pending_credits.is_zero())
     throw invalid_argument("account " + acct.name + " has open reservations; post, void or expire them before closing it");
   accounts_[id.value].closed = true;
+  hot_[id.value].closed = true;
 }
 
 void Ledger::set_balance_limit(AccountId id, BalanceLimit limit) {
@@ -246,6 +249,7 @@ void Ledger::set_balance_limit(AccountId id, BalanceLimit limit) {
   bool had = !acct.limit.empty();
   accounts_[id.value].limit = std::move(limit);
   bool has = !accounts_[id.value].limit.empty();
+  hot_[id.value].limited = has;
   if (had && !has) --limited_accounts_;
   if (!had && has) ++limited_accounts_;
 }
@@ -271,16 +275,17 @@ void Ledger::check_draft(const EntryDraft& draft) const {
   for (const PostingDraft& posting : draft.postings) {
     if (posting.account.value >= accounts_.size())
       throw unknown_account("no account with id " + std::to_string(posting.account.value));
-    const Account& acct = accounts_[posting.account.value];
-    if (acct.closed) throw account_closed("account " + acct.name + " is closed; it takes no postings");
-    if (posting.currency && !(*posting.currency == acct.currency))
+    const AccountHot& hot = hot_[posting.account.value];
+    const Account& acct = accounts_[posting.account.value];  // read only to word an error
+    if (hot.closed) throw account_closed("account " + acct.name + " is closed; it takes no postings");
+    if (posting.currency && !(*posting.currency == hot.currency))
       throw currency_mismatch("posting to " + acct.name + " is in " + std::string(posting.currency->code()) +
                               " but the account holds " + std::string(acct.currency.code()));
     if (posting.amount.is_zero())
       throw invalid_entry("posting to " + acct.name + " has a zero amount; leave it out");
     std::int64_t minor = 0;
     try {
-      minor = posting.amount.to_minor(acct.currency.minor_units());
+      minor = posting.amount.to_minor(hot.minor_units);
     } catch (const amount_too_precise&) {
       throw amount_too_precise("amount " + posting.amount.to_string() + " " + std::string(acct.currency.code()) + " to " +
                                acct.name + " is finer than " + std::string(acct.currency.code()) + "'s " +
@@ -295,18 +300,18 @@ void Ledger::check_draft(const EntryDraft& draft) const {
     Sum* slot = nullptr;
     for (std::optional<Sum>& sum : sums_inline) {
       if (!sum) {
-        sum = Sum{acct.currency, 0};
+        sum = Sum{hot.currency, 0};
         slot = &*sum;
         break;
       }
-      if (sum->currency == acct.currency) {
+      if (sum->currency == hot.currency) {
         slot = &*sum;
         break;
       }
     }
     for (std::size_t i = 0; !slot && i <= sums_overflow.size(); ++i) {
-      if (i == sums_overflow.size()) sums_overflow.push_back(Sum{acct.currency, 0});
-      if (sums_overflow[i].currency == acct.currency) slot = &sums_overflow[i];
+      if (i == sums_overflow.size()) sums_overflow.push_back(Sum{hot.currency, 0});
+      if (sums_overflow[i].currency == hot.currency) slot = &sums_overflow[i];
     }
     slot->minor += minor;
   }
@@ -363,7 +368,7 @@ void Ledger::check_limits(std::span<const PostingDraft> postings, bool pending) 
   if (limited_accounts_ == 0) return;
   for (std::size_t i = 0; i < postings.size(); ++i) {
     const AccountId id = postings[i].account;
-    if (accounts_[id.value].limit.empty()) continue;
+    if (!hot_[id.value].limited) continue;
     bool seen = false;
     for (std::size_t j = 0; j < i && !seen; ++j) seen = postings[j].account == id;
     if (seen) continue;  // checked with its first posting, all postings to it together
@@ -420,15 +425,15 @@ Ledger::EntryExtra& Ledger::extra_of(std::uint32_t entry_index) {
 
 Balance Ledger::balance_of(AccountId id) const {
   const AccountState& state = account_states_[id.value];
-  const int places = accounts_[id.value].currency.minor_units();
+  const int places = hot_[id.value].minor_units;
   return Balance{detail::decimal_from_minor(state.posted, places), detail::decimal_from_minor(state.pending_debits, places),
                  detail::decimal_from_minor(state.pending_credits, places)};
 }
 
 void Ledger::add_minor(AccountId id, wide_minor& total, wide_minor delta) const {
-  const Account& acct = accounts_[id.value];
   const wide_minor result = total + delta;
-  const wide_minor limit = detail::max_minor_units(acct.currency.minor_units());
+  const wide_minor limit = detail::max_minor_units(hot_[id.value].minor_units);
+  const Account& acct = accounts_[id.value];
   if (result > limit || result < -limit)
     throw overflow_error("the balance of " + acct.name + " would leave the exact range (about 3.4e20 " +
                          std::string(acct.currency.code()) + "); split the book or the amounts");
@@ -723,6 +728,7 @@ void Ledger::rollback_to(const Savepoint& to) {
   }
   accounts_.erase(accounts_.begin() + static_cast<std::ptrdiff_t>(to.accounts), accounts_.end());
   account_states_.resize(to.accounts);
+  hot_.erase(hot_.begin() + static_cast<std::ptrdiff_t>(to.accounts), hot_.end());
   entries_.resize(to.entries);
   postings_.resize(to.postings);
   text_.resize(to.text);

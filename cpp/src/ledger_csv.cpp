@@ -2,7 +2,12 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <condition_variable>
+#include <deque>
 #include <filesystem>
+#include <memory>
+#include <mutex>
+#include <thread>
 
 #include "amends/detail/csv_reader.hpp"
 #include "amends/ledger.hpp"
@@ -65,6 +70,165 @@ Ledger::CsvLoadResult Ledger::load_csv_text(std::string_view text, const CsvLoad
   return load_rows(reader, text.size(), options);
 }
 
+namespace {
+
+// The loader runs in two threads: a reader that splits records and does the
+// conversions that need no ledger state (dates, amounts, currencies, hashes),
+// and the caller's thread, which resolves accounts and posts, in file order.
+// Conversion failures travel with their row and are raised by the poster at
+// the point where a one-thread loader would have raised them, so a refused
+// file reports the same error either way.
+struct ParsedRow {
+  std::size_t line = 0;
+  bool width_ok = true;
+  std::size_t field_count = 0;
+  std::uint32_t entry_offset = 0, entry_length = 0;
+  std::uint32_t date_offset = 0, date_length = 0;
+  std::uint32_t account_offset = 0, account_length = 0;
+  std::uint32_t description_offset = 0, description_length = 0;
+  std::uint64_t account_hash = 0;
+  std::uint64_t key_hash = 0;  // of key_prefix + entry_id
+  Date date;
+  std::exception_ptr date_error;
+  std::optional<Currency> currency;
+  std::exception_ptr currency_error;
+  Decimal amount;
+  std::exception_ptr amount_error;
+};
+
+struct RowBlock {
+  static constexpr std::size_t max_rows = 4096;
+  std::string text;
+  std::vector<ParsedRow> rows;
+  bool last = false;
+  std::exception_ptr failure;  // a record that could not be read at all
+  std::size_t failure_line = 0;
+
+  std::string_view view(std::uint32_t offset, std::uint32_t length) const {
+    return std::string_view(text).substr(offset, length);
+  }
+};
+
+// A bounded queue of blocks between the two threads.
+class BlockQueue {
+ public:
+  static constexpr std::size_t capacity = 4;
+
+  // False when the consumer has stopped listening.
+  bool push(std::unique_ptr<RowBlock> block) {
+    std::unique_lock lock(mutex_);
+    not_full_.wait(lock, [&] { return queue_.size() < capacity || stopped_; });
+    if (stopped_) return false;
+    queue_.push_back(std::move(block));
+    not_empty_.notify_one();
+    return true;
+  }
+  std::unique_ptr<RowBlock> pop() {
+    std::unique_lock lock(mutex_);
+    not_empty_.wait(lock, [&] { return !queue_.empty(); });
+    std::unique_ptr<RowBlock> block = std::move(queue_.front());
+    queue_.pop_front();
+    not_full_.notify_one();
+    return block;
+  }
+  void stop() {
+    std::lock_guard lock(mutex_);
+    stopped_ = true;
+    not_full_.notify_all();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable not_full_, not_empty_;
+  std::deque<std::unique_ptr<RowBlock>> queue_;
+  bool stopped_ = false;
+};
+
+std::uint32_t append_field(std::string& text, std::string_view field) {
+  const auto offset = static_cast<std::uint32_t>(text.size());
+  text.append(field);
+  return offset;
+}
+
+void read_blocks(detail::CsvReader& reader, const std::array<std::size_t, column_count>& index, std::size_t width,
+                 const std::string& key_prefix, BlockQueue& queue) {
+  std::vector<std::string_view> fields;
+  std::string cached_date_text, cached_currency_text, key;
+  std::optional<Date> cached_date;
+  std::optional<Currency> cached_currency;
+  while (true) {
+    auto block = std::make_unique<RowBlock>();
+    block->rows.reserve(RowBlock::max_rows);
+    block->text.reserve(RowBlock::max_rows * 64);
+    try {
+      while (block->rows.size() < RowBlock::max_rows) {
+        if (!reader.next(fields)) {
+          block->last = true;
+          break;
+        }
+        ParsedRow& row = block->rows.emplace_back();
+        row.line = reader.line();
+        row.field_count = fields.size();
+        if (fields.size() != width) {
+          row.width_ok = false;
+          continue;
+        }
+        const std::string_view entry_id = fields[index[col_entry_id]];
+        const std::string_view date_text = fields[index[col_date]];
+        const std::string_view account = fields[index[col_account]];
+        row.entry_length = static_cast<std::uint32_t>(entry_id.size());
+        row.entry_offset = append_field(block->text, entry_id);
+        row.date_length = static_cast<std::uint32_t>(date_text.size());
+        row.date_offset = append_field(block->text, date_text);
+        row.account_length = static_cast<std::uint32_t>(account.size());
+        row.account_offset = append_field(block->text, account);
+        if (index[col_description] != absent) {
+          const std::string_view description = fields[index[col_description]];
+          row.description_length = static_cast<std::uint32_t>(description.size());
+          row.description_offset = append_field(block->text, description);
+        }
+        row.account_hash = detail::hash_text(account);
+        key.assign(key_prefix).append(entry_id);
+        row.key_hash = detail::hash_text(key);
+        try {
+          if (!cached_date || date_text != cached_date_text) {
+            cached_date.reset();
+            cached_date = Date::parse(date_text);
+            cached_date_text.assign(date_text);
+          }
+          row.date = *cached_date;
+        } catch (const error&) {
+          row.date_error = std::current_exception();
+        }
+        try {
+          const std::string_view currency_text = fields[index[col_currency]];
+          if (!cached_currency || currency_text != cached_currency_text) {
+            cached_currency.reset();
+            cached_currency = Currency::of(currency_text);
+            cached_currency_text.assign(currency_text);
+          }
+          row.currency = cached_currency;
+        } catch (const error&) {
+          row.currency_error = std::current_exception();
+        }
+        try {
+          row.amount = Decimal::parse(fields[index[col_amount]]);
+        } catch (const error&) {
+          row.amount_error = std::current_exception();
+        }
+      }
+    } catch (...) {
+      block->failure = std::current_exception();
+      block->failure_line = reader.line();
+      block->last = true;
+    }
+    const bool last = block->last;
+    if (!queue.push(std::move(block)) || last) return;
+  }
+}
+
+}  // namespace
+
 Ledger::CsvLoadResult Ledger::load_rows(detail::CsvReader& reader, std::size_t size_hint, const CsvLoadOptions& options) {
   std::vector<std::string_view> fields;
   if (!reader.next(fields)) throw parse_error("the CSV is empty; it needs a header row entry_id,date,account,amount,currency[,description]");
@@ -84,21 +248,29 @@ Ledger::CsvLoadResult Ledger::load_rows(detail::CsvReader& reader, std::size_t s
   // Room for what the file likely holds (rows of ~80 bytes, ~2.4 per entry),
   // so the big arrays don't grow by copying; pages never touched cost nothing.
   reserve_capacity(size_hint / 150, size_hint / 60, size_hint / 4);
+
+  BlockQueue queue;
+  std::thread reader_thread(read_blocks, std::ref(reader), std::cref(index), width, std::cref(options.key_prefix),
+                            std::ref(queue));
+  struct Join {
+    BlockQueue& queue;
+    std::thread& thread;
+    ~Join() {
+      queue.stop();
+      thread.join();
+    }
+  } join{queue, reader_thread};
+
   EntryDraft draft;
-  std::string current_entry;
+  std::string current_entry, current_date_text;
   std::size_t entry_line = 0;
   std::size_t entry_ordinal = 0;
+  std::size_t line = 0;
   bool have_entry = false;
   std::uint64_t key_hash = 0;
 
-  // Copies: the reader's views last only until its next record.
-  std::string cached_date_text, cached_currency_text;
-  bool have_cached_date = false;
-  Date cached_date;
-  std::optional<Currency> cached_currency;
-
-  auto context = [&](std::size_t line) {
-    return "line " + std::to_string(line) + " (entry_id " + current_entry + "): ";
+  auto context = [&](std::size_t at_line) {
+    return "line " + std::to_string(at_line) + " (entry_id " + current_entry + "): ";
   };
   auto flush = [&] {
     if (!have_entry) return;
@@ -117,79 +289,80 @@ Ledger::CsvLoadResult Ledger::load_rows(detail::CsvReader& reader, std::size_t s
       } catch (const error& with_context) {
         message = with_context.what();
       }
-      const ResultCode code = result_code_of(e);
-      result.failures.push_back(BatchFailure{static_cast<std::uint32_t>(entry_ordinal), code, message});
+      result.failures.push_back(BatchFailure{static_cast<std::uint32_t>(entry_ordinal), result_code_of(e), message});
     }
   };
 
   bool flushing = false;
   try {
-    while (reader.next(fields)) {
-      if (fields.size() != width)
-        throw parse_error("the row has " + std::to_string(fields.size()) + " fields; the header has " +
-                          std::to_string(width));
-      const std::string_view entry_id = fields[index[col_entry_id]];
-      if (!have_entry || entry_id != current_entry) {
-        flushing = true;
-        flush();
-        flushing = false;
-        if (have_entry) ++entry_ordinal;
-        if (entry_id.empty()) throw parse_error("entry_id is empty");
-        current_entry.assign(entry_id);
-        entry_line = reader.line();
-        draft.clear();
-        draft.idempotency_key.reserve(options.key_prefix.size() + entry_id.size());
-        draft.idempotency_key.append(options.key_prefix).append(entry_id);
-        key_hash = detail::hash_text(draft.idempotency_key);
-        key_index_.prefetch(key_hash);
-        if (index[col_description] != absent) draft.description.assign(fields[index[col_description]]);
-        have_entry = true;
-        const std::string_view date_text = fields[index[col_date]];
-        if (!have_cached_date || date_text != cached_date_text) {
-          cached_date = Date::parse(date_text);
-          cached_date_text.assign(date_text);
-          have_cached_date = true;
+    bool done = false;
+    while (!done) {
+      std::unique_ptr<RowBlock> block = queue.pop();
+      done = block->last;
+      for (const ParsedRow& row : block->rows) {
+        line = row.line;
+        if (!row.width_ok)
+          throw parse_error("the row has " + std::to_string(row.field_count) + " fields; the header has " +
+                            std::to_string(width));
+        const std::string_view entry_id = block->view(row.entry_offset, row.entry_length);
+        const std::string_view date_text = block->view(row.date_offset, row.date_length);
+        if (!have_entry || entry_id != current_entry) {
+          flushing = true;
+          flush();
+          flushing = false;
+          if (have_entry) ++entry_ordinal;
+          if (entry_id.empty()) throw parse_error("entry_id is empty");
+          current_entry.assign(entry_id);
+          entry_line = row.line;
+          draft.clear();
+          draft.idempotency_key.append(options.key_prefix).append(entry_id);
+          key_hash = row.key_hash;
+          key_index_.prefetch(key_hash);
+          draft.description.assign(block->view(row.description_offset, row.description_length));
+          have_entry = true;
+          if (row.date_error) std::rethrow_exception(row.date_error);
+          draft.date = row.date;
+          current_date_text.assign(date_text);
+        } else if (date_text != current_date_text) {
+          throw parse_error("entry_id " + current_entry + " has rows with different dates; rows of one entry share its date");
         }
-        draft.date = cached_date;
-      } else if (fields[index[col_date]] != cached_date_text) {
-        throw parse_error("entry_id " + current_entry +
-                          " has rows with different dates; rows of one entry share its date");
-      }
-      const std::string_view currency_text = fields[index[col_currency]];
-      if (currency_text != cached_currency_text || !cached_currency) {
-        cached_currency = Currency::of(currency_text);
-        cached_currency_text.assign(currency_text);
-      }
-      const std::string_view account_name = fields[index[col_account]];
-      std::uint32_t account = account_index_.find(account_name);
-      if (account != detail::NameIndex::npos && !(accounts_[account].currency == *cached_currency)) {
-        // The name in another currency: follow its chain of currencies.
-        std::uint32_t sibling = accounts_[account].next_currency;
-        while (sibling != detail::NameIndex::npos && !(accounts_[sibling].currency == *cached_currency))
-          sibling = accounts_[sibling].next_currency;
-        if (sibling != detail::NameIndex::npos) account = sibling;
-        else if (options.open_missing_accounts) {
-          // Open the name in this currency too, as the same type with the same dimensions.
-          AccountOptions same;
-          same.dimensions = accounts_[account].dimensions;
-          account = create_account(account_name, accounts_[account].type, *cached_currency, std::move(same)).value;
+        if (row.currency_error) std::rethrow_exception(row.currency_error);
+        const Currency currency = *row.currency;
+        const std::string_view account_name = block->view(row.account_offset, row.account_length);
+        std::uint32_t account = account_index_.find_hashed(account_name, row.account_hash);
+        if (account != detail::NameIndex::npos && !(hot_[account].currency == currency)) {
+          // The name in another currency: follow its chain of currencies.
+          std::uint32_t sibling = accounts_[account].next_currency;
+          while (sibling != detail::NameIndex::npos && !(hot_[sibling].currency == currency))
+            sibling = accounts_[sibling].next_currency;
+          if (sibling != detail::NameIndex::npos) account = sibling;
+          else if (options.open_missing_accounts) {
+            // Open the name in this currency too, as the same type with the same dimensions.
+            AccountOptions same;
+            same.dimensions = accounts_[account].dimensions;
+            account = create_account(account_name, accounts_[account].type, currency, std::move(same)).value;
+            ++result.accounts_opened;
+          }
+          // Otherwise the entry is refused below with a currency mismatch.
+        }
+        if (account == detail::NameIndex::npos) {
+          if (!options.open_missing_accounts)
+            throw unknown_account("no account named " + std::string(account_name) +
+                                  "; create it first or load with open_missing_accounts");
+          std::optional<AccountType> type = account_type_from_name(account_name);
+          if (!type)
+            throw unknown_account("can't tell the type of new account " + std::string(account_name) +
+                                  " from its root name (Assets, Liabilities, Equity, Revenue, Expenses, Budget); create it first");
+          account = create_account(account_name, *type, currency).value;
           ++result.accounts_opened;
         }
-        // Otherwise the entry is refused below with a currency mismatch.
+        if (row.amount_error) std::rethrow_exception(row.amount_error);
+        draft.postings.push_back(PostingDraft{AccountId{account}, row.amount, currency});
       }
-      if (account == detail::NameIndex::npos) {
-        if (!options.open_missing_accounts)
-          throw unknown_account("no account named " + std::string(account_name) +
-                                "; create it first or load with open_missing_accounts");
-        std::optional<AccountType> type = account_type_from_name(account_name);
-        if (!type)
-          throw unknown_account("can't tell the type of new account " +
-                                std::string(account_name) +
-                                " from its root name (Assets, Liabilities, Equity, Revenue, Expenses, Budget); create it first");
-        account = create_account(account_name, *type, *cached_currency).value;
-        ++result.accounts_opened;
+      if (block->failure) {
+        line = block->failure_line;
+        std::rethrow_exception(block->failure);
       }
-      draft.postings.push_back(PostingDraft{AccountId{account}, Decimal::parse(fields[index[col_amount]]), cached_currency});
     }
     flushing = true;
     flush();
@@ -197,7 +370,7 @@ Ledger::CsvLoadResult Ledger::load_rows(detail::CsvReader& reader, std::size_t s
     // A malformed file is refused as a whole, whatever the mode: fix the file.
     rollback_to(start);
     if (flushing) throw;  // already says which entry
-    rethrow_with_context("line " + std::to_string(reader.line()) + ": ");
+    rethrow_with_context("line " + std::to_string(line) + ": ");
   }
   return result;
 }

@@ -394,6 +394,14 @@ class Ledger {
     wide_minor pending_debits = 0;   // >= 0
     wide_minor pending_credits = 0;  // >= 0
   };
+  // What the posting path reads of every account, 16 bytes each, so that the
+  // whole chart stays in cache during a bulk load (Account is ~200 bytes).
+  struct AccountHot {
+    Currency currency;
+    std::uint8_t minor_units;
+    bool closed;
+    bool limited;
+  };
   Balance balance_of(AccountId id) const;
   // Adds `delta` minor units to one of an account's totals; overflow_error
   // (and no change) if the result would leave the exact decimal range.
@@ -423,7 +431,7 @@ class Ledger {
   const EntryExtra& extra_of(const EntryRecord& rec) const;
   EntryExtra& extra_of(std::uint32_t entry_index);  // creates it when missing
   Decimal amount_of(const PostingRecord& posting) const {
-    return Decimal::from_scaled(posting.amount_minor, accounts_[posting.account.value].currency.minor_units());
+    return Decimal::from_scaled(posting.amount_minor, hot_[posting.account.value].minor_units);
   }
   bool is_reservation(const PostingRecord& posting) const { return entries_[posting.entry_index].status != EntryStatus::posted; }
   // Postings of every account, grouped by account (built on demand).
@@ -436,6 +444,7 @@ class Ledger {
   PeriodTable periods_;
   std::vector<Account> accounts_;
   std::vector<AccountState> account_states_;
+  std::vector<AccountHot> hot_;  // parallel to accounts_
   detail::NameIndex account_index_;  // name -> the first account opened with it
   std::vector<EntryRecord> entries_;
   std::vector<PostingRecord> postings_;
