@@ -433,3 +433,32 @@ TEST(LedgerCsv, load_csv_reads_a_file_and_names_it_in_errors) {
 }
 
 }  // namespace
+
+// Rows are read in blocks of 4096 by a second thread; results and errors must
+// not depend on where a block ends.
+TEST(LedgerCsv, loads_spanning_many_read_blocks_post_every_entry_and_report_errors_by_line) {
+  std::string csv = "entry_id,date,account,amount,currency\n";
+  const int entries = 5000;  // 10,000 rows: three blocks
+  for (int e = 1; e <= entries; ++e) {
+    csv += std::to_string(e) + ",2026-01-05,Assets:Bank,1.00,USD\n";
+    csv += std::to_string(e) + ",2026-01-05,Revenue:Sales,-1.00,USD\n";
+  }
+  Ledger good;
+  CsvLoadResult loaded = good.load_csv_text(csv, opening());
+  EXPECT_EQ(loaded.entries_posted, static_cast<std::size_t>(entries));
+  EXPECT_EQ(good.balance(good.account_id("Assets:Bank")).posted, D("5000.00"));
+
+  for (int bad_row : {4095, 4096, 4097, 8192, 9999}) {
+    std::string broken = csv;
+    // Row r (0-based among data rows) sits on line r + 2; break its amount.
+    std::size_t at = 0;
+    for (int line = 0; line < bad_row + 1; ++line) at = broken.find('\n', at) + 1;
+    const std::size_t amount = broken.find("1.00", at);
+    broken.replace(amount, 4, "1.0.0");
+    Ledger ledger;
+    std::string message = refusal<amends::parse_error>([&] { ledger.load_csv_text(broken, opening()); });
+    EXPECT_CONTAINS(message, "line " + std::to_string(bad_row + 2) + ": ");
+    EXPECT_EQ(ledger.entry_count(), 0U);
+    EXPECT_EQ(ledger.account_count(), 0U);
+  }
+}
