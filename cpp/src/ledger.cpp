@@ -147,6 +147,18 @@ Ledger::Ledger(LedgerConfig config) : config_(std::move(config)), fiscal_calenda
 
 // ---------------------------------------------------------------- accounts
 
+namespace {
+void check_limit_spec(std::string_view name, Currency currency, const BalanceLimit& limit) {
+  if (limit.min_normal && limit.max_normal && *limit.max_normal < *limit.min_normal)
+    throw invalid_argument("balance limit of " + std::string(name) + ": max_normal is below min_normal");
+  for (const std::optional<Decimal>* bound : {&limit.min_normal, &limit.max_normal})
+    if (*bound && !(*bound)->fits_places(currency.minor_units()))
+      throw amount_too_precise("balance limit " + (*bound)->to_string() + " of " + std::string(name) + " is finer than " +
+                               std::string(currency.code()) + "'s " + std::to_string(currency.minor_units()) +
+                               " minor digits");
+}
+}  // namespace
+
 AccountId Ledger::create_account(std::string_view name, AccountType type, Currency currency, AccountOptions options) {
   validate_account_name(name);
   const std::uint32_t first = account_index_.find(name);
@@ -163,13 +175,7 @@ AccountId Ledger::create_account(std::string_view name, AccountType type, Curren
   }
   if (accounts_.size() >= std::numeric_limits<std::uint32_t>::max() - 1)
     throw invalid_argument("a book holds at most 4,294,967,294 accounts");
-  if (options.limit.min_normal && options.limit.max_normal && *options.limit.max_normal < *options.limit.min_normal)
-    throw invalid_argument("balance limit of " + std::string(name) + ": max_normal is below min_normal");
-  for (const std::optional<Decimal>* bound : {&options.limit.min_normal, &options.limit.max_normal})
-    if (*bound && !(*bound)->fits_places(currency.minor_units()))
-      throw amount_too_precise("balance limit " + (*bound)->to_string() + " is finer than " +
-                               std::string(currency.code()) + "'s " + std::to_string(currency.minor_units()) +
-                               " minor digits");
+  check_limit_spec(name, currency, options.limit);
   AccountId id{static_cast<std::uint32_t>(accounts_.size())};
   accounts_.push_back(Account{id, std::string(name), type, currency, std::move(options.dimensions),
                               std::move(options.limit), false, detail::NameIndex::npos});
@@ -244,8 +250,7 @@ void Ledger::close_account(AccountId id) {
 
 void Ledger::set_balance_limit(AccountId id, BalanceLimit limit) {
   const Account& acct = account(id);
-  if (limit.min_normal && limit.max_normal && *limit.max_normal < *limit.min_normal)
-    throw invalid_argument("balance limit of " + acct.name + ": max_normal is below min_normal");
+  check_limit_spec(acct.name, acct.currency, limit);
   bool had = !acct.limit.empty();
   accounts_[id.value].limit = std::move(limit);
   bool has = !accounts_[id.value].limit.empty();

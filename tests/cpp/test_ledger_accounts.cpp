@@ -277,3 +277,12 @@ TEST(LedgerAccounts, a_name_can_be_opened_in_a_second_currency_and_postings_pick
   EXPECT_CONTAINS(journal, "    Assets:Bank  5.00 EUR\n");
   EXPECT_CONTAINS(journal, "    Assets:Bank  7.00 USD\n");
 }
+
+TEST(LedgerAccounts, a_balance_limit_finer_than_the_currency_is_refused_when_set_later_too) {
+  Book b;
+  const std::string before = fingerprint(b.ledger);
+  refusal<amends::amount_too_precise>(
+      [&] { b.ledger.set_balance_limit(b.bank, BalanceLimit{Decimal::parse("0.001"), std::nullopt}); });
+  EXPECT_EQ(fingerprint(b.ledger), before);
+  EXPECT_TRUE(b.ledger.account(b.bank).limit.empty());
+}
