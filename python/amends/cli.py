@@ -50,13 +50,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return tour_module.run(sys.stdout, args.customers, args.seed)
         if args.command == "balance":
             book = _load(args.csv, args.base_currency)
-            if args.monthly:
-                frame = book.activity()
-            else:
-                frame = book.balance_report(args.as_of)
-                frame["account"] = ["  " * (d - 1) + a for a, d in zip(frame["account"], frame["depth"])]
-                frame = frame.drop(columns=["depth"])
-            print(frame.to_string(index=False))
+            frame = book.activity() if args.monthly else book.balance_report(args.as_of).drop(columns=["depth"])
+            width = max([len("account")] + [len(name) for name in frame["account"]])
+            print(frame.to_string(index=False, formatters={"account": lambda name: f"{name:<{width}}"}))
             return 0
         if args.command == "journal":
             book = _load(args.csv, args.base_currency)

@@ -1,0 +1,116 @@
+"""The command line and the tour (the main job on the embedded default)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import amends
+from amends import tour
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "amends", *args], capture_output=True, text=True, timeout=120)
+
+
+CSV = (
+    "entry_id,date,account,amount,currency,description\n"
+    "1,2026-01-05,Revenue:ContraRevenue:ServiceCredits,26.56,USD,Outage concession C1\n"
+    "1,2026-01-05,Liabilities:CustomerCredits:C1,-26.56,USD,Outage concession C1\n"
+    "2,2026-02-07,Liabilities:CustomerCredits:C1,10.00,USD,Credit applied C1\n"
+    "2,2026-02-07,Assets:Receivables:C1,-10.00,USD,Credit applied C1\n"
+    "3,2026-02-09,Assets:Cash,200.00,EUR,Payment\n"
+    "3,2026-02-09,Assets:Receivables:C2,-200.00,EUR,Payment\n"
+)
+
+
+def test_the_tour_prints_a_balanced_trial_balance_and_a_statement():
+    done = run("tour")
+
+    assert done.returncode == 0, done.stderr
+    assert "Trial balance as of 2026-11-30" in done.stdout
+    assert "Statement of Liabilities:CustomerCredits:C1040 (USD)" in done.stdout
+    total = next(line for line in done.stdout.splitlines() if line.startswith("Total"))
+    debit, credit = total.split()[-2:]
+    assert debit == credit
+
+
+def test_the_tours_concessions_equal_the_sum_of_its_contra_revenue_postings():
+    book, customers = tour.build_book()
+    expected: dict[str, Decimal] = {}
+    for entry_id in range(1, book.entry_count + 1):
+        entry = book.entry(entry_id)
+        if entry.status != "posted":
+            continue  # reservations are not in the books
+        for account, amount, currency in entry.postings:
+            if account.startswith("ContraRevenue:"):
+                expected[currency] = expected.get(currency, Decimal(0)) + amount
+
+    assert book.rollup("ContraRevenue", "2026-11") == expected
+    # The duplicate goodwill credit was reversed and the rest applied to invoices.
+    assert book.balance(f"Liabilities:CustomerCredits:{customers[0]}") == Decimal("0.00")
+    assert book.trial_balance("2026-11").balanced
+
+
+def test_balance_prints_every_account_and_parent_per_currency(tmp_path: Path):
+    path = tmp_path / "postings.csv"
+    path.write_text(CSV)
+
+    done = run("balance", str(path))
+
+    assert done.returncode == 0, done.stderr
+    lines = [line.split() for line in done.stdout.splitlines()[1:]]
+    found = {(cells[0], cells[1]): Decimal(cells[2]) for cells in lines}
+    assert found == {
+        ("Assets", "EUR"): Decimal("0.00"),
+        ("Assets", "USD"): Decimal("-10.00"),
+        ("Assets:Cash", "EUR"): Decimal("200.00"),
+        ("Assets:Receivables", "EUR"): Decimal("-200.00"),
+        ("Assets:Receivables", "USD"): Decimal("-10.00"),
+        ("Assets:Receivables:C1", "USD"): Decimal("-10.00"),
+        ("Assets:Receivables:C2", "EUR"): Decimal("-200.00"),
+        ("Liabilities", "USD"): Decimal("-16.56"),
+        ("Liabilities:CustomerCredits", "USD"): Decimal("-16.56"),
+        ("Liabilities:CustomerCredits:C1", "USD"): Decimal("-16.56"),
+        ("Revenue", "USD"): Decimal("26.56"),
+        ("Revenue:ContraRevenue", "USD"): Decimal("26.56"),
+        ("Revenue:ContraRevenue:ServiceCredits", "USD"): Decimal("26.56"),
+    }
+
+
+def test_monthly_balance_reports_debits_and_credits_per_month(tmp_path: Path):
+    path = tmp_path / "postings.csv"
+    path.write_text(CSV)
+
+    done = run("balance", str(path), "--monthly")
+
+    assert done.returncode == 0, done.stderr
+    rows = [line.split() for line in done.stdout.splitlines()[1:]]
+    credits = {(r[0], r[2]): (Decimal(r[3]), Decimal(r[4])) for r in rows}
+    assert credits[("Liabilities:CustomerCredits:C1", "2026-01")] == (Decimal("0.00"), Decimal("26.56"))
+    assert credits[("Liabilities:CustomerCredits:C1", "2026-02")] == (Decimal("10.00"), Decimal("0.00"))
+
+
+def test_journal_writes_the_books_that_load_back_to_the_same_balances(tmp_path: Path):
+    path = tmp_path / "postings.csv"
+    path.write_text(CSV)
+    out = tmp_path / "books.journal"
+
+    done = run("journal", str(path), "-o", str(out))
+
+    assert done.returncode == 0, done.stderr
+    text = out.read_text()
+    assert "2026-02-09 * Payment" in text
+    assert "    Assets:Cash  200.00 EUR" in text
+    book = amends.Ledger()
+    book.load_csv(path, open_missing_accounts=True)
+    assert text == book.to_journal()
+
+
+def test_a_missing_file_exits_2_with_a_typed_message(tmp_path: Path):
+    done = run("balance", str(tmp_path / "absent.csv"))
+
+    assert done.returncode == 2
+    assert "AmendsIOError" in done.stderr and "absent.csv" in done.stderr
