@@ -22,7 +22,6 @@
 #include <fstream>
 #include <map>
 #include <optional>
-#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -30,6 +29,7 @@
 #include <utility>
 #include <vector>
 
+#include "amends/detail/csv_reader.hpp"
 #include "amends/ledger.hpp"
 
 namespace {
@@ -58,60 +58,6 @@ long peak_rss_kb() {
   return usage.ru_maxrss;  // kilobytes on Linux
 }
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail("can't open " + path);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return std::move(out).str();
-}
-
-// Minimal RFC 4180 splitting: quoted fields with doubled quotes, LF or CRLF.
-// Fields that needed unquoting are kept in `scratch` (one string per field).
-bool next_record(std::string_view text, std::size_t& pos, std::vector<std::string_view>& fields,
-                 std::vector<std::string>& scratch) {
-  fields.clear();
-  while (pos < text.size() && (text[pos] == '\n' || text[pos] == '\r')) ++pos;
-  if (pos >= text.size()) return false;
-  while (true) {
-    if (text[pos] == '"') {
-      std::string value;
-      ++pos;
-      while (true) {
-        if (pos >= text.size()) fail("unterminated quoted field in the CSV");
-        if (text[pos] == '"') {
-          if (pos + 1 < text.size() && text[pos + 1] == '"') {
-            value += '"';
-            pos += 2;
-            continue;
-          }
-          ++pos;
-          break;
-        }
-        value += text[pos++];
-      }
-      if (scratch.size() <= fields.size()) scratch.resize(fields.size() + 1);
-      scratch[fields.size()] = std::move(value);
-      fields.push_back(scratch[fields.size()]);
-    } else {
-      std::size_t end = pos;
-      while (end < text.size() && text[end] != ',' && text[end] != '\n') ++end;
-      std::size_t stop = end;
-      if (stop > pos && text[stop - 1] == '\r') --stop;
-      fields.push_back(text.substr(pos, stop - pos));
-      pos = end;
-    }
-    if (pos >= text.size()) return true;
-    if (text[pos] == ',') {
-      ++pos;
-      continue;
-    }
-    if (text[pos] == '\r') ++pos;
-    if (pos < text.size() && text[pos] == '\n') ++pos;
-    return true;
-  }
-}
-
 struct AccountSpec {
   std::string name;
   amends::AccountType type;
@@ -126,11 +72,10 @@ struct Workload {
 };
 
 Workload parse_workload(const std::string& path, bool with_keys) {
-  const std::string text = read_file(path);
-  std::size_t pos = 0;
+  // The core's own reader (streamed, RFC 4180); parsing is untimed here.
+  amends::detail::CsvReader reader = amends::detail::CsvReader::from_file(path);
   std::vector<std::string_view> fields;
-  std::vector<std::string> scratch;
-  if (!next_record(text, pos, fields, scratch)) fail(path + " is empty");
+  if (!reader.next(fields)) fail(path + " is empty");
   const std::vector<std::string> want = {"entry_id", "date", "account", "amount", "currency", "description"};
   std::vector<std::size_t> col(want.size(), SIZE_MAX);
   for (std::size_t i = 0; i < fields.size(); ++i)
@@ -143,9 +88,7 @@ Workload parse_workload(const std::string& path, bool with_keys) {
   std::unordered_map<std::string, std::uint32_t> account_ids;
   std::unordered_map<std::string, Date> dates;
   std::string current;
-  std::size_t line = 1;
-  while (next_record(text, pos, fields, scratch)) {
-    ++line;
+  while (reader.next(fields)) {
     const std::string_view entry_id = fields[col[0]];
     if (w.drafts.empty() || entry_id != current) {
       current.assign(entry_id);
@@ -164,7 +107,7 @@ Workload parse_workload(const std::string& path, bool with_keys) {
     auto found = account_ids.find(key);
     if (found == account_ids.end()) {
       auto type = amends::account_type_from_name(account);
-      if (!type) fail(path + " line " + std::to_string(line) + ": can't tell the type of " + account);
+      if (!type) fail(path + " line " + std::to_string(reader.line()) + ": can't tell the type of " + account);
       found = account_ids.emplace(key, static_cast<std::uint32_t>(w.accounts.size())).first;
       w.accounts.push_back(AccountSpec{account, *type, currency});
     }

@@ -459,10 +459,6 @@ const Ledger::EntryRecord& Ledger::record(EntryId id) const {
   return entries_[id.value - 1];
 }
 
-Ledger::EntryRecord& Ledger::record(EntryId id) {
-  return const_cast<EntryRecord&>(static_cast<const Ledger&>(*this).record(id));
-}
-
 std::optional<EntryId> Ledger::find_by_key(std::string_view key) const {
   std::uint32_t found = key_index_.find(key, detail::hash_text(key), key_reader());
   if (found == detail::KeyIndex::npos) return std::nullopt;

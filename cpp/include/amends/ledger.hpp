@@ -422,7 +422,6 @@ class Ledger {
   }
   void reserve_capacity(std::size_t entries, std::size_t postings, std::size_t text_bytes);
   const EntryRecord& record(EntryId id) const;
-  EntryRecord& record(EntryId id);
   std::string_view text(std::uint32_t offset, std::uint32_t length) const;
   std::string_view description_of(const EntryRecord& rec) const { return text(rec.text_offset, rec.description_length); }
   std::string_view key_of(const EntryRecord& rec) const {
@@ -433,7 +432,6 @@ class Ledger {
   Decimal amount_of(const PostingRecord& posting) const {
     return Decimal::from_scaled(posting.amount_minor, hot_[posting.account.value].minor_units);
   }
-  bool is_reservation(const PostingRecord& posting) const { return entries_[posting.entry_index].status != EntryStatus::posted; }
   // Postings of every account, grouped by account (built on demand).
   std::span<const std::uint32_t> postings_of(AccountId id) const;
   void release_pending(std::uint32_t entry_index);

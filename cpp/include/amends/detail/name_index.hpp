@@ -89,9 +89,6 @@ class NameIndex {
   }
 
   std::size_t size() const { return count_; }
-  void reserve(std::size_t keys) {
-    while (keys * 4 > slots_.size() * 3) grow();
-  }
 
  private:
   struct Slot {
