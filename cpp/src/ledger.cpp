@@ -370,7 +370,7 @@ void Ledger::check_limit(AccountId id, const Decimal& delta_posted, const Decima
 }
 
 void Ledger::check_limits(std::span<const PostingDraft> postings, bool pending) const {
-  if (limited_accounts_ == 0) return;
+  if (limited_accounts_ == 0 || !limit_checks_) return;
   for (std::size_t i = 0; i < postings.size(); ++i) {
     const AccountId id = postings[i].account;
     if (!hot_[id.value].limited) continue;
@@ -643,6 +643,29 @@ void Ledger::void_pending(EntryId pending, Date date, std::string_view reason) {
   extra.resolved = true;
   extra.resolved_on = date;
   extra.reason_index = static_cast<std::uint32_t>(reasons_.size());
+}
+
+void Ledger::expire_entry(EntryId pending) {
+  const EntryRecord& rec = record(pending);
+  const auto index = static_cast<std::uint32_t>(pending.value - 1);
+  require_pending(index, rec.status);
+  if (!extra_of(rec).has_expiry) throw pending_state_error(entry_label(index) + " has no expiry date");
+  const auto it = std::find(open_pending_.begin(), open_pending_.end(), index);
+  AMENDS_ASSERT(it != open_pending_.end());
+  release_pending(index);
+  EntryExtra& extra = extra_of(index);
+  reasons_.emplace_back("expired on " + extra.expires_on.to_string());
+  entries_[index].status = EntryStatus::pending_expired;
+  extra.resolved = true;
+  extra.resolved_on = extra.expires_on;
+  extra.reason_index = static_cast<std::uint32_t>(reasons_.size());
+}
+
+std::vector<EntryId> Ledger::open_reservations() const {
+  std::vector<EntryId> ids;
+  ids.reserve(open_pending_.size());
+  for (std::uint32_t index : open_pending_) ids.push_back(EntryId{index + 1ULL});
+  return ids;
 }
 
 std::vector<EntryId> Ledger::expire_pending(Date as_of) {

@@ -31,6 +31,8 @@ from amends._core import (
     Period,
     PeriodClosed,
     PeriodLocked,
+    SchemaError,
+    StoreError,
     UnbalancedEntry,
     UnknownAccount,
     UnknownCurrency,
@@ -53,6 +55,8 @@ from amends.ledger import (
     TrialBalance,
     Ledger,
 )
+from amends.book import SCHEMA_VERSION, Book, open
+
 
 __all__ = [
     "ROUNDING_MODES",
@@ -66,6 +70,11 @@ __all__ = [
     "AmountOverflow",
     "AmountTooPrecise",
     "Balance",
+    "Book",
+    "SCHEMA_VERSION",
+    "SchemaError",
+    "StoreError",
+    "open",
     "BalanceLimitExceeded",
     "BatchResult",
     "BatchTooLarge",

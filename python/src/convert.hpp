@@ -41,6 +41,7 @@ void register_errors(py::module_& m);
 void register_money(py::module_& m);
 void register_calendar(py::module_& m);
 void register_ledger(py::module_& m);
+void register_store(py::module_& m);
 
 // The Python exception class for a batch result code (for atomic batches).
 py::handle exception_for(ResultCode code);

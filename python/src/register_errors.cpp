@@ -30,6 +30,8 @@ struct Classes {
   PyObject* pending_state_error = nullptr;
   PyObject* batch_too_large = nullptr;
   PyObject* io_error = nullptr;
+  PyObject* store_error = nullptr;
+  PyObject* schema_error = nullptr;
 };
 
 Classes classes;
@@ -74,6 +76,9 @@ void register_errors(py::module_& m) {
                                "A two-phase operation on an entry in the wrong state.");
   c.batch_too_large = make(m, "BatchTooLarge", {c.amends_error}, "A batch beyond the maximum size.");
   c.io_error = make(m, "AmendsIOError", {c.amends_error, PyExc_OSError}, "A file amends could not read or write.");
+  c.store_error = make(m, "StoreError", {c.amends_error},
+                       "PostgreSQL unreachable, a lost connection, or a write the database refused; nothing half-written.");
+  c.schema_error = make(m, "SchemaError", {c.store_error}, "A database schema newer than this amends, or a failed migration.");
 
   // Most derived first: the first matching clause wins.
   py::register_exception_translator([](std::exception_ptr failure) {
@@ -100,6 +105,8 @@ void register_errors(py::module_& m) {
     } catch (const pending_state_error& e) { PyErr_SetString(classes.pending_state_error, e.what());
     } catch (const batch_too_large& e) { PyErr_SetString(classes.batch_too_large, e.what());
     } catch (const io_error& e) { PyErr_SetString(classes.io_error, e.what());
+    } catch (const schema_error& e) { PyErr_SetString(classes.schema_error, e.what());
+    } catch (const store_error& e) { PyErr_SetString(classes.store_error, e.what());
     } catch (const error& e) { PyErr_SetString(classes.amends_error, e.what());
     }
   });

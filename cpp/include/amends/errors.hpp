@@ -42,6 +42,11 @@ class already_reversed : public error { using error::error; };
 class pending_state_error : public error { using error::error; };
 class batch_too_large : public error { using error::error; };
 class io_error : public error { using error::error; };
+// The PostgreSQL store: no connection, a lost connection, a database
+// refusing what the core accepted. Nothing is left half-written.
+class store_error : public error { using error::error; };
+// The database's schema is newer than this amends knows, or not amends'.
+class schema_error : public store_error { using store_error::store_error; };
 
 [[noreturn]] inline void assertion_failed(const char* expression, const char* file, int line) {
   std::fprintf(stderr, "amends: invariant broken: %s (%s:%d)\n", expression, file, line);

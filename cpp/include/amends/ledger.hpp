@@ -312,6 +312,17 @@ class Ledger {
   Savepoint savepoint() const;
   void rollback_to(const Savepoint& savepoint);
 
+  // Replaying entries another writer already validated (the PostgreSQL
+  // store's mirror): with limits off, post/reserve/post_pending skip the
+  // balance-limit check, which the database made when they were written.
+  void set_limit_checks(bool on) { limit_checks_ = on; }
+  bool limit_checks() const { return limit_checks_; }
+  // Expires one reservation (as expire_pending does when its day comes).
+  void expire_entry(EntryId pending);
+  // Entry ids of the open (unresolved) reservations, in no particular order.
+  std::vector<EntryId> open_reservations() const;
+  EntryStatus status_of(EntryId id) const { return record(id).status; }
+
   // Entries.
   std::size_t entry_count() const { return entries_.size(); }
   std::size_t posting_count() const { return postings_.size(); }
@@ -457,6 +468,7 @@ class Ledger {
   std::vector<Metadata> metadata_;
   std::vector<std::string> reasons_;
   std::vector<std::uint32_t> open_pending_;  // entry indices of unresolved reservations
+  bool limit_checks_ = true;
   std::size_t limited_accounts_ = 0;  // accounts with a balance limit; 0 skips the limit checks
   // check_draft leaves each posting's amount in minor units here for append_entry.
   mutable std::vector<std::int64_t> minor_scratch_;

@@ -1,0 +1,18 @@
+# Writes OUTPUT: a C++ file defining amends::store::migrations() from the
+# numbered files sql/NNN_name.sql, so an installed amends carries its schema.
+file(GLOB files "${SQL_DIR}/[0-9][0-9][0-9]_*.sql")
+list(SORT files)
+set(body "")
+set(table "")
+set(index 0)
+foreach(file ${files})
+  get_filename_component(name "${file}" NAME)
+  string(SUBSTRING "${name}" 0 3 number)
+  math(EXPR version "${number}")
+  file(READ "${file}" sql)
+  string(APPEND body "constexpr char kSql${index}[] = R\"amends_sql(${sql})amends_sql\";\n")
+  string(APPEND table "    {${version}, \"${name}\", kSql${index}},\n")
+  math(EXPR index "${index} + 1")
+endforeach()
+file(WRITE "${OUTPUT}.tmp" "// Generated from sql/ by cmake/embed_sql.cmake; do not edit.\n#include \"amends/store.hpp\"\n\nnamespace amends::store {\nnamespace {\n${body}constexpr Migration kMigrations[] = {\n${table}};\n}  // namespace\n\nstd::span<const Migration> migrations() { return kMigrations; }\n\n}  // namespace amends::store\n")
+file(COPY_FILE "${OUTPUT}.tmp" "${OUTPUT}" ONLY_IF_DIFFERENT)

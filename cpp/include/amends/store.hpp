@@ -1,0 +1,117 @@
+// PostgreSQL as the system of record.
+//
+// A Book is one book in a PostgreSQL database, reached through libpqxx. It
+// keeps an in-memory Ledger (the mirror) in step with the database: every
+// query reads the mirror after catching up with what other sessions
+// committed, so results are the in-memory engine's results. Every write
+// runs inside one database transaction that first takes the book's write
+// lock (amends.begin_write), catches the mirror up under that lock, applies
+// the operation to the mirror -- where the core's checks refuse bad input
+// with its typed errors -- and then writes what changed: accounts, entries
+// and postings by COPY, resolutions, limits, period states. The database
+// checks every invariant again (sql/), so a client that bypasses amends
+// can't corrupt the books either.
+//
+// Entry ids are dense per book (1, 2, 3, ...) and equal in the database and
+// in the mirror; account ids likewise (0, 1, 2, ...).
+//
+// Retries: only on serialization failure or deadlock, up to max_retries. A
+// commit whose outcome is unknown (the connection dropped while committing)
+// is resolved by looking up the transaction's token in amends.changes: the
+// operation either returns normally (it committed) or throws store_error
+// (it did not); resubmitting with the same idempotency key posts once.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "amends/ledger.hpp"
+
+namespace amends::store {
+
+struct Migration {
+  int version;
+  std::string_view name;  // the file name under sql/
+  std::string_view sql;
+};
+// The migrations compiled into this build, in order.
+std::span<const Migration> migrations();
+// The newest schema version this build knows.
+int schema_version();
+
+// Applies the migrations the database at `dsn` lacks, each in its own
+// transaction, and records them in amends.schema_migrations; returns the
+// versions applied. Throws schema_error if the database is newer.
+std::vector<int> migrate(const std::string& dsn);
+
+struct BookOptions {
+  std::string name = "main";
+  // Used when the book is created; an existing book keeps its own.
+  Currency base_currency = Currency::of("USD");
+  unsigned fiscal_year_start_month = 1;
+  bool create_if_missing = true;
+  int max_retries = 5;
+  // Run as the amends_app role after migrating (no UPDATE or DELETE on the
+  // books' records), when the connecting user may.
+  bool use_app_role = true;
+};
+
+struct BookInfo {
+  int id = 0;
+  std::string name;
+  Currency base_currency = Currency::of("USD");
+  unsigned fiscal_year_start_month = 1;
+};
+
+class Book {
+ public:
+  // Connects, applies missing migrations and opens (or creates) the book.
+  // attach() then loads it into a mirror.
+  Book(std::string dsn, BookOptions options = {});
+  ~Book();
+  Book(const Book&) = delete;
+  Book& operator=(const Book&) = delete;
+
+  const BookInfo& info() const;
+  // The ledger configuration the mirror must have.
+  LedgerConfig ledger_config() const;
+
+  // Loads the book into `mirror` (empty, configured as ledger_config()) by
+  // COPY; the Book keeps using it. The mirror must outlive the Book.
+  void attach(Ledger& mirror);
+  Ledger& mirror();
+
+  // Catches the mirror up with what other sessions committed. Cheap (one
+  // query) when nothing changed.
+  void sync();
+
+  // Runs `op` against the mirror inside one write transaction and writes
+  // what it changed. If `op` throws, or the database refuses, nothing is
+  // written and the mirror is as before; the error comes out as thrown
+  // (database refusals as the core's error types). Re-entrant: a write
+  // inside a write joins it.
+  void write(std::string_view operation, const std::function<void()>& op);
+  bool in_write() const;
+
+  // The book's version: one per committed write transaction.
+  std::int64_t version() const;
+
+  // Reloads the mirror from the database from scratch.
+  void reload();
+
+  // For tests: the next commit drops the connection instead of committing
+  // (after sending COMMIT when `after_commit_sent`), as a crash would.
+  void simulate_connection_loss_at_commit(bool after_commit_sent);
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace amends::store

@@ -1,0 +1,793 @@
+// The PostgreSQL store: migrations, the mirror's catch-up, the write protocol.
+#include "amends/store.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <optional>
+#include <random>
+#include <thread>
+
+#include <pqxx/pqxx>
+#include <pqxx/tablewriter>
+
+#include "text.hpp"
+
+namespace amends::store {
+
+int schema_version() {
+  int newest = 0;
+  for (const Migration& m : migrations()) newest = std::max(newest, m.version);
+  return newest;
+}
+
+namespace {
+
+// COPY FROM STDIN of pre-formatted text. libpqxx 6 gives raw COPY lines only
+// through tablewriter (deprecated there in favour of stream_to, whose raw
+// line writer is private); a "line" may hold many rows.
+class CopyIn {
+ public:
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+  CopyIn(pqxx::transaction_base& tx, const std::string& table, const std::vector<std::string>& columns)
+      : writer_(tx, table, columns.begin(), columns.end()) {}
+#pragma GCC diagnostic pop
+  void write(const std::string& rows) { writer_.write_raw_line(rows); }
+  void complete() { writer_.complete(); }
+
+ private:
+  pqxx::tablewriter writer_;
+};
+
+constexpr std::int64_t kMigrationLock = 0x616d656e6473;  // "amends"
+
+// The first line of a server error, without the "ERROR:  " prefix.
+std::string primary_message(const std::exception& e) {
+  std::string text = e.what();
+  if (text.rfind("ERROR:  ", 0) == 0) text = text.substr(8);
+  if (auto nl = text.find('\n'); nl != std::string::npos) text.resize(nl);
+  return text;
+}
+
+// A database refusal, as the core's error type.
+[[noreturn]] void throw_mapped(const pqxx::sql_error& e) {
+  const std::string state = e.sqlstate();
+  const std::string message = primary_message(e);
+  if (state == "AM001") throw unbalanced_entry(message);
+  if (state == "AM002") throw invalid_entry(message);
+  if (state == "AM003") throw unknown_account(message);
+  if (state == "AM004") throw account_closed(message);
+  if (state == "AM005") throw currency_mismatch(message);
+  if (state == "AM006") throw amount_too_precise(message);
+  if (state == "AM007") throw period_closed(message);
+  if (state == "AM008") throw period_locked(message);
+  if (state == "AM009") throw invalid_period_transition(message);
+  if (state == "AM010") throw balance_limit_exceeded(message);
+  if (state == "AM011") throw idempotency_conflict(message);
+  if (state == "AM012") throw entry_not_found(message);
+  if (state == "AM013") throw already_reversed(message);
+  if (state == "AM014") throw pending_state_error(message);
+  if (state == "AM017") throw invalid_argument(message);
+  if (state == "23505") {
+    if (message.find("entries_idempotency_key") != std::string::npos)
+      throw idempotency_conflict("the database refused a reused idempotency key: " + message);
+    if (message.find("entries_reverses") != std::string::npos) throw already_reversed(message);
+  }
+  throw store_error("the database refused the write (" + state + "): " + message);
+}
+
+bool is_retryable(const pqxx::sql_error& e) {
+  const std::string state = e.sqlstate();
+  return state == "40001" || state == "40P01";
+}
+
+std::optional<Decimal> optional_decimal(const pqxx::field& f) {
+  if (f.is_null()) return std::nullopt;
+  return Decimal::parse(f.c_str());
+}
+
+std::unique_ptr<pqxx::connection> connect_to(const std::string& dsn) {
+  try {
+    return std::make_unique<pqxx::connection>(dsn);
+  } catch (const pqxx::broken_connection& e) {
+    throw store_error("can't connect to PostgreSQL (" + primary_message(e) + "); check the DSN or start the server");
+  }
+}
+
+}  // namespace
+
+std::vector<int> migrate(const std::string& dsn) {
+  auto conn = connect_to(dsn);
+  std::vector<int> applied;
+  try {
+    {
+      pqxx::work tx(*conn);
+      tx.exec_params("SELECT pg_advisory_xact_lock($1)", kMigrationLock);
+      tx.exec0("CREATE SCHEMA IF NOT EXISTS amends");
+      tx.exec0(
+          "CREATE TABLE IF NOT EXISTS amends.schema_migrations ("
+          " version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())");
+      tx.commit();
+    }
+    for (const Migration& m : migrations()) {
+      pqxx::work tx(*conn);
+      tx.exec_params("SELECT pg_advisory_xact_lock($1)", kMigrationLock);
+      const int newest = tx.exec1("SELECT coalesce(max(version), 0) FROM amends.schema_migrations")[0].as<int>();
+      if (newest > schema_version())
+        throw schema_error("the database's amends schema is version " + std::to_string(newest) +
+                           ", newer than this amends knows (" + std::to_string(schema_version()) +
+                           "); upgrade amends to open it");
+      if (!tx.exec_params("SELECT 1 FROM amends.schema_migrations WHERE version = $1", m.version).empty()) continue;
+      tx.exec0(std::string(m.sql));
+      tx.exec_params("INSERT INTO amends.schema_migrations (version, name) VALUES ($1, $2)", m.version,
+                     std::string(m.name));
+      tx.exec0("GRANT SELECT ON amends.schema_migrations TO amends_app");
+      tx.commit();
+      applied.push_back(m.version);
+    }
+    pqxx::work tx(*conn);
+    const int newest = tx.exec1("SELECT coalesce(max(version), 0) FROM amends.schema_migrations")[0].as<int>();
+    if (newest > schema_version())
+      throw schema_error("the database's amends schema is version " + std::to_string(newest) +
+                         ", newer than this amends knows (" + std::to_string(schema_version()) +
+                         "); upgrade amends to open it");
+  } catch (const pqxx::sql_error& e) {
+    throw schema_error("migrating the database failed: " + primary_message(e));
+  } catch (const pqxx::broken_connection& e) {
+    throw store_error("lost the connection while migrating: " + primary_message(e));
+  }
+  return applied;
+}
+
+// ---------------------------------------------------------------- the book
+
+struct Book::Impl {
+  std::string dsn;
+  BookOptions options;
+  BookInfo info;
+  std::unique_ptr<pqxx::connection> conn;
+  Ledger* mirror = nullptr;
+  std::int64_t version = 0;  // the version the mirror reflects
+  bool in_write = false;
+  int fail_at_commit = 0;  // test hook: 1 drop before commit, 2 after commit
+  std::mt19937_64 random{std::random_device{}()};
+
+  struct DbState {
+    std::int64_t version = 0;
+    std::int64_t last_entry = 0;
+    std::int64_t accounts = 0;
+  };
+
+  // What a write changed in the mirror, found by comparing with a snapshot.
+  struct Snapshot {
+    Ledger::Savepoint savepoint{};
+    std::size_t accounts = 0, entries = 0;
+    std::vector<EntryId> open;
+    std::map<Period, PeriodState> periods;
+    std::vector<std::pair<bool, BalanceLimit>> flags;
+  };
+
+  void connect() {
+    conn = connect_to(dsn);
+    if (options.use_app_role) {
+      pqxx::nontransaction tx(*conn);
+      if (tx.exec1("SELECT pg_has_role('amends_app', 'MEMBER')")[0].as<bool>()) tx.exec0("SET ROLE amends_app");
+    }
+  }
+
+  void open_book() {
+    pqxx::work tx(*conn);
+    auto find = [&] {
+      return tx.exec_params(
+          "SELECT book_id, base_currency, fiscal_start_month FROM amends.books WHERE name = $1", options.name);
+    };
+    pqxx::result r = find();
+    if (r.empty()) {
+      if (!options.create_if_missing) throw store_error("there is no book named " + options.name + " in the database");
+      tx.exec_params(
+          "INSERT INTO amends.books (name, base_currency, fiscal_start_month) VALUES ($1, $2, $3) "
+          "ON CONFLICT (name) DO NOTHING",
+          options.name, std::string(options.base_currency.code()), options.fiscal_year_start_month);
+      r = find();
+    }
+    info.id = r[0][0].as<int>();
+    info.name = options.name;
+    info.base_currency = Currency::of(r[0][1].c_str());
+    info.fiscal_year_start_month = r[0][2].as<unsigned>();
+    tx.commit();
+  }
+
+  DbState read_state(pqxx::transaction_base& tx) {
+    pqxx::row row = tx.exec_params1(
+        "SELECT version, last_entry_id, account_count FROM amends.books WHERE book_id = $1", info.id);
+    return DbState{row[0].as<std::int64_t>(), row[1].as<std::int64_t>(), row[2].as<std::int64_t>()};
+  }
+
+  // ------------------------------------------------------------ catching up
+
+  void catch_up(pqxx::transaction_base& tx, const DbState& db) {
+    Ledger& book = *mirror;
+    if (db.version == version && static_cast<std::size_t>(db.last_entry) == book.entry_count() &&
+        static_cast<std::size_t>(db.accounts) == book.account_count())
+      return;
+    const bool limits = book.limit_checks();
+    book.set_limit_checks(false);
+    try {
+      load_new_accounts(tx, db);
+      if (static_cast<std::size_t>(db.last_entry) > book.entry_count()) replay_entries(tx);
+      apply_resolutions(tx);
+      apply_account_changes(tx);
+      apply_periods(tx);
+    } catch (...) {
+      book.set_limit_checks(limits);
+      throw;
+    }
+    book.set_limit_checks(limits);
+    version = db.version;
+  }
+
+  void load_new_accounts(pqxx::transaction_base& tx, const DbState& db) {
+    Ledger& book = *mirror;
+    if (static_cast<std::size_t>(db.accounts) <= book.account_count()) return;
+    pqxx::result rows = tx.exec_params(
+        "SELECT account_id, name, currency, type, dimensions::text FROM amends.accounts "
+        "WHERE book_id = $1 AND account_id >= $2 ORDER BY account_id",
+        info.id, static_cast<std::int64_t>(book.account_count()));
+    for (const auto& row : rows) {
+      AccountOptions account_options;
+      for (auto& [key, value] : text::parse_json_object(row[4].c_str())) account_options.dimensions.emplace(key, value);
+      AccountId id = book.create_account(row[1].c_str(), parse_account_type(row[3].c_str()), Currency::of(row[2].c_str()),
+                                         std::move(account_options));
+      if (id.value != row[0].as<std::uint32_t>())
+        throw store_error("the mirror of book " + info.name + " is out of step at account " + row[1].c_str());
+    }
+  }
+
+  struct EntryRow {
+    std::int64_t id = 0;
+    Date date;
+    bool pending = false;
+    std::string description, key, metadata, reason;
+    std::int64_t reverses = 0, completes = 0;
+    std::optional<Date> expires_on;
+  };
+
+  void replay_entries(pqxx::transaction_base& tx) {
+    Ledger& book = *mirror;
+    const std::string from = std::to_string(book.entry_count());
+    const std::string id = std::to_string(info.id);
+    std::vector<EntryRow> rows;
+    rows.reserve(static_cast<std::size_t>(std::max<std::int64_t>(0, read_state(tx).last_entry)) - book.entry_count());
+    std::vector<std::string> fields;
+    std::vector<bool> nulls;
+    std::string line;
+    {
+      pqxx::stream_from copy(tx,
+                             "(SELECT entry_id, date, kind, description, idempotency_key, metadata, reverses, "
+                             "completes, expires_on, reason FROM amends.entries WHERE book_id = " +
+                                 id + " AND entry_id > " + from + " ORDER BY entry_id)");
+      while (copy.get_raw_line(line)) {
+        text::split_copy_line(line, fields, nulls);
+        EntryRow row;
+        row.id = std::stoll(fields[0]);
+        row.date = Date::parse(fields[1]);
+        row.pending = fields[2] == "pending";
+        row.description = std::move(fields[3]);
+        if (!nulls[4]) row.key = std::move(fields[4]);
+        row.metadata = std::move(fields[5]);
+        if (!nulls[6]) row.reverses = std::stoll(fields[6]);
+        if (!nulls[7]) row.completes = std::stoll(fields[7]);
+        if (!nulls[8]) row.expires_on = Date::parse(fields[8]);
+        if (!nulls[9]) row.reason = std::move(fields[9]);
+        rows.push_back(std::move(row));
+      }
+      copy.complete();
+    }
+    pqxx::stream_from copy(tx,
+                           "(SELECT entry_id, account_id, amount FROM amends.postings WHERE book_id = " + id +
+                               " AND entry_id > " + from + " ORDER BY entry_id, line)");
+    std::size_t next = 0;
+    EntryDraft draft;
+    std::int64_t current = -1;
+    auto flush = [&] {
+      if (current < 0) return;
+      while (next < rows.size() && rows[next].id < current) ++next;
+      if (next == rows.size() || rows[next].id != current)
+        throw store_error("postings of entry " + std::to_string(current) + " have no entry row");
+      apply_entry(rows[next], draft);
+      ++next;
+    };
+    while (copy.get_raw_line(line)) {
+      text::split_copy_line(line, fields, nulls);
+      const std::int64_t entry = std::stoll(fields[0]);
+      if (entry != current) {
+        flush();
+        current = entry;
+        draft.clear();
+      }
+      const AccountId account{static_cast<std::uint32_t>(std::stoul(fields[1]))};
+      draft.postings.push_back(PostingDraft{account, Decimal::parse(fields[2]), std::nullopt});
+    }
+    copy.complete();
+    flush();
+    if (book.entry_count() != rows.size() + static_cast<std::size_t>(std::stoll(from)))
+      throw store_error("the mirror of book " + info.name + " is out of step after loading entries");
+  }
+
+  void apply_entry(EntryRow& row, EntryDraft& draft) {
+    Ledger& book = *mirror;
+    EntryId made;
+    if (row.reverses) {
+      made = book.reverse(EntryId{static_cast<std::uint64_t>(row.reverses)}, row.date, row.reason, true);
+    } else if (row.completes) {
+      const EntryId pending{static_cast<std::uint64_t>(row.completes)};
+      const EntryView reserved = book.entry(pending);
+      std::vector<Decimal> amounts(reserved.postings.size());
+      std::size_t j = 0;
+      for (std::size_t i = 0; i < reserved.postings.size(); ++i) {
+        if (j < draft.postings.size() && draft.postings[j].account == reserved.postings[i].account &&
+            draft.postings[j].amount.sign() == reserved.postings[i].amount.sign() &&
+            !(reserved.postings[i].amount.abs() < draft.postings[j].amount.abs()))
+          amounts[i] = draft.postings[j++].amount;
+      }
+      if (j != draft.postings.size())
+        throw store_error("entry " + std::to_string(row.id) + " does not match the reservation it completes");
+      made = book.post_pending(pending, row.date, amounts, row.description, true);
+    } else {
+      draft.date = row.date;
+      draft.description = std::move(row.description);
+      draft.idempotency_key = std::move(row.key);
+      draft.metadata = text::parse_json_pairs(row.metadata);
+      draft.allow_locked_period = true;
+      PostResult result = row.pending ? book.reserve(draft, row.expires_on) : book.post(draft);
+      made = result.created ? result.id : EntryId{};
+    }
+    if (made.value != static_cast<std::uint64_t>(row.id))
+      throw store_error("the mirror of book " + info.name + " is out of step at entry " + std::to_string(row.id));
+  }
+
+  void apply_resolutions(pqxx::transaction_base& tx) {
+    Ledger& book = *mirror;
+    pqxx::result rows = tx.exec_params(
+        "SELECT entry_id, kind, on_date::text, reason FROM amends.resolutions "
+        "WHERE book_id = $1 AND version > $2 ORDER BY version, entry_id",
+        info.id, version);
+    for (const auto& row : rows) {
+      const EntryId id{row[0].as<std::uint64_t>()};
+      if (book.status_of(id) != EntryStatus::pending) continue;
+      if (std::string_view(row[1].c_str()) == "voided") book.void_pending(id, Date::parse(row[2].c_str()), row[3].c_str());
+      else book.expire_entry(id);
+    }
+  }
+
+  void apply_account_changes(pqxx::transaction_base& tx) {
+    Ledger& book = *mirror;
+    pqxx::result rows = tx.exec_params(
+        "SELECT account_id, closed, min_normal::text, max_normal::text FROM amends.accounts "
+        "WHERE book_id = $1 AND version > $2 ORDER BY account_id",
+        info.id, version);
+    for (const auto& row : rows) {
+      const AccountId id{row[0].as<std::uint32_t>()};
+      BalanceLimit limit{optional_decimal(row[2]), optional_decimal(row[3])};
+      const Account& account = book.account(id);
+      if (account.limit.min_normal != limit.min_normal || account.limit.max_normal != limit.max_normal)
+        book.set_balance_limit(id, limit);
+      if (row[1].as<bool>() && !account.closed) book.close_account(id);
+    }
+  }
+
+  void apply_periods(pqxx::transaction_base& tx) {
+    Ledger& book = *mirror;
+    pqxx::result rows = tx.exec_params(
+        "SELECT to_char(period_start, 'YYYY-MM'), state FROM amends.periods WHERE book_id = $1 AND version > $2",
+        info.id, version);
+    for (const auto& row : rows) {
+      const Period period = Period::parse(row[0].c_str());
+      const PeriodState state = parse_period_state(row[1].c_str());
+      if (book.period_state(period) != state) book.set_period_state(period, state);
+    }
+  }
+
+  // ------------------------------------------------------------ writing
+
+  Snapshot snapshot() const {
+    const Ledger& book = *mirror;
+    Snapshot s;
+    s.savepoint = book.savepoint();
+    s.accounts = book.account_count();
+    s.entries = book.entry_count();
+    s.open = book.open_reservations();
+    std::sort(s.open.begin(), s.open.end());
+    s.periods = book.periods().states();
+    s.flags.reserve(s.accounts);
+    for (std::uint32_t i = 0; i < s.accounts; ++i) {
+      const Account& a = book.account(AccountId{i});
+      s.flags.emplace_back(a.closed, a.limit);
+    }
+    return s;
+  }
+
+  struct Changes {
+    std::vector<AccountId> changed_accounts;
+    std::vector<EntryId> resolved;
+    std::vector<std::pair<Period, PeriodState>> periods;
+    bool linked_entries = false;  // new entries that reverse or complete older ones
+    bool empty(const Snapshot& s, const Ledger& book) const {
+      return changed_accounts.empty() && resolved.empty() && periods.empty() && book.entry_count() == s.entries &&
+             book.account_count() == s.accounts;
+    }
+    bool appended_only() const { return changed_accounts.empty() && resolved.empty() && periods.empty() && !linked_entries; }
+  };
+
+  Changes changes_since(const Snapshot& s) const {
+    const Ledger& book = *mirror;
+    Changes c;
+    for (std::uint32_t i = 0; i < s.accounts; ++i) {
+      const Account& a = book.account(AccountId{i});
+      if (a.closed != s.flags[i].first || a.limit.min_normal != s.flags[i].second.min_normal ||
+          a.limit.max_normal != s.flags[i].second.max_normal)
+        c.changed_accounts.push_back(AccountId{i});
+    }
+    std::vector<EntryId> open = book.open_reservations();
+    std::sort(open.begin(), open.end());
+    std::set_difference(s.open.begin(), s.open.end(), open.begin(), open.end(), std::back_inserter(c.resolved));
+    const auto& now = book.periods().states();
+    auto state_in = [](const std::map<Period, PeriodState>& m, Period p) {
+      auto it = m.find(p);
+      return it == m.end() ? PeriodState::open : it->second;
+    };
+    std::map<Period, PeriodState> all = s.periods;
+    all.insert(now.begin(), now.end());
+    for (const auto& [period, ignored] : all)
+      if (state_in(s.periods, period) != state_in(now, period)) c.periods.emplace_back(period, state_in(now, period));
+    for (std::size_t e = s.entries + 1; e <= book.entry_count() && !c.linked_entries; ++e) {
+      const EntryView v = book.entry(EntryId{e});
+      c.linked_entries = bool(v.reverses) || bool(v.completes);
+    }
+    return c;
+  }
+
+  // Undoes what a failed write did to the mirror.
+  void restore(const Snapshot& s) {
+    Ledger& book = *mirror;
+    Changes c = changes_since(s);
+    if (c.empty(s, book)) return;
+    if (c.appended_only()) {
+      book.rollback_to(s.savepoint);
+      return;
+    }
+    reload_mirror();
+  }
+
+  void reload_mirror() {
+    Ledger& book = *mirror;
+    book = Ledger(book.config());
+    version = 0;
+    pqxx::read_transaction tx(*conn);
+    catch_up(tx, read_state(tx));
+  }
+
+  void write_changes(pqxx::work& tx, const Snapshot& s, const Changes& c) {
+    Ledger& book = *mirror;
+    // Accounts opened.
+    for (std::size_t i = s.accounts; i < book.account_count(); ++i) {
+      const Account& a = book.account(AccountId{static_cast<std::uint32_t>(i)});
+      const std::string min = a.limit.min_normal ? a.limit.min_normal->to_string(a.currency.minor_units()) : "";
+      const std::string max = a.limit.max_normal ? a.limit.max_normal->to_string(a.currency.minor_units()) : "";
+      tx.exec_params(
+          "INSERT INTO amends.accounts (book_id, account_id, name, currency, type, dimensions, min_normal, max_normal) "
+          "VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::numeric, $8::numeric)",
+          info.id, static_cast<std::int64_t>(i), a.name, std::string(a.currency.code()), std::string(to_string(a.type)),
+          text::json_object(a.dimensions), a.limit.min_normal ? min.c_str() : nullptr,
+          a.limit.max_normal ? max.c_str() : nullptr);
+    }
+    // Entries and their postings.
+    if (book.entry_count() > s.entries) write_entries(tx, s.entries);
+    // Reservations voided or expired.
+    for (EntryId e : c.resolved) {
+      const EntryView v = book.entry(e);
+      if (v.status == EntryStatus::pending_posted) continue;  // its completing entry says so
+      tx.exec_params(
+          "INSERT INTO amends.resolutions (book_id, entry_id, kind, on_date, reason) VALUES ($1, $2, $3, $4::date, $5)",
+          info.id, static_cast<std::int64_t>(e.value), v.status == EntryStatus::pending_voided ? "voided" : "expired",
+          v.resolved_on ? v.resolved_on->to_string() : v.date.to_string(), v.reason);
+    }
+    // Limits and closures.
+    for (AccountId a : c.changed_accounts) {
+      const Account& account = book.account(a);
+      const int places = account.currency.minor_units();
+      const std::string min = account.limit.min_normal ? account.limit.min_normal->to_string(places) : "";
+      const std::string max = account.limit.max_normal ? account.limit.max_normal->to_string(places) : "";
+      tx.exec_params(
+          "UPDATE amends.accounts SET closed = $3, min_normal = $4::numeric, max_normal = $5::numeric "
+          "WHERE book_id = $1 AND account_id = $2",
+          info.id, static_cast<std::int64_t>(a.value), account.closed,
+          account.limit.min_normal ? min.c_str() : nullptr, account.limit.max_normal ? max.c_str() : nullptr);
+    }
+    // Period states.
+    for (const auto& [period, state] : c.periods)
+      tx.exec_params(
+          "INSERT INTO amends.periods (book_id, period_start, state) VALUES ($1, $2::date, $3) "
+          "ON CONFLICT (book_id, period_start) DO UPDATE SET state = EXCLUDED.state",
+          info.id, period.first_day().to_string(), std::string(to_string(state)));
+  }
+
+  void write_entries(pqxx::work& tx, std::size_t first) {
+    Ledger& book = *mirror;
+    const std::string id = std::to_string(info.id);
+    constexpr std::size_t chunk = 1 << 20;
+    std::string entries_text, postings_text;
+    {
+      CopyIn copy(tx, "amends.entries",
+                           std::vector<std::string>{"book_id", "entry_id", "date", "kind", "description",
+                                                    "idempotency_key", "metadata", "posting_count", "reverses",
+                                                    "completes", "expires_on", "reason", "period_override"});
+      for (std::size_t e = first + 1; e <= book.entry_count(); ++e) {
+        const EntryView v = book.entry(EntryId{e});
+        std::string& out = entries_text;
+        if (!out.empty()) out += '\n';
+        out += id;
+        out += '\t';
+        out += std::to_string(e);
+        out += '\t';
+        out += v.date.to_string();
+        out += v.status == EntryStatus::posted ? "\tposted\t" : "\tpending\t";
+        text::append_copy_field(out, v.description);
+        out += '\t';
+        if (v.idempotency_key.empty()) out += "\\N";
+        else text::append_copy_field(out, v.idempotency_key);
+        out += '\t';
+        text::append_copy_field(out, text::json_pairs(v.metadata));
+        out += '\t';
+        out += std::to_string(v.postings.size());
+        out += '\t';
+        out += v.reverses ? std::to_string(v.reverses.value) : "\\N";
+        out += '\t';
+        out += v.completes ? std::to_string(v.completes.value) : "\\N";
+        out += '\t';
+        out += v.status != EntryStatus::posted && v.expires_on ? v.expires_on->to_string() : "\\N";
+        out += '\t';
+        if (v.reverses && !v.reason.empty()) text::append_copy_field(out, v.reason);
+        else out += "\\N";
+        out += book.period_state(Period::of(v.date)) == PeriodState::locked ? "\tt" : "\tf";
+        for (std::size_t line = 0; line < v.postings.size(); ++line) {
+          const PostingView& p = v.postings[line];
+          if (!postings_text.empty()) postings_text += '\n';
+          postings_text += id;
+          postings_text += '\t';
+          postings_text += std::to_string(e);
+          postings_text += '\t';
+          postings_text += std::to_string(line + 1);
+          postings_text += '\t';
+          postings_text += std::to_string(p.account.value);
+          postings_text += '\t';
+          postings_text += p.amount.to_string(book.account(p.account).currency.minor_units());
+        }
+        if (entries_text.size() >= chunk) {
+          copy.write(entries_text);
+          entries_text.clear();
+        }
+      }
+      if (!entries_text.empty()) copy.write(entries_text);
+      copy.complete();
+    }
+    CopyIn copy(tx, "amends.postings",
+                         std::vector<std::string>{"book_id", "entry_id", "line", "account_id", "amount"});
+    for (std::size_t at = 0; at < postings_text.size();) {
+      std::size_t end = std::min(postings_text.size(), at + chunk);
+      end = postings_text.find('\n', end);
+      if (end == std::string::npos) end = postings_text.size();
+      copy.write(postings_text.substr(at, end - at));
+      at = end + 1;
+    }
+    copy.complete();
+  }
+
+  std::string new_token() {
+    static constexpr char hex[] = "0123456789abcdef";
+    std::string token;
+    for (int i = 0; i < 2; ++i) {
+      std::uint64_t v = random();
+      for (int k = 0; k < 16; ++k, v >>= 4) token += hex[v & 15];
+    }
+    return token;
+  }
+
+  // After the connection dropped during COMMIT: did it commit?
+  std::optional<std::int64_t> committed_version(const std::string& token) {
+    std::string last_error;
+    for (int attempt = 0; attempt < 60; ++attempt) {
+      try {
+        connect();
+        pqxx::read_transaction tx(*conn);
+        pqxx::result r =
+            tx.exec_params("SELECT version FROM amends.changes WHERE book_id = $1 AND token = $2", info.id, token);
+        if (r.empty()) return std::nullopt;
+        return r[0][0].as<std::int64_t>();
+      } catch (const pqxx::broken_connection& e) {
+        last_error = e.what();
+      } catch (const store_error& e) {
+        last_error = e.what();
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    }
+    throw store_error("the connection dropped while committing and the database stayed unreachable for 30 s (" +
+                      last_error + "); the write may or may not have committed: reopen the book and look it up by "
+                      "its idempotency key");
+  }
+
+  void write(std::string_view operation, const std::function<void()>& op) {
+    if (in_write) {
+      op();
+      return;
+    }
+    struct Flag {
+      bool& flag;
+      explicit Flag(bool& f) : flag(f) { flag = true; }
+      ~Flag() { flag = false; }
+    } guard(in_write);
+    for (int attempt = 0;; ++attempt) {
+      const std::string token = new_token();
+      std::optional<Snapshot> snap;
+      try {
+        if (!conn || !conn->is_open()) connect();
+        pqxx::work tx(*conn);
+        pqxx::row begun = tx.exec_params1(
+            "SELECT version, previous_version, last_entry_id, account_count FROM amends.begin_write($1, $2, $3)",
+            info.id, std::string(operation), token);
+        const std::int64_t new_version = begun[0].as<std::int64_t>();
+        catch_up(tx, DbState{begun[1].as<std::int64_t>(), begun[2].as<std::int64_t>(), begun[3].as<std::int64_t>()});
+        snap = snapshot();
+        try {
+          op();
+        } catch (...) {
+          restore(*snap);
+          throw;
+        }
+        const Changes changes = changes_since(*snap);
+        if (changes.empty(*snap, *mirror)) return;  // nothing to write: the transaction rolls back
+        write_changes(tx, *snap, changes);
+        if (fail_at_commit == 1) {
+          fail_at_commit = 0;
+          conn->disconnect();
+        }
+        try {
+          tx.commit();
+          if (fail_at_commit == 2) {
+            fail_at_commit = 0;
+            conn->disconnect();
+            throw pqxx::in_doubt_error("simulated: the connection dropped after COMMIT was sent");
+          }
+        } catch (const pqxx::in_doubt_error&) {
+          return resolve_in_doubt(*snap, token);
+        } catch (const pqxx::broken_connection&) {
+          return resolve_in_doubt(*snap, token);
+        }
+        version = new_version;
+        return;
+      } catch (const pqxx::sql_error& e) {
+        if (snap) restore(*snap);
+        if (is_retryable(e) && attempt < options.max_retries) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(1 << std::min(attempt, 8)));
+          continue;
+        }
+        if (is_retryable(e)) throw store_error("gave up after " + std::to_string(attempt + 1) + " tries: " + primary_message(e));
+        throw_mapped(e);
+      } catch (const pqxx::broken_connection& e) {
+        if (snap) restore_after_disconnect(*snap);
+        throw store_error("lost the connection to PostgreSQL before committing; nothing was written (" +
+                          primary_message(e) + ")");
+      }
+    }
+  }
+
+  void restore_after_disconnect(const Snapshot& s) {
+    Ledger& book = *mirror;
+    Changes c = changes_since(s);
+    if (c.empty(s, book)) return;
+    if (c.appended_only()) {
+      book.rollback_to(s.savepoint);
+      return;
+    }
+    try {
+      connect();
+      reload_mirror();
+    } catch (const std::exception&) {
+      book = Ledger(book.config());  // rebuilt from the database by the next call
+      version = -1;
+    }
+  }
+
+  void resolve_in_doubt(const Snapshot& s, const std::string& token) {
+    std::optional<std::int64_t> committed = committed_version(token);
+    if (committed) {
+      version = *committed;
+      return;
+    }
+    restore_after_disconnect(s);
+    throw store_error("the connection dropped while committing and the database did not commit the write; nothing "
+                      "was written: submit it again (an idempotency key makes that safe)");
+  }
+
+  void sync() {
+    if (in_write) return;
+    try {
+      if (!conn || !conn->is_open()) connect();
+      pqxx::read_transaction tx(*conn);
+      if (version < 0) {
+        *mirror = Ledger(mirror->config());
+        version = 0;
+      }
+      catch_up(tx, read_state(tx));
+    } catch (const pqxx::broken_connection& e) {
+      throw store_error("lost the connection to PostgreSQL: " + primary_message(e));
+    } catch (const pqxx::sql_error& e) {
+      throw store_error("reading the book failed: " + primary_message(e));
+    }
+  }
+};
+
+Book::Book(std::string dsn, BookOptions options) : impl_(std::make_unique<Impl>()) {
+  impl_->dsn = std::move(dsn);
+  impl_->options = std::move(options);
+  migrate(impl_->dsn);
+  impl_->connect();
+  try {
+    impl_->open_book();
+  } catch (const pqxx::sql_error& e) {
+    throw store_error("opening book " + impl_->options.name + " failed: " + primary_message(e));
+  }
+}
+
+Book::~Book() = default;
+
+const BookInfo& Book::info() const { return impl_->info; }
+
+LedgerConfig Book::ledger_config() const {
+  LedgerConfig config;
+  config.base_currency = impl_->info.base_currency;
+  config.fiscal_year_start_month = impl_->info.fiscal_year_start_month;
+  config.name = impl_->info.name;
+  return config;
+}
+
+void Book::attach(Ledger& mirror) {
+  if (mirror.entry_count() != 0 || mirror.account_count() != 0)
+    throw invalid_argument("a book loads into an empty ledger");
+  impl_->mirror = &mirror;
+  impl_->version = 0;
+  impl_->sync();
+}
+
+Ledger& Book::mirror() {
+  if (!impl_->mirror) throw invalid_argument("the book is not attached to a ledger yet");
+  return *impl_->mirror;
+}
+
+void Book::sync() {
+  mirror();
+  impl_->sync();
+}
+
+void Book::write(std::string_view operation, const std::function<void()>& op) {
+  mirror();
+  impl_->write(operation, op);
+}
+
+bool Book::in_write() const { return impl_->in_write; }
+std::int64_t Book::version() const { return impl_->version; }
+
+void Book::reload() {
+  mirror();
+  try {
+    if (!impl_->conn || !impl_->conn->is_open()) impl_->connect();
+    impl_->reload_mirror();
+  } catch (const pqxx::broken_connection& e) {
+    throw store_error("lost the connection to PostgreSQL: " + primary_message(e));
+  }
+}
+
+void Book::simulate_connection_loss_at_commit(bool after_commit_sent) { impl_->fail_at_commit = after_commit_sent ? 2 : 1; }
+
+}  // namespace amends::store

@@ -1,0 +1,182 @@
+"""Books kept in PostgreSQL: amends.open() and the Book it returns.
+
+A Book is an amends.Ledger whose every operation goes through the database:
+a query first catches up with what other sessions committed, then answers
+from memory; a write runs in one database transaction that holds the book's
+write lock, is checked by the in-memory engine (same errors as amends.Ledger)
+and again by the database, and is durable when it returns.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from typing import Any, Callable, TypeVar
+
+from amends import _core
+from amends.ledger import Ledger
+
+__all__ = ["Book", "open", "SCHEMA_VERSION", "migrate"]
+
+SCHEMA_VERSION: int = _core.SCHEMA_VERSION
+migrate = _core.migrate
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+# Operations that change the book, by the name the change log records.
+_WRITES = (
+    "create_account",
+    "_create_account",
+    "close_account",
+    "set_balance_limit",
+    "set_period_state",
+    "lock_period",
+    "unlock_period",
+    "close_period",
+    "post",
+    "reserve",
+    "post_pending",
+    "void_pending",
+    "expire_pending",
+    "reverse",
+    "post_batch",
+    "_post_entries",
+    "_post_columns",
+    "load_csv",
+    "_load_csv",
+)
+# Operations that read it; each first catches up with other sessions.
+_READS = (
+    "has_account",
+    "account",
+    "accounts",
+    "period_state",
+    "entry",
+    "find_by_key",
+    "balance",
+    "balance_detail",
+    "rollup",
+    "balances_by",
+    "trial_balance",
+    "statement",
+    "activity",
+    "balance_report",
+    "to_pandas",
+    "to_journal",
+    "_entry",
+    "_postings",
+)
+
+
+def _writer(name: str, method: _F) -> _F:
+    @functools.wraps(method)
+    def write(self: Book, *args: Any, **kwargs: Any) -> Any:
+        return self._store.write(name.lstrip("_"), lambda: method(self, *args, **kwargs))
+
+    return write  # type: ignore[return-value]
+
+
+def _reader(method: _F) -> _F:
+    @functools.wraps(method)
+    def read(self: Book, *args: Any, **kwargs: Any) -> Any:
+        self._store.sync()
+        return method(self, *args, **kwargs)
+
+    return read  # type: ignore[return-value]
+
+
+class Book(Ledger):
+    """A book in PostgreSQL with the operations of amends.Ledger.
+
+    >>> book = amends.open()                       # the embedded default
+    >>> book = amends.open("postgresql://...", "emea")  # a DSN and a book name
+    """
+
+    _store: _core.Store
+
+    def __init__(
+        self,
+        dsn: str,
+        name: str = "main",
+        *,
+        base_currency: str = "USD",
+        fiscal_year_start_month: int = 1,
+        create: bool = True,
+    ) -> None:
+        store = _core.Store(dsn, name, base_currency, fiscal_year_start_month, create)
+        super().__init__(store.base_currency, store.fiscal_year_start_month, store.name)
+        self._store = store
+        self._dsn = dsn
+        store.attach(self)
+
+    @property
+    def dsn(self) -> str:
+        return self._dsn
+
+    @property
+    def book_id(self) -> int:
+        return self._store.book_id
+
+    @property
+    def version(self) -> int:
+        """One more for every committed write to this book, by anyone."""
+        self._store.sync()
+        return self._store.version
+
+    @property
+    def entry_count(self) -> int:
+        self._store.sync()
+        return int(_core.Ledger.entry_count.__get__(self))
+
+    @property
+    def posting_count(self) -> int:
+        self._store.sync()
+        return int(_core.Ledger.posting_count.__get__(self))
+
+    @property
+    def account_count(self) -> int:
+        self._store.sync()
+        return int(_core.Ledger.account_count.__get__(self))
+
+    def sync(self) -> None:
+        """Catches up with what other sessions committed (every query does this first)."""
+        self._store.sync()
+
+    def reload(self) -> None:
+        """Reloads the whole book from the database."""
+        self._store.reload()
+
+    def __repr__(self) -> str:
+        return f"<amends.Book {self.name!r} #{self.book_id} v{self._store.version}>"
+
+
+for _name in _WRITES:
+    setattr(Book, _name, _writer(_name, getattr(Ledger, _name)))
+for _name in _READS:
+    setattr(Book, _name, _reader(getattr(Ledger, _name)))
+del _name
+
+
+def open(  # noqa: A001 - amends.open, as the issue names it
+    dsn: str | None = None,
+    book: str = "main",
+    *,
+    base_currency: str = "USD",
+    fiscal_year_start_month: int = 1,
+    create: bool = True,
+) -> Book:
+    """Opens a book in PostgreSQL.
+
+    dsn: a libpq connection string or URI. Without one, $AMENDS_DSN; without
+    that, amends' own private cluster (started, and created on first use,
+    in $AMENDS_DATA_DIR or ~/.local/share/amends/pg; `amends db stop`
+    stops it). base_currency and fiscal_year_start_month apply when the book
+    is created; an existing book keeps its own.
+    """
+    if dsn is None:
+        dsn = os.environ.get("AMENDS_DSN") or None
+    if dsn is None:
+        from amends.cluster import Cluster
+
+        dsn = Cluster().ensure_running()
+    return Book(dsn, book, base_currency=base_currency, fiscal_year_start_month=fiscal_year_start_month, create=create)

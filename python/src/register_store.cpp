@@ -1,0 +1,66 @@
+// amends._core.Store: a book in PostgreSQL, mirrored into an amends.Ledger.
+#include "amends/store.hpp"
+
+#include "convert.hpp"
+
+namespace amends::python {
+
+void register_store(py::module_& m) {
+  using store::Book;
+  m.attr("SCHEMA_VERSION") = store::schema_version();
+  m.def(
+      "migrate", [](const std::string& dsn) { return store::migrate(dsn); }, py::arg("dsn"),
+      "Applies the schema migrations the database lacks; returns the versions applied.");
+
+  py::class_<Book>(m, "Store", "A book in PostgreSQL; amends.open() wraps it.")
+      .def(py::init([](const std::string& dsn, const std::string& name, py::handle base_currency,
+                       unsigned fiscal_year_start_month, bool create_if_missing, bool use_app_role) {
+             store::BookOptions options;
+             options.name = name;
+             options.base_currency = to_currency(base_currency);
+             options.fiscal_year_start_month = fiscal_year_start_month;
+             options.create_if_missing = create_if_missing;
+             options.use_app_role = use_app_role;
+             py::gil_scoped_release release;
+             return std::make_unique<Book>(dsn, std::move(options));
+           }),
+           py::arg("dsn"), py::arg("name") = "main", py::arg("base_currency") = "USD",
+           py::arg("fiscal_year_start_month") = 1, py::arg("create_if_missing") = true, py::arg("use_app_role") = true)
+      .def_property_readonly("book_id", [](const Book& b) { return b.info().id; })
+      .def_property_readonly("name", [](const Book& b) { return b.info().name; })
+      .def_property_readonly("base_currency", [](const Book& b) { return std::string(b.info().base_currency.code()); })
+      .def_property_readonly("fiscal_year_start_month", [](const Book& b) { return b.info().fiscal_year_start_month; })
+      .def_property_readonly("version", &Book::version)
+      .def_property_readonly("in_write", &Book::in_write)
+      .def(
+          "attach", [](Book& b, Ledger& mirror) { b.attach(mirror); }, py::arg("ledger"), py::keep_alive<1, 2>(),
+          "Loads the book into an empty ledger, which it then keeps in step.")
+      .def(
+          "sync",
+          [](Book& b) {
+            py::gil_scoped_release release;
+            b.sync();
+          },
+          "Catches the ledger up with what other sessions committed.")
+      .def(
+          "write",
+          [](Book& b, const std::string& operation, py::function op) {
+            py::object result = py::none();
+            b.write(operation, [&] { result = op(); });
+            return result;
+          },
+          py::arg("operation"), py::arg("op"),
+          "Runs op() on the ledger in one write transaction and writes what it changed.")
+      .def(
+          "reload",
+          [](Book& b) {
+            py::gil_scoped_release release;
+            b.reload();
+          },
+          "Reloads the ledger from the database.")
+      .def(
+          "_simulate_connection_loss_at_commit", &Book::simulate_connection_loss_at_commit, py::arg("after_commit_sent"),
+          "Test hook: the next commit loses its connection, before or after COMMIT is sent.");
+}
+
+}  // namespace amends::python

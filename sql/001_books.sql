@@ -1,0 +1,835 @@
+-- amends schema, version 1: books, accounts, periods, entries, postings,
+-- resolutions of reservations, and the change log.
+--
+-- Every table is keyed by book_id first (see sql/README.md): a deployment
+-- can distribute by book. Money is NUMERIC, dates are date, audit times are
+-- timestamptz. The invariants are enforced here as well as in the C++ core,
+-- so a client writing SQL directly can't corrupt the books:
+--   * an entry's postings balance per currency (checked when its postings
+--     are inserted, and at commit no entry may be left without them);
+--   * committed entries, postings, resolutions and changes never change;
+--   * an idempotency key is used once per book;
+--   * closed periods take nothing, locked ones only with the override;
+--   * balance limits hold, also with many sessions writing at once: every
+--     write transaction first takes its book's row lock (amends.begin_write),
+--     so the writes to one book are serialized and each sees the last.
+--
+-- Errors raised here use SQLSTATEs of class AM (see amends.error codes below).
+
+CREATE SCHEMA IF NOT EXISTS amends;
+
+DO $$
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'amends_app') THEN
+    CREATE ROLE amends_app NOLOGIN;
+  END IF;
+END
+$$;
+
+CREATE TABLE amends.currencies (
+  code        char(3)  PRIMARY KEY CHECK (code ~ '^[A-Z]{3}$'),
+  numeric     smallint NOT NULL,
+  minor_units smallint NOT NULL CHECK (minor_units BETWEEN 0 AND 4),
+  name        text     NOT NULL
+);
+INSERT INTO amends.currencies (code, numeric, minor_units, name) VALUES
+  ('AED', 784, 2, 'UAE Dirham'),
+  ('AFN', 971, 2, 'Afghani'),
+  ('ALL', 8, 2, 'Lek'),
+  ('AMD', 51, 2, 'Armenian Dram'),
+  ('AOA', 973, 2, 'Kwanza'),
+  ('ARS', 32, 2, 'Argentine Peso'),
+  ('AUD', 36, 2, 'Australian Dollar'),
+  ('AWG', 533, 2, 'Aruban Florin'),
+  ('AZN', 944, 2, 'Azerbaijan Manat'),
+  ('BAM', 977, 2, 'Convertible Mark'),
+  ('BBD', 52, 2, 'Barbados Dollar'),
+  ('BDT', 50, 2, 'Taka'),
+  ('BGN', 975, 2, 'Bulgarian Lev'),
+  ('BHD', 48, 3, 'Bahraini Dinar'),
+  ('BIF', 108, 0, 'Burundi Franc'),
+  ('BMD', 60, 2, 'Bermudian Dollar'),
+  ('BND', 96, 2, 'Brunei Dollar'),
+  ('BOB', 68, 2, 'Boliviano'),
+  ('BOV', 984, 2, 'Mvdol'),
+  ('BRL', 986, 2, 'Brazilian Real'),
+  ('BSD', 44, 2, 'Bahamian Dollar'),
+  ('BTN', 64, 2, 'Ngultrum'),
+  ('BWP', 72, 2, 'Pula'),
+  ('BYN', 933, 2, 'Belarusian Ruble'),
+  ('BZD', 84, 2, 'Belize Dollar'),
+  ('CAD', 124, 2, 'Canadian Dollar'),
+  ('CDF', 976, 2, 'Congolese Franc'),
+  ('CHE', 947, 2, 'WIR Euro'),
+  ('CHF', 756, 2, 'Swiss Franc'),
+  ('CHW', 948, 2, 'WIR Franc'),
+  ('CLF', 990, 4, 'Unidad de Fomento'),
+  ('CLP', 152, 0, 'Chilean Peso'),
+  ('CNY', 156, 2, 'Yuan Renminbi'),
+  ('COP', 170, 2, 'Colombian Peso'),
+  ('COU', 970, 2, 'Unidad de Valor Real'),
+  ('CRC', 188, 2, 'Costa Rican Colon'),
+  ('CUC', 931, 2, 'Peso Convertible'),
+  ('CUP', 192, 2, 'Cuban Peso'),
+  ('CVE', 132, 2, 'Cabo Verde Escudo'),
+  ('CZK', 203, 2, 'Czech Koruna'),
+  ('DJF', 262, 0, 'Djibouti Franc'),
+  ('DKK', 208, 2, 'Danish Krone'),
+  ('DOP', 214, 2, 'Dominican Peso'),
+  ('DZD', 12, 2, 'Algerian Dinar'),
+  ('EGP', 818, 2, 'Egyptian Pound'),
+  ('ERN', 232, 2, 'Nakfa'),
+  ('ETB', 230, 2, 'Ethiopian Birr'),
+  ('EUR', 978, 2, 'Euro'),
+  ('FJD', 242, 2, 'Fiji Dollar'),
+  ('FKP', 238, 2, 'Falkland Islands Pound'),
+  ('GBP', 826, 2, 'Pound Sterling'),
+  ('GEL', 981, 2, 'Lari'),
+  ('GHS', 936, 2, 'Ghana Cedi'),
+  ('GIP', 292, 2, 'Gibraltar Pound'),
+  ('GMD', 270, 2, 'Dalasi'),
+  ('GNF', 324, 0, 'Guinean Franc'),
+  ('GTQ', 320, 2, 'Quetzal'),
+  ('GYD', 328, 2, 'Guyana Dollar'),
+  ('HKD', 344, 2, 'Hong Kong Dollar'),
+  ('HNL', 340, 2, 'Lempira'),
+  ('HTG', 332, 2, 'Gourde'),
+  ('HUF', 348, 2, 'Forint'),
+  ('IDR', 360, 2, 'Rupiah'),
+  ('ILS', 376, 2, 'New Israeli Sheqel'),
+  ('INR', 356, 2, 'Indian Rupee'),
+  ('IQD', 368, 3, 'Iraqi Dinar'),
+  ('IRR', 364, 2, 'Iranian Rial'),
+  ('ISK', 352, 0, 'Iceland Krona'),
+  ('JMD', 388, 2, 'Jamaican Dollar'),
+  ('JOD', 400, 3, 'Jordanian Dinar'),
+  ('JPY', 392, 0, 'Yen'),
+  ('KES', 404, 2, 'Kenyan Shilling'),
+  ('KGS', 417, 2, 'Som'),
+  ('KHR', 116, 2, 'Riel'),
+  ('KMF', 174, 0, 'Comorian Franc'),
+  ('KPW', 408, 2, 'North Korean Won'),
+  ('KRW', 410, 0, 'Won'),
+  ('KWD', 414, 3, 'Kuwaiti Dinar'),
+  ('KYD', 136, 2, 'Cayman Islands Dollar'),
+  ('KZT', 398, 2, 'Tenge'),
+  ('LAK', 418, 2, 'Lao Kip'),
+  ('LBP', 422, 2, 'Lebanese Pound'),
+  ('LKR', 144, 2, 'Sri Lanka Rupee'),
+  ('LRD', 430, 2, 'Liberian Dollar'),
+  ('LSL', 426, 2, 'Loti'),
+  ('LYD', 434, 3, 'Libyan Dinar'),
+  ('MAD', 504, 2, 'Moroccan Dirham'),
+  ('MDL', 498, 2, 'Moldovan Leu'),
+  ('MGA', 969, 2, 'Malagasy Ariary'),
+  ('MKD', 807, 2, 'Denar'),
+  ('MMK', 104, 2, 'Kyat'),
+  ('MNT', 496, 2, 'Tugrik'),
+  ('MOP', 446, 2, 'Pataca'),
+  ('MRU', 929, 2, 'Ouguiya'),
+  ('MUR', 480, 2, 'Mauritius Rupee'),
+  ('MVR', 462, 2, 'Rufiyaa'),
+  ('MWK', 454, 2, 'Malawi Kwacha'),
+  ('MXN', 484, 2, 'Mexican Peso'),
+  ('MXV', 979, 2, 'Mexican Unidad de Inversion (UDI)'),
+  ('MYR', 458, 2, 'Malaysian Ringgit'),
+  ('MZN', 943, 2, 'Mozambique Metical'),
+  ('NAD', 516, 2, 'Namibia Dollar'),
+  ('NGN', 566, 2, 'Naira'),
+  ('NIO', 558, 2, 'Cordoba Oro'),
+  ('NOK', 578, 2, 'Norwegian Krone'),
+  ('NPR', 524, 2, 'Nepalese Rupee'),
+  ('NZD', 554, 2, 'New Zealand Dollar'),
+  ('OMR', 512, 3, 'Rial Omani'),
+  ('PAB', 590, 2, 'Balboa'),
+  ('PEN', 604, 2, 'Sol'),
+  ('PGK', 598, 2, 'Kina'),
+  ('PHP', 608, 2, 'Philippine Peso'),
+  ('PKR', 586, 2, 'Pakistan Rupee'),
+  ('PLN', 985, 2, 'Zloty'),
+  ('PYG', 600, 0, 'Guarani'),
+  ('QAR', 634, 2, 'Qatari Rial'),
+  ('RON', 946, 2, 'Romanian Leu'),
+  ('RSD', 941, 2, 'Serbian Dinar'),
+  ('RUB', 643, 2, 'Russian Ruble'),
+  ('RWF', 646, 0, 'Rwanda Franc'),
+  ('SAR', 682, 2, 'Saudi Riyal'),
+  ('SBD', 90, 2, 'Solomon Islands Dollar'),
+  ('SCR', 690, 2, 'Seychelles Rupee'),
+  ('SDG', 938, 2, 'Sudanese Pound'),
+  ('SEK', 752, 2, 'Swedish Krona'),
+  ('SGD', 702, 2, 'Singapore Dollar'),
+  ('SHP', 654, 2, 'Saint Helena Pound'),
+  ('SLE', 925, 2, 'Leone'),
+  ('SOS', 706, 2, 'Somali Shilling'),
+  ('SRD', 968, 2, 'Surinam Dollar'),
+  ('SSP', 728, 2, 'South Sudanese Pound'),
+  ('STN', 930, 2, 'Dobra'),
+  ('SVC', 222, 2, 'El Salvador Colon'),
+  ('SYP', 760, 2, 'Syrian Pound'),
+  ('SZL', 748, 2, 'Lilangeni'),
+  ('THB', 764, 2, 'Baht'),
+  ('TJS', 972, 2, 'Somoni'),
+  ('TMT', 934, 2, 'Turkmenistan New Manat'),
+  ('TND', 788, 3, 'Tunisian Dinar'),
+  ('TOP', 776, 2, 'Pa’anga'),
+  ('TRY', 949, 2, 'Turkish Lira'),
+  ('TTD', 780, 2, 'Trinidad and Tobago Dollar'),
+  ('TWD', 901, 2, 'New Taiwan Dollar'),
+  ('TZS', 834, 2, 'Tanzanian Shilling'),
+  ('UAH', 980, 2, 'Hryvnia'),
+  ('UGX', 800, 0, 'Uganda Shilling'),
+  ('USD', 840, 2, 'US Dollar'),
+  ('USN', 997, 2, 'US Dollar (Next day)'),
+  ('UYI', 940, 0, 'Uruguay Peso en Unidades Indexadas (UI)'),
+  ('UYU', 858, 2, 'Peso Uruguayo'),
+  ('UYW', 927, 4, 'Unidad Previsional'),
+  ('UZS', 860, 2, 'Uzbekistan Sum'),
+  ('VED', 926, 2, 'Bolívar Soberano'),
+  ('VES', 928, 2, 'Bolívar Soberano'),
+  ('VND', 704, 0, 'Dong'),
+  ('VUV', 548, 0, 'Vatu'),
+  ('WST', 882, 2, 'Tala'),
+  ('XAD', 396, 2, 'Arab Accounting Dinar'),
+  ('XAF', 950, 0, 'CFA Franc BEAC'),
+  ('XCD', 951, 2, 'East Caribbean Dollar'),
+  ('XCG', 532, 2, 'Caribbean Guilder'),
+  ('XOF', 952, 0, 'CFA Franc BCEAO'),
+  ('XPF', 953, 0, 'CFP Franc'),
+  ('YER', 886, 2, 'Yemeni Rial'),
+  ('ZAR', 710, 2, 'Rand'),
+  ('ZMW', 967, 2, 'Zambian Kwacha'),
+  ('ZWG', 924, 2, 'Zimbabwe Gold');
+
+CREATE TABLE amends.books (
+  book_id            integer     PRIMARY KEY GENERATED BY DEFAULT AS IDENTITY,
+  name               text        NOT NULL UNIQUE CHECK (name <> ''),
+  base_currency      char(3)     NOT NULL REFERENCES amends.currencies,
+  fiscal_start_month smallint    NOT NULL DEFAULT 1 CHECK (fiscal_start_month BETWEEN 1 AND 12),
+  created_at         timestamptz NOT NULL DEFAULT now(),
+  -- Write state, changed only by amends.begin_write and the triggers below.
+  version            bigint      NOT NULL DEFAULT 0,  -- one per write transaction
+  last_entry_id      bigint      NOT NULL DEFAULT 0,  -- entry ids are dense: 1, 2, 3, ...
+  account_count      integer     NOT NULL DEFAULT 0,  -- account ids are dense: 0, 1, 2, ...
+  writer_xid         xid8,                            -- the transaction that holds the write
+  tx_first_entry     bigint      NOT NULL DEFAULT 1,  -- first entry id of that transaction
+  open_entries       bigint      NOT NULL DEFAULT 0   -- its entries still without their postings
+);
+
+-- One row per write transaction: who, when, what, and the client's token
+-- (an in-doubt commit is resolved by looking the token up).
+CREATE TABLE amends.changes (
+  book_id      integer     NOT NULL REFERENCES amends.books,
+  version      bigint      NOT NULL,
+  operation    text        NOT NULL,
+  token        text,
+  db_user      text        NOT NULL DEFAULT current_user,
+  committed_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (book_id, version)
+);
+CREATE UNIQUE INDEX changes_token ON amends.changes (book_id, token) WHERE token IS NOT NULL;
+
+CREATE TABLE amends.accounts (
+  book_id         integer  NOT NULL REFERENCES amends.books,
+  account_id      integer  NOT NULL CHECK (account_id >= 0),
+  name            text     NOT NULL,
+  currency        char(3)  NOT NULL REFERENCES amends.currencies,
+  type            text     NOT NULL CHECK (type IN ('asset', 'liability', 'equity', 'revenue', 'contra_revenue', 'expense', 'memo')),
+  dimensions      jsonb    NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(dimensions) = 'object'),
+  min_normal      numeric,
+  max_normal      numeric,
+  closed          boolean  NOT NULL DEFAULT false,
+  -- Running totals in the account's currency, kept by the posting triggers.
+  posted          numeric  NOT NULL DEFAULT 0,
+  pending_debits  numeric  NOT NULL DEFAULT 0 CHECK (pending_debits >= 0),
+  pending_credits numeric  NOT NULL DEFAULT 0 CHECK (pending_credits >= 0),
+  version         bigint   NOT NULL DEFAULT 0,  -- the write that last changed closed or the limits
+  PRIMARY KEY (book_id, account_id),
+  UNIQUE (book_id, name, currency),
+  CHECK (name ~ '^[^:\t\n\r;]+(:[^:\t\n\r;]+)*$' AND name !~ '(^|:) | (:|$)|  ')
+);
+
+CREATE TABLE amends.periods (
+  book_id      integer NOT NULL REFERENCES amends.books,
+  period_start date    NOT NULL CHECK (extract(day FROM period_start) = 1),
+  state        text    NOT NULL CHECK (state IN ('open', 'locked', 'closed')),
+  version      bigint  NOT NULL DEFAULT 0,
+  PRIMARY KEY (book_id, period_start)
+);
+
+CREATE TABLE amends.entries (
+  book_id         integer     NOT NULL REFERENCES amends.books,
+  entry_id        bigint      NOT NULL CHECK (entry_id >= 1),
+  date            date        NOT NULL,
+  kind            text        NOT NULL DEFAULT 'posted' CHECK (kind IN ('posted', 'pending')),
+  description     text        NOT NULL DEFAULT '',
+  idempotency_key text        CHECK (idempotency_key <> ''),
+  metadata        jsonb       NOT NULL DEFAULT '[]' CHECK (jsonb_typeof(metadata) = 'array'),
+  posting_count   smallint    NOT NULL CHECK (posting_count BETWEEN 1 AND 1024),
+  reverses        bigint,
+  completes       bigint,
+  expires_on      date,
+  reason          text,
+  period_override boolean     NOT NULL DEFAULT false,
+  created_at      timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (book_id, entry_id),
+  FOREIGN KEY (book_id, reverses) REFERENCES amends.entries,
+  FOREIGN KEY (book_id, completes) REFERENCES amends.entries,
+  CHECK (expires_on IS NULL OR (kind = 'pending' AND expires_on > date)),
+  CHECK (kind = 'posted' OR (reverses IS NULL AND completes IS NULL)),
+  CHECK (reverses IS NULL OR completes IS NULL),
+  CHECK (reverses IS NULL OR (reason IS NOT NULL AND reason <> ''))
+);
+CREATE UNIQUE INDEX entries_idempotency_key ON amends.entries (book_id, idempotency_key) WHERE idempotency_key IS NOT NULL;
+CREATE UNIQUE INDEX entries_reverses ON amends.entries (book_id, reverses) WHERE reverses IS NOT NULL;
+CREATE UNIQUE INDEX entries_completes ON amends.entries (book_id, completes) WHERE completes IS NOT NULL;
+
+CREATE TABLE amends.postings (
+  book_id    integer  NOT NULL,
+  entry_id   bigint   NOT NULL,
+  line       smallint NOT NULL CHECK (line >= 1),
+  account_id integer  NOT NULL,
+  amount     numeric  NOT NULL CHECK (amount <> 0),
+  PRIMARY KEY (book_id, entry_id, line),
+  FOREIGN KEY (book_id, entry_id) REFERENCES amends.entries,
+  FOREIGN KEY (book_id, account_id) REFERENCES amends.accounts
+);
+
+-- How a reservation ended when no entry completed it: voided or expired.
+CREATE TABLE amends.resolutions (
+  book_id    integer     NOT NULL,
+  entry_id   bigint      NOT NULL,
+  kind       text        NOT NULL CHECK (kind IN ('voided', 'expired')),
+  on_date    date        NOT NULL,
+  reason     text        NOT NULL CHECK (reason <> ''),
+  version    bigint      NOT NULL DEFAULT 0,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (book_id, entry_id),
+  FOREIGN KEY (book_id, entry_id) REFERENCES amends.entries
+);
+CREATE INDEX resolutions_version ON amends.resolutions (book_id, version);
+CREATE INDEX accounts_version ON amends.accounts (book_id, version);
+CREATE INDEX periods_version ON amends.periods (book_id, version);
+
+-- ------------------------------------------------------------------ errors
+
+-- Raises with an amends SQLSTATE; the C++ store maps these to its errors.
+--   AM001 unbalanced          AM002 invalid entry        AM003 unknown account
+--   AM004 account closed      AM005 currency mismatch    AM006 amount too precise
+--   AM007 period closed       AM008 period locked        AM009 period transition
+--   AM010 balance limit       AM011 idempotency conflict AM012 entry not found
+--   AM013 already reversed    AM014 pending state        AM015 immutable
+--   AM016 no write lock       AM017 invalid argument
+CREATE FUNCTION amends.fail(code text, message text) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE EXCEPTION USING ERRCODE = code, MESSAGE = message;
+END
+$$;
+
+-- ------------------------------------------------------------------ the write lock
+
+-- Every write to a book starts here: it takes the book's row lock until the
+-- transaction ends, bumps its version and records the change. Called again
+-- in the same transaction it returns the same version.
+CREATE FUNCTION amends.begin_write(p_book integer, p_operation text, p_token text DEFAULT NULL,
+                                   OUT version bigint, OUT previous_version bigint,
+                                   OUT last_entry_id bigint, OUT account_count integer)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, amends AS $$
+DECLARE
+  b amends.books;
+BEGIN
+  SELECT * INTO b FROM amends.books WHERE book_id = p_book FOR UPDATE;
+  IF NOT FOUND THEN
+    PERFORM amends.fail('AM017', format('there is no book %s', p_book));
+  END IF;
+  IF b.writer_xid IS NOT DISTINCT FROM pg_current_xact_id() THEN
+    version := b.version; previous_version := b.version - 1;
+    last_entry_id := b.last_entry_id; account_count := b.account_count;
+    RETURN;
+  END IF;
+  PERFORM set_config('amends.in_begin_write', 'on', true);
+  UPDATE amends.books AS k
+     SET version = k.version + 1, writer_xid = pg_current_xact_id(), tx_first_entry = k.last_entry_id + 1, open_entries = 0
+   WHERE k.book_id = p_book;
+  PERFORM set_config('amends.in_begin_write', 'off', true);
+  INSERT INTO amends.changes (book_id, version, operation, token) VALUES (p_book, b.version + 1, p_operation, p_token);
+  version := b.version + 1; previous_version := b.version;
+  last_entry_id := b.last_entry_id; account_count := b.account_count;
+END
+$$;
+
+-- The book row of the current write transaction, or an error.
+CREATE FUNCTION amends.writing(p_book integer) RETURNS amends.books
+LANGUAGE plpgsql AS $$
+DECLARE
+  b amends.books;
+BEGIN
+  SELECT * INTO b FROM amends.books WHERE book_id = p_book;
+  IF NOT FOUND THEN
+    PERFORM amends.fail('AM017', format('there is no book %s', p_book));
+  END IF;
+  IF b.writer_xid IS DISTINCT FROM pg_current_xact_id() THEN
+    PERFORM amends.fail('AM016', format('writes to book %s need its write lock: call amends.begin_write(%s, ''what'') first in the transaction', p_book, p_book));
+  END IF;
+  RETURN b;
+END
+$$;
+
+-- ------------------------------------------------------------------ immutability
+
+CREATE FUNCTION amends.refuse_change() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM amends.fail('AM015', format('%s rows are immutable: %s is refused; post a reversal or a new entry instead',
+                                      TG_TABLE_NAME, lower(TG_OP)));
+  RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER immutable BEFORE UPDATE OR DELETE ON amends.entries FOR EACH ROW EXECUTE FUNCTION amends.refuse_change();
+CREATE TRIGGER immutable BEFORE UPDATE OR DELETE ON amends.postings FOR EACH ROW EXECUTE FUNCTION amends.refuse_change();
+CREATE TRIGGER immutable BEFORE UPDATE OR DELETE ON amends.resolutions FOR EACH ROW EXECUTE FUNCTION amends.refuse_change();
+CREATE TRIGGER immutable BEFORE UPDATE OR DELETE ON amends.changes FOR EACH ROW EXECUTE FUNCTION amends.refuse_change();
+CREATE TRIGGER immutable_truncate BEFORE TRUNCATE ON amends.entries FOR EACH STATEMENT EXECUTE FUNCTION amends.refuse_change();
+CREATE TRIGGER immutable_truncate BEFORE TRUNCATE ON amends.postings FOR EACH STATEMENT EXECUTE FUNCTION amends.refuse_change();
+CREATE TRIGGER immutable_truncate BEFORE TRUNCATE ON amends.resolutions FOR EACH STATEMENT EXECUTE FUNCTION amends.refuse_change();
+CREATE TRIGGER immutable_truncate BEFORE TRUNCATE ON amends.changes FOR EACH STATEMENT EXECUTE FUNCTION amends.refuse_change();
+CREATE TRIGGER immutable_truncate BEFORE TRUNCATE ON amends.accounts FOR EACH STATEMENT EXECUTE FUNCTION amends.refuse_change();
+CREATE TRIGGER immutable_truncate BEFORE TRUNCATE ON amends.books FOR EACH STATEMENT EXECUTE FUNCTION amends.refuse_change();
+CREATE TRIGGER immutable_truncate BEFORE TRUNCATE ON amends.periods FOR EACH STATEMENT EXECUTE FUNCTION amends.refuse_change();
+
+-- Books: the write state moves only through begin_write and the triggers.
+CREATE FUNCTION amends.guard_book() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_OP = 'DELETE' THEN
+    PERFORM amends.fail('AM015', format('book %s can''t be deleted', OLD.book_id));
+  END IF;
+  IF NEW.book_id <> OLD.book_id OR NEW.name <> OLD.name OR NEW.base_currency <> OLD.base_currency
+     OR NEW.fiscal_start_month <> OLD.fiscal_start_month OR NEW.created_at <> OLD.created_at THEN
+    PERFORM amends.fail('AM015', format('book %s: its name, currency and calendar never change', OLD.book_id));
+  END IF;
+  IF (NEW.version, NEW.last_entry_id, NEW.account_count, NEW.writer_xid, NEW.tx_first_entry, NEW.open_entries)
+       IS DISTINCT FROM (OLD.version, OLD.last_entry_id, OLD.account_count, OLD.writer_xid, OLD.tx_first_entry, OLD.open_entries)
+     AND current_setting('amends.in_begin_write', true) IS DISTINCT FROM 'on' THEN
+    PERFORM amends.fail('AM015', format('book %s: its write state is kept by amends.begin_write and the posting triggers', OLD.book_id));
+  END IF;
+  RETURN CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
+END
+$$;
+CREATE TRIGGER guard BEFORE UPDATE OR DELETE ON amends.books FOR EACH ROW EXECUTE FUNCTION amends.guard_book();
+
+-- At commit, every entry of the write must have its postings.
+CREATE FUNCTION amends.check_complete() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+  open_now bigint;
+BEGIN
+  -- NEW is the row as this update left it; the count that matters is the one at commit.
+  SELECT open_entries INTO open_now FROM amends.books WHERE book_id = NEW.book_id;
+  IF open_now <> 0 THEN
+    PERFORM amends.fail('AM001', format('book %s: %s entries of this transaction have no postings; an entry is committed with its balanced postings or not at all',
+                                        NEW.book_id, open_now));
+  END IF;
+  RETURN NULL;
+END
+$$;
+CREATE CONSTRAINT TRIGGER complete_at_commit AFTER UPDATE ON amends.books
+  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION amends.check_complete();
+
+-- ------------------------------------------------------------------ accounts
+
+CREATE FUNCTION amends.account_insert() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, amends AS $$
+DECLARE
+  b amends.books;
+  other_type text;
+BEGIN
+  b := amends.writing(NEW.book_id);
+  IF NEW.account_id IS DISTINCT FROM b.account_count THEN
+    PERFORM amends.fail('AM017', format('account ids of book %s are dense: the next is %s, not %s', NEW.book_id, b.account_count, NEW.account_id));
+  END IF;
+  IF NEW.posted <> 0 OR NEW.pending_debits <> 0 OR NEW.pending_credits <> 0 OR NEW.closed THEN
+    PERFORM amends.fail('AM017', format('account %s must open with zero balances and not closed', NEW.name));
+  END IF;
+  SELECT type INTO other_type FROM amends.accounts WHERE book_id = NEW.book_id AND name = NEW.name LIMIT 1;
+  IF other_type IS NOT NULL AND other_type <> NEW.type THEN
+    PERFORM amends.fail('AM017', format('account %s is a %s account in another currency; it can''t be a %s account in %s', NEW.name, other_type, NEW.type, NEW.currency));
+  END IF;
+  PERFORM amends.check_limit_precision(NEW);
+  PERFORM set_config('amends.in_begin_write', 'on', true);
+  UPDATE amends.books SET account_count = account_count + 1 WHERE book_id = NEW.book_id;
+  PERFORM set_config('amends.in_begin_write', 'off', true);
+  NEW.version := b.version;
+  RETURN NEW;
+END
+$$;
+
+CREATE FUNCTION amends.check_limit_precision(a amends.accounts) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+  places smallint;
+BEGIN
+  SELECT minor_units INTO places FROM amends.currencies WHERE code = a.currency;
+  IF a.min_normal IS NOT NULL AND a.min_normal <> round(a.min_normal, places) OR
+     a.max_normal IS NOT NULL AND a.max_normal <> round(a.max_normal, places) THEN
+    PERFORM amends.fail('AM006', format('the limits of %s are finer than %s''s %s minor digits', a.name, a.currency, places));
+  END IF;
+  IF a.min_normal IS NOT NULL AND a.max_normal IS NOT NULL AND a.min_normal > a.max_normal THEN
+    PERFORM amends.fail('AM017', format('account %s: minimum %s above maximum %s', a.name, a.min_normal, a.max_normal));
+  END IF;
+END
+$$;
+
+CREATE FUNCTION amends.account_update() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+  b amends.books;
+BEGIN
+  IF TG_OP = 'DELETE' THEN
+    PERFORM amends.fail('AM015', format('account %s can''t be deleted; close it instead', OLD.name));
+  END IF;
+  IF (NEW.book_id, NEW.account_id, NEW.name, NEW.currency, NEW.type) IS DISTINCT FROM (OLD.book_id, OLD.account_id, OLD.name, OLD.currency, OLD.type) THEN
+    PERFORM amends.fail('AM015', format('account %s: its id, name, currency and type never change', OLD.name));
+  END IF;
+  IF pg_trigger_depth() < 2 AND (NEW.posted, NEW.pending_debits, NEW.pending_credits) IS DISTINCT FROM (OLD.posted, OLD.pending_debits, OLD.pending_credits) THEN
+    PERFORM amends.fail('AM015', format('account %s: balances change only by posting', OLD.name));
+  END IF;
+  IF (NEW.closed, NEW.min_normal, NEW.max_normal, NEW.dimensions) IS DISTINCT FROM (OLD.closed, OLD.min_normal, OLD.max_normal, OLD.dimensions) THEN
+    b := amends.writing(NEW.book_id);
+    IF OLD.closed AND NOT NEW.closed THEN
+      PERFORM amends.fail('AM004', format('account %s is closed; it can''t be reopened', OLD.name));
+    END IF;
+    IF NEW.closed AND NOT OLD.closed AND (NEW.posted <> 0 OR NEW.pending_debits <> 0 OR NEW.pending_credits <> 0) THEN
+      PERFORM amends.fail('AM017', format('account %s still holds %s %s posted and open reservations; it can be closed only at zero', OLD.name, NEW.posted, NEW.currency));
+    END IF;
+    IF NEW.dimensions IS DISTINCT FROM OLD.dimensions THEN
+      PERFORM amends.fail('AM015', format('account %s: its dimensions never change', OLD.name));
+    END IF;
+    PERFORM amends.check_limit_precision(NEW);
+    NEW.version := b.version;
+  END IF;
+  RETURN NEW;
+END
+$$;
+
+CREATE TRIGGER insert_checks BEFORE INSERT ON amends.accounts FOR EACH ROW EXECUTE FUNCTION amends.account_insert();
+CREATE TRIGGER update_checks BEFORE UPDATE OR DELETE ON amends.accounts FOR EACH ROW EXECUTE FUNCTION amends.account_update();
+
+-- ------------------------------------------------------------------ periods
+
+CREATE FUNCTION amends.period_change() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+  b amends.books;
+  old_state text := 'open';
+BEGIN
+  IF TG_OP = 'DELETE' THEN
+    PERFORM amends.fail('AM015', format('period rows can''t be deleted; set the period''s state instead', ''));
+  END IF;
+  b := amends.writing(NEW.book_id);
+  IF TG_OP = 'UPDATE' THEN
+    IF (NEW.book_id, NEW.period_start) IS DISTINCT FROM (OLD.book_id, OLD.period_start) THEN
+      PERFORM amends.fail('AM015', 'a period row keeps its book and month');
+    END IF;
+    old_state := OLD.state;
+  END IF;
+  IF old_state = 'closed' AND NEW.state <> 'closed' THEN
+    PERFORM amends.fail('AM009', format('period %s is closed; it can''t be %s', to_char(NEW.period_start, 'YYYY-MM'),
+                                        CASE NEW.state WHEN 'open' THEN 'reopened' ELSE 'locked' END));
+  END IF;
+  NEW.version := b.version;
+  RETURN NEW;
+END
+$$;
+CREATE TRIGGER transitions BEFORE INSERT OR UPDATE OR DELETE ON amends.periods FOR EACH ROW EXECUTE FUNCTION amends.period_change();
+
+-- ------------------------------------------------------------------ entries
+
+CREATE FUNCTION amends.entries_inserted() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, amends AS $$
+DECLARE
+  r record;
+  b amends.books;
+BEGIN
+  FOR r IN SELECT book_id, count(*) AS n, min(entry_id) AS first_id, max(entry_id) AS last_id
+             FROM new_entries GROUP BY book_id ORDER BY book_id LOOP
+    b := amends.writing(r.book_id);
+    IF r.first_id <> b.last_entry_id + 1 OR r.last_id <> b.last_entry_id + r.n THEN
+      PERFORM amends.fail('AM017', format('entry ids of book %s are dense: this insert must use %s to %s, not %s to %s',
+                                          r.book_id, b.last_entry_id + 1, b.last_entry_id + r.n, r.first_id, r.last_id));
+    END IF;
+    PERFORM set_config('amends.in_begin_write', 'on', true);
+    UPDATE amends.books SET last_entry_id = r.last_id, open_entries = open_entries + r.n WHERE book_id = r.book_id;
+    PERFORM set_config('amends.in_begin_write', 'off', true);
+  END LOOP;
+
+  -- Periods: closed takes nothing; locked only with the override.
+  SELECT n.entry_id, n.date, p.state, n.period_override INTO r
+    FROM new_entries n
+    JOIN amends.periods p ON p.book_id = n.book_id AND p.period_start = date_trunc('month', n.date)::date
+   WHERE p.state = 'closed' OR (p.state = 'locked' AND NOT n.period_override)
+   LIMIT 1;
+  IF FOUND THEN
+    IF r.state = 'closed' THEN
+      PERFORM amends.fail('AM007', format('period %s is closed; entry %s dated %s can''t be posted', to_char(r.date, 'YYYY-MM'), r.entry_id, r.date));
+    ELSE
+      PERFORM amends.fail('AM008', format('period %s is locked; entry %s dated %s needs the override (period_override = true)', to_char(r.date, 'YYYY-MM'), r.entry_id, r.date));
+    END IF;
+  END IF;
+
+  -- Reversals: of a posted entry that is not itself a reversal, not before it.
+  SELECT n.entry_id, n.reverses, o.kind, o.reverses AS o_reverses, o.date AS o_date, n.date INTO r
+    FROM new_entries n JOIN amends.entries o ON o.book_id = n.book_id AND o.entry_id = n.reverses
+   WHERE o.kind <> 'posted' OR o.reverses IS NOT NULL OR n.date < o.date OR o.entry_id >= n.entry_id
+   LIMIT 1;
+  IF FOUND THEN
+    IF r.kind <> 'posted' THEN
+      PERFORM amends.fail('AM014', format('entry %s is a reservation; void it instead of reversing it', r.reverses));
+    ELSIF r.o_reverses IS NOT NULL THEN
+      PERFORM amends.fail('AM002', format('entry %s is itself a reversal; it can''t be reversed', r.reverses));
+    ELSE
+      PERFORM amends.fail('AM002', format('entry %s dated %s can''t reverse entry %s dated %s', r.entry_id, r.date, r.reverses, r.o_date));
+    END IF;
+  END IF;
+
+  -- Completions: of an open reservation, not before it, before its expiry.
+  SELECT n.entry_id, n.completes, o.kind, o.date AS o_date, o.expires_on, n.date,
+         EXISTS (SELECT 1 FROM amends.resolutions s WHERE s.book_id = o.book_id AND s.entry_id = o.entry_id) AS resolved INTO r
+    FROM new_entries n JOIN amends.entries o ON o.book_id = n.book_id AND o.entry_id = n.completes
+   WHERE o.kind <> 'pending' OR n.date < o.date OR (o.expires_on IS NOT NULL AND n.date >= o.expires_on)
+      OR EXISTS (SELECT 1 FROM amends.resolutions s WHERE s.book_id = o.book_id AND s.entry_id = o.entry_id)
+   LIMIT 1;
+  IF FOUND THEN
+    IF r.kind <> 'pending' THEN
+      PERFORM amends.fail('AM014', format('entry %s is not a reservation; only a reservation can be completed', r.completes));
+    ELSIF r.resolved THEN
+      PERFORM amends.fail('AM014', format('reservation %s was already voided or expired', r.completes));
+    ELSE
+      PERFORM amends.fail('AM014', format('reservation %s (%s, expiring %s) can''t be posted on %s', r.completes, r.o_date, coalesce(r.expires_on::text, 'never'), r.date));
+    END IF;
+  END IF;
+  RETURN NULL;
+END
+$$;
+CREATE TRIGGER checks AFTER INSERT ON amends.entries REFERENCING NEW TABLE AS new_entries
+  FOR EACH STATEMENT EXECUTE FUNCTION amends.entries_inserted();
+
+-- ------------------------------------------------------------------ postings
+
+-- Applies per-account changes to the running totals, in account order (the
+-- lock order), and refuses any that would take a limited account past its
+-- limit in the direction it is moving (the C++ core's rule).
+CREATE FUNCTION amends.apply_deltas(p_book integer, deltas jsonb) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, amends AS $$
+DECLARE
+  r record;
+BEGIN
+  FOR r IN
+    WITH d AS (
+      SELECT (x->>0)::integer AS account_id, (x->>1)::numeric AS d_posted, (x->>2)::numeric AS d_debits, (x->>3)::numeric AS d_credits
+        FROM jsonb_array_elements(deltas) AS x
+    ), locked AS (
+      SELECT a.* FROM amends.accounts a JOIN d USING (account_id)
+       WHERE a.book_id = p_book ORDER BY a.account_id FOR UPDATE OF a
+    ), moved AS (
+      SELECT l.account_id, l.name, l.currency, l.min_normal, l.max_normal,
+             CASE WHEN l.type IN ('asset', 'expense', 'contra_revenue', 'memo') THEN 1 ELSE -1 END AS sign,
+             l.posted AS p0, l.pending_debits AS pd0, l.pending_credits AS pc0,
+             l.posted + d.d_posted AS p1, l.pending_debits + d.d_debits AS pd1, l.pending_credits + d.d_credits AS pc1
+        FROM locked l JOIN d USING (account_id)
+    )
+    SELECT *,
+           CASE WHEN sign = 1 THEN p0 - pc0 ELSE -p0 - pd0 END AS low0,
+           CASE WHEN sign = 1 THEN p1 - pc1 ELSE -p1 - pd1 END AS low1,
+           CASE WHEN sign = 1 THEN p0 + pd0 ELSE -p0 + pc0 END AS high0,
+           CASE WHEN sign = 1 THEN p1 + pd1 ELSE -p1 + pc1 END AS high1
+      FROM moved ORDER BY account_id
+  LOOP
+    IF r.min_normal IS NOT NULL AND r.low1 < r.min_normal AND r.low1 < r.low0 THEN
+      PERFORM amends.fail('AM010', format('this would take %s to %s %s (its normal balance, counting open reservations), below its limit of %s',
+                                          r.name, r.low1, r.currency, r.min_normal));
+    END IF;
+    IF r.max_normal IS NOT NULL AND r.high1 > r.max_normal AND r.high1 > r.high0 THEN
+      PERFORM amends.fail('AM010', format('this would take %s to %s %s (its normal balance, counting open reservations), above its limit of %s',
+                                          r.name, r.high1, r.currency, r.max_normal));
+    END IF;
+    IF r.pd1 < 0 OR r.pc1 < 0 THEN
+      PERFORM amends.fail('AM014', format('account %s: reservations released twice', r.name));
+    END IF;
+    UPDATE amends.accounts SET posted = r.p1, pending_debits = r.pd1, pending_credits = r.pc1
+     WHERE book_id = p_book AND account_id = r.account_id;
+  END LOOP;
+END
+$$;
+
+CREATE FUNCTION amends.postings_inserted() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, amends AS $$
+DECLARE
+  bk record;
+  r record;
+  b amends.books;
+  deltas jsonb;
+BEGIN
+  FOR bk IN SELECT DISTINCT book_id FROM new_postings ORDER BY book_id LOOP
+    b := amends.writing(bk.book_id);
+
+    -- Only entries of this transaction take postings, each entry all of its
+    -- postings in one statement.
+    SELECT g.entry_id, g.n, g.first_line, g.last_line, e.posting_count INTO r
+      FROM (SELECT entry_id, count(*) AS n, min(line) AS first_line, max(line) AS last_line
+              FROM new_postings WHERE book_id = b.book_id GROUP BY entry_id) g
+      JOIN amends.entries e ON e.book_id = b.book_id AND e.entry_id = g.entry_id
+     WHERE g.entry_id < b.tx_first_entry OR g.n <> e.posting_count OR g.first_line <> 1 OR g.last_line <> e.posting_count
+     LIMIT 1;
+    IF FOUND THEN
+      IF r.entry_id < b.tx_first_entry THEN
+        PERFORM amends.fail('AM015', format('entry %s is committed; its postings never change', r.entry_id));
+      END IF;
+      PERFORM amends.fail('AM001', format('entry %s has %s postings (lines %s to %s); it declares %s, and they are inserted together in one statement',
+                                          r.entry_id, r.n, r.first_line, r.last_line, r.posting_count));
+    END IF;
+
+    -- Open accounts, amounts in their currency's minor units, balanced per currency.
+    SELECT n.entry_id, a.name, a.closed, n.amount, a.currency, c.minor_units INTO r
+      FROM new_postings n
+      JOIN amends.accounts a ON a.book_id = n.book_id AND a.account_id = n.account_id
+      JOIN amends.currencies c ON c.code = a.currency
+     WHERE n.book_id = b.book_id AND (a.closed OR n.amount <> round(n.amount, c.minor_units))
+     LIMIT 1;
+    IF FOUND THEN
+      IF r.closed THEN
+        PERFORM amends.fail('AM004', format('account %s is closed; entry %s can''t post to it', r.name, r.entry_id));
+      END IF;
+      PERFORM amends.fail('AM006', format('entry %s: %s %s is finer than %s''s %s minor digits', r.entry_id, r.amount, r.currency, r.currency, r.minor_units));
+    END IF;
+
+    SELECT n.entry_id, a.currency, sum(n.amount) AS total INTO r
+      FROM new_postings n JOIN amends.accounts a ON a.book_id = n.book_id AND a.account_id = n.account_id
+     WHERE n.book_id = b.book_id
+     GROUP BY n.entry_id, a.currency HAVING sum(n.amount) <> 0
+     LIMIT 1;
+    IF FOUND THEN
+      PERFORM amends.fail('AM001', format('entry %s does not balance: its %s postings sum to %s', r.entry_id, r.currency, r.total));
+    END IF;
+
+    -- A reversal mirrors its entry line by line.
+    SELECT n.entry_id, e.reverses INTO r
+      FROM new_postings n
+      JOIN amends.entries e ON e.book_id = n.book_id AND e.entry_id = n.entry_id
+      LEFT JOIN amends.postings o ON o.book_id = n.book_id AND o.entry_id = e.reverses AND o.line = n.line
+     WHERE n.book_id = b.book_id AND e.reverses IS NOT NULL
+       AND (o.entry_id IS NULL OR o.account_id <> n.account_id OR o.amount <> -n.amount
+            OR e.posting_count <> (SELECT posting_count FROM amends.entries x WHERE x.book_id = e.book_id AND x.entry_id = e.reverses))
+     LIMIT 1;
+    IF FOUND THEN
+      PERFORM amends.fail('AM002', format('entry %s must mirror entry %s line by line to reverse it', r.entry_id, r.reverses));
+    END IF;
+
+    -- A completion posts no more than was reserved, per account and side.
+    SELECT c.entry_id, c.completes, c.account_id INTO r
+      FROM (SELECT e.entry_id, e.completes, n.account_id, sign(n.amount) AS side, sum(n.amount) AS amount
+              FROM new_postings n JOIN amends.entries e ON e.book_id = n.book_id AND e.entry_id = n.entry_id
+             WHERE n.book_id = b.book_id AND e.completes IS NOT NULL
+             GROUP BY e.entry_id, e.completes, n.account_id, sign(n.amount)) c
+      LEFT JOIN (SELECT o.entry_id, o.account_id, sign(o.amount) AS side, sum(o.amount) AS amount
+                   FROM amends.postings o
+                  WHERE o.book_id = b.book_id
+                    AND o.entry_id IN (SELECT e.completes FROM new_postings n JOIN amends.entries e
+                                          ON e.book_id = n.book_id AND e.entry_id = n.entry_id
+                                        WHERE n.book_id = b.book_id AND e.completes IS NOT NULL)
+                  GROUP BY o.entry_id, o.account_id, sign(o.amount)) p
+        ON p.entry_id = c.completes AND p.account_id = c.account_id AND p.side = c.side
+     WHERE p.entry_id IS NULL OR abs(c.amount) > abs(p.amount)
+     LIMIT 1;
+    IF FOUND THEN
+      PERFORM amends.fail('AM002', format('entry %s posts more to account %s than reservation %s holds', r.entry_id, r.account_id, r.completes));
+    END IF;
+
+    -- Running totals and limits: posted entries move posted; reservations
+    -- move the pending sides; a completion releases its reservation.
+    WITH moves AS (
+      SELECT n.account_id,
+             CASE WHEN e.kind = 'posted' THEN n.amount ELSE 0 END AS d_posted,
+             CASE WHEN e.kind = 'pending' AND n.amount > 0 THEN n.amount ELSE 0 END AS d_debits,
+             CASE WHEN e.kind = 'pending' AND n.amount < 0 THEN -n.amount ELSE 0 END AS d_credits
+        FROM new_postings n JOIN amends.entries e ON e.book_id = n.book_id AND e.entry_id = n.entry_id
+       WHERE n.book_id = b.book_id
+      UNION ALL
+      SELECT o.account_id, 0,
+             CASE WHEN o.amount > 0 THEN -o.amount ELSE 0 END,
+             CASE WHEN o.amount < 0 THEN o.amount ELSE 0 END
+        FROM amends.postings o
+       WHERE o.book_id = b.book_id
+         AND o.entry_id IN (SELECT DISTINCT e.completes FROM new_postings n JOIN amends.entries e
+                               ON e.book_id = n.book_id AND e.entry_id = n.entry_id
+                             WHERE n.book_id = b.book_id AND e.completes IS NOT NULL)
+    )
+    SELECT jsonb_agg(jsonb_build_array(account_id, d_posted::text, d_debits::text, d_credits::text) ORDER BY account_id) INTO deltas
+      FROM (SELECT account_id, sum(d_posted) AS d_posted, sum(d_debits) AS d_debits, sum(d_credits) AS d_credits
+              FROM moves GROUP BY account_id) s;
+    PERFORM amends.apply_deltas(b.book_id, deltas);
+
+    PERFORM set_config('amends.in_begin_write', 'on', true);
+    UPDATE amends.books
+       SET open_entries = open_entries - (SELECT count(DISTINCT entry_id) FROM new_postings WHERE book_id = b.book_id)
+     WHERE book_id = b.book_id;
+    PERFORM set_config('amends.in_begin_write', 'off', true);
+  END LOOP;
+  RETURN NULL;
+END
+$$;
+CREATE TRIGGER checks AFTER INSERT ON amends.postings REFERENCING NEW TABLE AS new_postings
+  FOR EACH STATEMENT EXECUTE FUNCTION amends.postings_inserted();
+
+-- ------------------------------------------------------------------ resolutions
+
+CREATE FUNCTION amends.resolution_insert() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, amends AS $$
+DECLARE
+  b amends.books;
+  e amends.entries;
+  deltas jsonb;
+BEGIN
+  b := amends.writing(NEW.book_id);
+  SELECT * INTO e FROM amends.entries WHERE book_id = NEW.book_id AND entry_id = NEW.entry_id;
+  IF NOT FOUND THEN
+    PERFORM amends.fail('AM012', format('there is no entry %s', NEW.entry_id));
+  END IF;
+  IF e.kind <> 'pending' THEN
+    PERFORM amends.fail('AM014', format('entry %s is not a reservation', NEW.entry_id));
+  END IF;
+  IF EXISTS (SELECT 1 FROM amends.entries WHERE book_id = NEW.book_id AND completes = NEW.entry_id) THEN
+    PERFORM amends.fail('AM014', format('reservation %s was already posted', NEW.entry_id));
+  END IF;
+  IF NEW.on_date < e.date THEN
+    PERFORM amends.fail('AM002', format('reservation %s of %s can''t be %s on %s', NEW.entry_id, e.date, NEW.kind, NEW.on_date));
+  END IF;
+  IF NEW.kind = 'expired' AND (e.expires_on IS NULL OR NEW.on_date <> e.expires_on) THEN
+    PERFORM amends.fail('AM014', format('reservation %s expires %s; it can''t have expired on %s', NEW.entry_id, coalesce(e.expires_on::text, 'never'), NEW.on_date));
+  END IF;
+  SELECT jsonb_agg(jsonb_build_array(account_id, '0', d_debits::text, d_credits::text) ORDER BY account_id) INTO deltas
+    FROM (SELECT account_id, sum(CASE WHEN amount > 0 THEN -amount ELSE 0 END) AS d_debits,
+                 sum(CASE WHEN amount < 0 THEN amount ELSE 0 END) AS d_credits
+            FROM amends.postings WHERE book_id = NEW.book_id AND entry_id = NEW.entry_id GROUP BY account_id) s;
+  PERFORM amends.apply_deltas(NEW.book_id, deltas);
+  NEW.version := b.version;
+  RETURN NEW;
+END
+$$;
+CREATE TRIGGER checks BEFORE INSERT ON amends.resolutions FOR EACH ROW EXECUTE FUNCTION amends.resolution_insert();
+
+-- ------------------------------------------------------------------ privileges
+
+-- The application role: it reads everything and writes only through inserts
+-- (and the few account and period changes amends makes); it can't update or
+-- delete an entry, a posting, a resolution or the change log.
+REVOKE ALL ON ALL TABLES IN SCHEMA amends FROM PUBLIC;
+GRANT USAGE ON SCHEMA amends TO amends_app;
+GRANT SELECT ON ALL TABLES IN SCHEMA amends TO amends_app;
+GRANT INSERT ON amends.books, amends.accounts, amends.periods, amends.entries, amends.postings, amends.resolutions TO amends_app;
+GRANT UPDATE (closed, min_normal, max_normal) ON amends.accounts TO amends_app;
+GRANT UPDATE (state) ON amends.periods TO amends_app;
+GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA amends TO amends_app;
+GRANT USAGE ON ALL SEQUENCES IN SCHEMA amends TO amends_app;
