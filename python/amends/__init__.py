@@ -55,7 +55,7 @@ from amends.ledger import (
     TrialBalance,
     Ledger,
 )
-from amends.book import SCHEMA_VERSION, Book, open
+from amends.book import SCHEMA_VERSION, Book, migrate, open
 
 
 __all__ = [
@@ -74,6 +74,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "SchemaError",
     "StoreError",
+    "migrate",
     "open",
     "BalanceLimitExceeded",
     "BatchResult",

@@ -142,6 +142,16 @@ class Book(Ledger):
         """Catches up with what other sessions committed (every query does this first)."""
         self._store.sync()
 
+    def close(self) -> None:
+        """Closes the database connection now; the book reconnects if used again."""
+        self._store.close()
+
+    def __enter__(self) -> Book:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def reload(self) -> None:
         """Reloads the whole book from the database."""
         self._store.reload()

@@ -3,7 +3,13 @@
     amends tour                 the main job on the embedded default (for now, an in-memory tour)
     amends balance FILE.csv     load postings from CSV and print the balance report
     amends journal FILE.csv     load postings from CSV and write them as a ledger/hledger journal
+    amends db start             create the embedded default PostgreSQL cluster if needed, start it, print its DSN
+    amends db stop              stop it
+    amends db status            running or stopped, pid, data directory, DSN (exit 0 running, 3 stopped)
     amends version
+
+`amends db` takes --data-dir DIR; the default is $AMENDS_DATA_DIR, else
+$XDG_DATA_HOME/amends/pg, else ~/.local/share/amends/pg.
 """
 
 from __future__ import annotations
@@ -13,12 +19,34 @@ import sys
 from typing import Sequence
 
 import amends
+from amends.cluster import Cluster, ClusterError
+
+# What `amends db status` returns for a stopped server, as `pg_ctl status` does.
+EXIT_STOPPED = 3
 
 
 def _load(path: str, base_currency: str) -> amends.Ledger:
     book = amends.Ledger(base_currency=base_currency)
     book.load_csv(path, open_missing_accounts=True)
     return book
+
+
+def _database(action: str, cluster: Cluster) -> int:
+    if action == "start":
+        print(cluster.ensure_running())
+        return 0
+    if action == "stop":
+        print("stopped" if cluster.stop() else "not running")
+        return 0
+    status = cluster.status()
+    print("running" if status.running else "stopped")
+    print(f"pid: {status.pid if status.pid is not None else '-'}")
+    print(f"data dir: {status.data_dir}")
+    print(f"socket dir: {status.socket_dir}")
+    print(f"dsn: {status.dsn}")
+    if status.server_version:
+        print(f"server version: {status.server_version}")
+    return 0 if status.running else EXIT_STOPPED
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -39,6 +67,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     journal.add_argument("csv")
     journal.add_argument("-o", "--output", default=None, help="file to write (default: stdout)")
     journal.add_argument("--base-currency", default="USD")
+
+    database = commands.add_parser("db", help="start, stop or inspect the embedded default PostgreSQL cluster")
+    database.add_argument("action", choices=["start", "stop", "status"])
+    default_dir = "$AMENDS_DATA_DIR, else ~/.local/share/amends/pg"
+    database.add_argument("--data-dir", metavar="DIR", help=f"the cluster's data directory (default: {default_dir})")
 
     commands.add_parser("version", help="print the version")
 
@@ -61,10 +94,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             else:
                 sys.stdout.write(book.to_journal() or "")
             return 0
+        if args.command == "db":
+            return _database(args.action, Cluster(args.data_dir))
         if args.command == "version":
             print(amends.__version__)
             return 0
-    except amends.AmendsError as error:
+    except (amends.AmendsError, ClusterError) as error:
         print(f"amends: {type(error).__name__}: {error}", file=sys.stderr)
         return 2
     return 2

@@ -1,6 +1,8 @@
 // amends._core.Store: a book in PostgreSQL, mirrored into an amends.Ledger.
 #include "amends/store.hpp"
 
+#include <pybind11/stl.h>
+
 #include "convert.hpp"
 
 namespace amends::python {
@@ -33,8 +35,10 @@ void register_store(py::module_& m) {
       .def_property_readonly("version", &Book::version)
       .def_property_readonly("in_write", &Book::in_write)
       .def(
-          "attach", [](Book& b, Ledger& mirror) { b.attach(mirror); }, py::arg("ledger"), py::keep_alive<1, 2>(),
-          "Loads the book into an empty ledger, which it then keeps in step.")
+          "attach", [](Book& b, Ledger& mirror) { b.attach(mirror); }, py::arg("ledger"),
+          "Loads the book into an empty ledger, which it then keeps in step; the ledger must outlive the store "
+          "(amends.Book holds its store).")
+      .def("close", &Book::close, "Closes the connection; the next operation opens a new one.")
       .def(
           "sync",
           [](Book& b) {

@@ -1,20 +1,37 @@
-"""Shared fixtures: a small chart of accounts and a check that a refusal changed nothing."""
+"""Shared fixtures: a small chart of accounts, a check that a refusal changed nothing, and a PostgreSQL server."""
 
 from __future__ import annotations
 
 import contextlib
+import uuid
 from typing import Callable, Iterator
 
 import pytest
 
 import amends
+from amends.cluster import Cluster
 from helpers import open_chart, state_of
 
 
+@pytest.fixture(params=["memory", "postgres"])
+def backend(request: pytest.FixtureRequest) -> str:
+    """Each test that takes a book runs against both back ends: in memory and in PostgreSQL."""
+    return str(request.param)
+
+
 @pytest.fixture
-def book() -> amends.Ledger:
+def empty_book(backend: str, request: pytest.FixtureRequest) -> amends.Ledger:
+    """An empty USD book: an amends.Ledger, or a new amends.Book in the session's PostgreSQL database."""
+    if backend == "memory":
+        return amends.Ledger(base_currency="USD")
+    dsn = request.getfixturevalue("pg_books_dsn")
+    return amends.open(dsn, f"book_{uuid.uuid4().hex[:12]}", base_currency="USD")
+
+
+@pytest.fixture
+def book(empty_book: amends.Ledger) -> amends.Ledger:
     """An empty USD book with the chart in helpers.CHART (customer credits may not go negative)."""
-    return open_chart(amends.Ledger(base_currency="USD"))
+    return open_chart(empty_book)
 
 
 @pytest.fixture
@@ -26,5 +43,36 @@ def unchanged() -> Callable[[amends.Ledger], contextlib.AbstractContextManager[N
         before = state_of(book)
         yield
         assert state_of(book) == before
+        if isinstance(book, amends.Book):
+            # What the database holds, read afresh, is unchanged too.
+            assert state_of(amends.open(book.dsn, book.name, create=False)) == before
 
     return check
+
+
+@pytest.fixture(scope="session")
+def pg_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """A real PostgreSQL server (the embedded default) in a temporary data directory, for the whole session."""
+    cluster = Cluster(tmp_path_factory.mktemp("pg") / "data")
+    try:
+        cluster.ensure_running()
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def pg_dsn(pg_cluster: Cluster) -> Iterator[str]:
+    """The DSN of a fresh, empty database of its own on pg_cluster; dropped after the test."""
+    name = f"test_{uuid.uuid4().hex[:16]}"
+    dsn = pg_cluster.create_database(name)
+    yield dsn
+    pg_cluster.drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def pg_books_dsn(pg_cluster: Cluster) -> str:
+    """One database for the session's books (each test opens a book of its own in it)."""
+    dsn = pg_cluster.create_database("books")
+    amends.migrate(dsn)
+    return dsn

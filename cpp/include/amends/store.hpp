@@ -101,6 +101,9 @@ class Book {
   // The book's version: one per committed write transaction.
   std::int64_t version() const;
 
+  // Closes the connection; the next operation opens a new one.
+  void close();
+
   // Reloads the mirror from the database from scratch.
   void reload();
 

@@ -200,7 +200,7 @@ struct Book::Impl {
 
   DbState read_state(pqxx::transaction_base& tx) {
     pqxx::row row = tx.exec_params1(
-        "SELECT version, last_entry_id, account_count FROM amends.books WHERE book_id = $1", info.id);
+        "SELECT version, last_entry_id, (SELECT coalesce(max(account_id) + 1, 0) FROM amends.accounts a WHERE a.book_id = b.book_id) FROM amends.books b WHERE book_id = $1", info.id);
     return DbState{row[0].as<std::int64_t>(), row[1].as<std::int64_t>(), row[2].as<std::int64_t>()};
   }
 
@@ -471,16 +471,30 @@ struct Book::Impl {
   void write_changes(pqxx::work& tx, const Snapshot& s, const Changes& c) {
     Ledger& book = *mirror;
     // Accounts opened.
-    for (std::size_t i = s.accounts; i < book.account_count(); ++i) {
-      const Account& a = book.account(AccountId{static_cast<std::uint32_t>(i)});
-      const std::string min = a.limit.min_normal ? a.limit.min_normal->to_string(a.currency.minor_units()) : "";
-      const std::string max = a.limit.max_normal ? a.limit.max_normal->to_string(a.currency.minor_units()) : "";
-      tx.exec_params(
-          "INSERT INTO amends.accounts (book_id, account_id, name, currency, type, dimensions, min_normal, max_normal) "
-          "VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::numeric, $8::numeric)",
-          info.id, static_cast<std::int64_t>(i), a.name, std::string(a.currency.code()), std::string(to_string(a.type)),
-          text::json_object(a.dimensions), a.limit.min_normal ? min.c_str() : nullptr,
-          a.limit.max_normal ? max.c_str() : nullptr);
+    if (book.account_count() > s.accounts) {
+      CopyIn copy(tx, "amends.accounts",
+                  std::vector<std::string>{"book_id", "account_id", "name", "currency", "type", "dimensions",
+                                           "min_normal", "max_normal"});
+      std::string rows;
+      for (std::size_t i = s.accounts; i < book.account_count(); ++i) {
+        const Account& a = book.account(AccountId{static_cast<std::uint32_t>(i)});
+        const int places = a.currency.minor_units();
+        if (!rows.empty()) rows += '\n';
+        rows += std::to_string(info.id) + '\t' + std::to_string(i) + '\t';
+        text::append_copy_field(rows, a.name);
+        rows += '\t';
+        rows += a.currency.code();
+        rows += '\t';
+        rows += to_string(a.type);
+        rows += '\t';
+        text::append_copy_field(rows, text::json_object(a.dimensions));
+        rows += '\t';
+        rows += a.limit.min_normal ? a.limit.min_normal->to_string(places) : "\\N";
+        rows += '\t';
+        rows += a.limit.max_normal ? a.limit.max_normal->to_string(places) : "\\N";
+      }
+      copy.write(rows);
+      copy.complete();
     }
     // Entries and their postings.
     if (book.entry_count() > s.entries) write_entries(tx, s.entries);
@@ -777,6 +791,11 @@ void Book::write(std::string_view operation, const std::function<void()>& op) {
 
 bool Book::in_write() const { return impl_->in_write; }
 std::int64_t Book::version() const { return impl_->version; }
+
+void Book::close() {
+  if (impl_->in_write) throw invalid_argument("a book can't be closed inside a write");
+  impl_->conn.reset();
+}
 
 void Book::reload() {
   mirror();
