@@ -210,10 +210,10 @@ CREATE TABLE amends.books (
   -- Write state, changed only by amends.begin_write and the triggers below.
   version            bigint      NOT NULL DEFAULT 0,  -- one per write transaction
   last_entry_id      bigint      NOT NULL DEFAULT 0,  -- entry ids are dense: 1, 2, 3, ...
-  account_count      integer     NOT NULL DEFAULT 0,  -- account ids are dense: 0, 1, 2, ...
   writer_xid         xid8,                            -- the transaction that holds the write
   tx_first_entry     bigint      NOT NULL DEFAULT 1,  -- first entry id of that transaction
-  open_entries       bigint      NOT NULL DEFAULT 0   -- its entries still without their postings
+  open_entries       bigint      NOT NULL DEFAULT 0,  -- its entries still without their postings
+  tx_special         boolean     NOT NULL DEFAULT false  -- it wrote reservations, reversals or completions
 );
 
 -- One row per write transaction: who, when, what, and the client's token
@@ -231,7 +231,7 @@ CREATE UNIQUE INDEX changes_token ON amends.changes (book_id, token) WHERE token
 
 CREATE TABLE amends.accounts (
   book_id         integer  NOT NULL REFERENCES amends.books,
-  account_id      integer  NOT NULL CHECK (account_id >= 0),
+  account_id      integer  NOT NULL CHECK (account_id >= 0),  -- dense per book; NULL at insert takes the next
   name            text     NOT NULL,
   currency        char(3)  NOT NULL REFERENCES amends.currencies,
   type            text     NOT NULL CHECK (type IN ('asset', 'liability', 'equity', 'revenue', 'contra_revenue', 'expense', 'memo')),
@@ -258,7 +258,7 @@ CREATE TABLE amends.periods (
 );
 
 CREATE TABLE amends.entries (
-  book_id         integer     NOT NULL REFERENCES amends.books,
+  book_id         integer     NOT NULL,  -- the book is checked by the insert trigger (amends.writing)
   entry_id        bigint      NOT NULL CHECK (entry_id >= 1),
   date            date        NOT NULL,
   kind            text        NOT NULL DEFAULT 'posted' CHECK (kind IN ('posted', 'pending')),
@@ -290,9 +290,10 @@ CREATE TABLE amends.postings (
   line       smallint NOT NULL CHECK (line >= 1),
   account_id integer  NOT NULL,
   amount     numeric  NOT NULL CHECK (amount <> 0),
-  PRIMARY KEY (book_id, entry_id, line),
-  FOREIGN KEY (book_id, entry_id) REFERENCES amends.entries,
-  FOREIGN KEY (book_id, account_id) REFERENCES amends.accounts
+  PRIMARY KEY (book_id, entry_id, line)
+  -- The entry and the account a posting names are checked set-wise by the
+  -- insert trigger (one join per statement, not one lookup per row); they
+  -- can't go away later: entries and accounts are never deleted.
 );
 
 -- How a reservation ended when no entry completed it: voided or expired.
@@ -345,17 +346,20 @@ BEGIN
   END IF;
   IF b.writer_xid IS NOT DISTINCT FROM pg_current_xact_id() THEN
     version := b.version; previous_version := b.version - 1;
-    last_entry_id := b.last_entry_id; account_count := b.account_count;
+    last_entry_id := b.last_entry_id;
+    account_count := (SELECT coalesce(max(a.account_id) + 1, 0) FROM amends.accounts a WHERE a.book_id = p_book);
     RETURN;
   END IF;
   PERFORM set_config('amends.in_begin_write', 'on', true);
   UPDATE amends.books AS k
-     SET version = k.version + 1, writer_xid = pg_current_xact_id(), tx_first_entry = k.last_entry_id + 1, open_entries = 0
+     SET version = k.version + 1, writer_xid = pg_current_xact_id(), tx_first_entry = k.last_entry_id + 1, open_entries = 0,
+         tx_special = false
    WHERE k.book_id = p_book;
   PERFORM set_config('amends.in_begin_write', 'off', true);
   INSERT INTO amends.changes (book_id, version, operation, token) VALUES (p_book, b.version + 1, p_operation, p_token);
   version := b.version + 1; previous_version := b.version;
-  last_entry_id := b.last_entry_id; account_count := b.account_count;
+  last_entry_id := b.last_entry_id;
+  account_count := (SELECT coalesce(max(a.account_id) + 1, 0) FROM amends.accounts a WHERE a.book_id = p_book);
 END
 $$;
 
@@ -410,8 +414,8 @@ BEGIN
      OR NEW.fiscal_start_month <> OLD.fiscal_start_month OR NEW.created_at <> OLD.created_at THEN
     PERFORM amends.fail('AM015', format('book %s: its name, currency and calendar never change', OLD.book_id));
   END IF;
-  IF (NEW.version, NEW.last_entry_id, NEW.account_count, NEW.writer_xid, NEW.tx_first_entry, NEW.open_entries)
-       IS DISTINCT FROM (OLD.version, OLD.last_entry_id, OLD.account_count, OLD.writer_xid, OLD.tx_first_entry, OLD.open_entries)
+  IF (NEW.version, NEW.last_entry_id, NEW.writer_xid, NEW.tx_first_entry, NEW.open_entries, NEW.tx_special)
+       IS DISTINCT FROM (OLD.version, OLD.last_entry_id, OLD.writer_xid, OLD.tx_first_entry, OLD.open_entries, OLD.tx_special)
      AND current_setting('amends.in_begin_write', true) IS DISTINCT FROM 'on' THEN
     PERFORM amends.fail('AM015', format('book %s: its write state is kept by amends.begin_write and the posting triggers', OLD.book_id));
   END IF;
@@ -440,29 +444,44 @@ CREATE CONSTRAINT TRIGGER complete_at_commit AFTER UPDATE ON amends.books
 
 -- ------------------------------------------------------------------ accounts
 
-CREATE FUNCTION amends.account_insert() RETURNS trigger
+CREATE FUNCTION amends.accounts_inserted() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, amends AS $$
 DECLARE
+  bk record;
+  r record;
   b amends.books;
-  other_type text;
 BEGIN
-  b := amends.writing(NEW.book_id);
-  IF NEW.account_id IS DISTINCT FROM b.account_count THEN
-    PERFORM amends.fail('AM017', format('account ids of book %s are dense: the next is %s, not %s', NEW.book_id, b.account_count, NEW.account_id));
+  FOR bk IN SELECT DISTINCT book_id FROM new_accounts ORDER BY book_id LOOP
+    b := amends.writing(bk.book_id);
+    -- Ids are 0, 1, 2, ... with no gap (the primary key rules out repeats).
+    SELECT count(*) AS n, max(account_id) AS last_id INTO r FROM amends.accounts WHERE book_id = b.book_id;
+    IF r.n <> r.last_id + 1 THEN
+      PERFORM amends.fail('AM017', format('account ids of book %s are dense: %s accounts must have ids 0 to %s, but the largest is %s',
+                                          b.book_id, r.n, r.n - 1, r.last_id));
+    END IF;
+  END LOOP;
+  SELECT n.name, n.currency, n.type, a.type AS other_type,
+         (n.posted <> 0 OR n.pending_debits <> 0 OR n.pending_credits <> 0 OR n.closed) AS not_fresh,
+         (min_scale(n.min_normal) > c.minor_units OR min_scale(n.max_normal) > c.minor_units) AS too_fine,
+         n.min_normal > n.max_normal AS crossed, c.minor_units INTO r
+    FROM new_accounts n
+    JOIN amends.currencies c ON c.code = n.currency
+    LEFT JOIN amends.accounts a ON a.book_id = n.book_id AND a.name = n.name AND a.type <> n.type
+   WHERE a.account_id IS NOT NULL OR n.posted <> 0 OR n.pending_debits <> 0 OR n.pending_credits <> 0 OR n.closed
+      OR min_scale(n.min_normal) > c.minor_units OR min_scale(n.max_normal) > c.minor_units OR n.min_normal > n.max_normal
+   LIMIT 1;
+  IF FOUND THEN
+    IF r.other_type IS NOT NULL THEN
+      PERFORM amends.fail('AM017', format('account %s is a %s account in another currency; it can''t be a %s account in %s', r.name, r.other_type, r.type, r.currency));
+    ELSIF r.not_fresh THEN
+      PERFORM amends.fail('AM017', format('account %s must open with zero balances and not closed', r.name));
+    ELSIF r.too_fine THEN
+      PERFORM amends.fail('AM006', format('the limits of %s are finer than %s''s %s minor digits', r.name, r.currency, r.minor_units));
+    ELSE
+      PERFORM amends.fail('AM017', format('account %s: its minimum is above its maximum', r.name));
+    END IF;
   END IF;
-  IF NEW.posted <> 0 OR NEW.pending_debits <> 0 OR NEW.pending_credits <> 0 OR NEW.closed THEN
-    PERFORM amends.fail('AM017', format('account %s must open with zero balances and not closed', NEW.name));
-  END IF;
-  SELECT type INTO other_type FROM amends.accounts WHERE book_id = NEW.book_id AND name = NEW.name LIMIT 1;
-  IF other_type IS NOT NULL AND other_type <> NEW.type THEN
-    PERFORM amends.fail('AM017', format('account %s is a %s account in another currency; it can''t be a %s account in %s', NEW.name, other_type, NEW.type, NEW.currency));
-  END IF;
-  PERFORM amends.check_limit_precision(NEW);
-  PERFORM set_config('amends.in_begin_write', 'on', true);
-  UPDATE amends.books SET account_count = account_count + 1 WHERE book_id = NEW.book_id;
-  PERFORM set_config('amends.in_begin_write', 'off', true);
-  NEW.version := b.version;
-  RETURN NEW;
+  RETURN NULL;
 END
 $$;
 
@@ -496,6 +515,9 @@ BEGIN
   IF pg_trigger_depth() < 2 AND (NEW.posted, NEW.pending_debits, NEW.pending_credits) IS DISTINCT FROM (OLD.posted, OLD.pending_debits, OLD.pending_credits) THEN
     PERFORM amends.fail('AM015', format('account %s: balances change only by posting', OLD.name));
   END IF;
+  IF pg_trigger_depth() >= 2 THEN
+    RETURN NEW;  -- the posting triggers moving the running totals
+  END IF;
   IF (NEW.closed, NEW.min_normal, NEW.max_normal, NEW.dimensions) IS DISTINCT FROM (OLD.closed, OLD.min_normal, OLD.max_normal, OLD.dimensions) THEN
     b := amends.writing(NEW.book_id);
     IF OLD.closed AND NOT NEW.closed THEN
@@ -514,8 +536,15 @@ BEGIN
 END
 $$;
 
-CREATE TRIGGER insert_checks BEFORE INSERT ON amends.accounts FOR EACH ROW EXECUTE FUNCTION amends.account_insert();
-CREATE TRIGGER update_checks BEFORE UPDATE OR DELETE ON amends.accounts FOR EACH ROW EXECUTE FUNCTION amends.account_update();
+CREATE TRIGGER insert_checks AFTER INSERT ON amends.accounts REFERENCING NEW TABLE AS new_accounts
+  FOR EACH STATEMENT EXECUTE FUNCTION amends.accounts_inserted();
+-- The posting triggers move the running totals of many accounts at once;
+-- this check runs only for the changes that are not theirs.
+CREATE TRIGGER update_checks BEFORE UPDATE ON amends.accounts FOR EACH ROW
+  WHEN (pg_trigger_depth() < 1 OR (OLD.book_id, OLD.account_id, OLD.name, OLD.currency, OLD.type, OLD.closed, OLD.min_normal, OLD.max_normal, OLD.dimensions)
+        IS DISTINCT FROM (NEW.book_id, NEW.account_id, NEW.name, NEW.currency, NEW.type, NEW.closed, NEW.min_normal, NEW.max_normal, NEW.dimensions))
+  EXECUTE FUNCTION amends.account_update();
+CREATE TRIGGER delete_checks BEFORE DELETE ON amends.accounts FOR EACH ROW EXECUTE FUNCTION amends.account_update();
 
 -- ------------------------------------------------------------------ periods
 
@@ -553,7 +582,8 @@ DECLARE
   r record;
   b amends.books;
 BEGIN
-  FOR r IN SELECT book_id, count(*) AS n, min(entry_id) AS first_id, max(entry_id) AS last_id
+  FOR r IN SELECT book_id, count(*) AS n, min(entry_id) AS first_id, max(entry_id) AS last_id,
+                  bool_or(kind = 'pending' OR reverses IS NOT NULL OR completes IS NOT NULL) AS special
              FROM new_entries GROUP BY book_id ORDER BY book_id LOOP
     b := amends.writing(r.book_id);
     IF r.first_id <> b.last_entry_id + 1 OR r.last_id <> b.last_entry_id + r.n THEN
@@ -561,7 +591,8 @@ BEGIN
                                           r.book_id, b.last_entry_id + 1, b.last_entry_id + r.n, r.first_id, r.last_id));
     END IF;
     PERFORM set_config('amends.in_begin_write', 'on', true);
-    UPDATE amends.books SET last_entry_id = r.last_id, open_entries = open_entries + r.n WHERE book_id = r.book_id;
+    UPDATE amends.books SET last_entry_id = r.last_id, open_entries = open_entries + r.n, tx_special = tx_special OR r.special
+     WHERE book_id = r.book_id;
     PERFORM set_config('amends.in_begin_write', 'off', true);
   END LOOP;
 
@@ -621,46 +652,50 @@ CREATE TRIGGER checks AFTER INSERT ON amends.entries REFERENCING NEW TABLE AS ne
 -- Applies per-account changes to the running totals, in account order (the
 -- lock order), and refuses any that would take a limited account past its
 -- limit in the direction it is moving (the C++ core's rule).
-CREATE FUNCTION amends.apply_deltas(p_book integer, deltas jsonb) RETURNS void
+CREATE FUNCTION amends.apply_deltas(p_book integer, ids integer[], d_posted numeric[], d_debits numeric[], d_credits numeric[])
+RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, amends AS $$
 DECLARE
   r record;
 BEGIN
-  FOR r IN
-    WITH d AS (
-      SELECT (x->>0)::integer AS account_id, (x->>1)::numeric AS d_posted, (x->>2)::numeric AS d_debits, (x->>3)::numeric AS d_credits
-        FROM jsonb_array_elements(deltas) AS x
-    ), locked AS (
-      SELECT a.* FROM amends.accounts a JOIN d USING (account_id)
-       WHERE a.book_id = p_book ORDER BY a.account_id FOR UPDATE OF a
-    ), moved AS (
-      SELECT l.account_id, l.name, l.currency, l.min_normal, l.max_normal,
-             CASE WHEN l.type IN ('asset', 'expense', 'contra_revenue', 'memo') THEN 1 ELSE -1 END AS sign,
-             l.posted AS p0, l.pending_debits AS pd0, l.pending_credits AS pc0,
-             l.posted + d.d_posted AS p1, l.pending_debits + d.d_debits AS pd1, l.pending_credits + d.d_credits AS pc1
-        FROM locked l JOIN d USING (account_id)
-    )
-    SELECT *,
-           CASE WHEN sign = 1 THEN p0 - pc0 ELSE -p0 - pd0 END AS low0,
-           CASE WHEN sign = 1 THEN p1 - pc1 ELSE -p1 - pd1 END AS low1,
-           CASE WHEN sign = 1 THEN p0 + pd0 ELSE -p0 + pc0 END AS high0,
-           CASE WHEN sign = 1 THEN p1 + pd1 ELSE -p1 + pc1 END AS high1
-      FROM moved ORDER BY account_id
-  LOOP
-    IF r.min_normal IS NOT NULL AND r.low1 < r.min_normal AND r.low1 < r.low0 THEN
+  IF ids IS NULL OR cardinality(ids) = 0 THEN
+    RETURN;
+  END IF;
+  -- The lock order: account id, ascending.
+  PERFORM 1 FROM amends.accounts WHERE book_id = p_book AND account_id = ANY (ids) ORDER BY account_id FOR UPDATE;
+  SELECT * INTO r FROM (
+    SELECT a.name, a.currency, a.min_normal, a.max_normal,
+           CASE WHEN s = 1 THEN p0 - pc0 ELSE -p0 - pd0 END AS low0,
+           CASE WHEN s = 1 THEN p1 - pc1 ELSE -p1 - pd1 END AS low1,
+           CASE WHEN s = 1 THEN p0 + pd0 ELSE -p0 + pc0 END AS high0,
+           CASE WHEN s = 1 THEN p1 + pd1 ELSE -p1 + pc1 END AS high1,
+           pd1, pc1
+      FROM (SELECT a.*, CASE WHEN a.type IN ('asset', 'expense', 'contra_revenue', 'memo') THEN 1 ELSE -1 END AS s,
+                   a.posted AS p0, a.pending_debits AS pd0, a.pending_credits AS pc0,
+                   a.posted + d.dp AS p1, a.pending_debits + d.dd AS pd1, a.pending_credits + d.dc AS pc1
+              FROM amends.accounts a
+              JOIN unnest(ids, d_posted, d_debits, d_credits) AS d(id, dp, dd, dc) ON a.account_id = d.id
+             WHERE a.book_id = p_book AND (a.min_normal IS NOT NULL OR a.max_normal IS NOT NULL OR d.dd < 0 OR d.dc < 0)) a
+  ) x
+  WHERE (min_normal IS NOT NULL AND low1 < min_normal AND low1 < low0)
+     OR (max_normal IS NOT NULL AND high1 > max_normal AND high1 > high0)
+     OR pd1 < 0 OR pc1 < 0
+  LIMIT 1;
+  IF FOUND THEN
+    IF r.pd1 < 0 OR r.pc1 < 0 THEN
+      PERFORM amends.fail('AM014', format('account %s: reservations released twice', r.name));
+    ELSIF r.min_normal IS NOT NULL AND r.low1 < r.min_normal AND r.low1 < r.low0 THEN
       PERFORM amends.fail('AM010', format('this would take %s to %s %s (its normal balance, counting open reservations), below its limit of %s',
                                           r.name, r.low1, r.currency, r.min_normal));
-    END IF;
-    IF r.max_normal IS NOT NULL AND r.high1 > r.max_normal AND r.high1 > r.high0 THEN
+    ELSE
       PERFORM amends.fail('AM010', format('this would take %s to %s %s (its normal balance, counting open reservations), above its limit of %s',
                                           r.name, r.high1, r.currency, r.max_normal));
     END IF;
-    IF r.pd1 < 0 OR r.pc1 < 0 THEN
-      PERFORM amends.fail('AM014', format('account %s: reservations released twice', r.name));
-    END IF;
-    UPDATE amends.accounts SET posted = r.p1, pending_debits = r.pd1, pending_credits = r.pc1
-     WHERE book_id = p_book AND account_id = r.account_id;
-  END LOOP;
+  END IF;
+  UPDATE amends.accounts a
+     SET posted = a.posted + d.dp, pending_debits = a.pending_debits + d.dd, pending_credits = a.pending_credits + d.dc
+    FROM unnest(ids, d_posted, d_debits, d_credits) AS d(id, dp, dd, dc)
+   WHERE a.book_id = p_book AND a.account_id = d.id;
 END
 $$;
 
@@ -670,106 +705,131 @@ DECLARE
   bk record;
   r record;
   b amends.books;
-  deltas jsonb;
+  ids integer[];
+  dp numeric[];
+  dd numeric[];
+  dc numeric[];
 BEGIN
-  FOR bk IN SELECT DISTINCT book_id FROM new_postings ORDER BY book_id LOOP
+  FOR bk IN SELECT book_id, count(*) AS n FROM new_postings GROUP BY book_id ORDER BY book_id LOOP
     b := amends.writing(bk.book_id);
-
-    -- Only entries of this transaction take postings, each entry all of its
-    -- postings in one statement.
-    SELECT g.entry_id, g.n, g.first_line, g.last_line, e.posting_count INTO r
-      FROM (SELECT entry_id, count(*) AS n, min(line) AS first_line, max(line) AS last_line
-              FROM new_postings WHERE book_id = b.book_id GROUP BY entry_id) g
-      JOIN amends.entries e ON e.book_id = b.book_id AND e.entry_id = g.entry_id
-     WHERE g.entry_id < b.tx_first_entry OR g.n <> e.posting_count OR g.first_line <> 1 OR g.last_line <> e.posting_count
-     LIMIT 1;
-    IF FOUND THEN
-      IF r.entry_id < b.tx_first_entry THEN
-        PERFORM amends.fail('AM015', format('entry %s is committed; its postings never change', r.entry_id));
-      END IF;
-      PERFORM amends.fail('AM001', format('entry %s has %s postings (lines %s to %s); it declares %s, and they are inserted together in one statement',
-                                          r.entry_id, r.n, r.first_line, r.last_line, r.posting_count));
+    IF bk.n > 500 THEN
+      -- A bulk insert: hash the joins and aggregates in memory.
+      PERFORM set_config('enable_nestloop', 'off', true);
+      PERFORM set_config('work_mem', '512MB', true);
     END IF;
 
-    -- Open accounts, amounts in their currency's minor units, balanced per currency.
-    SELECT n.entry_id, a.name, a.closed, n.amount, a.currency, c.minor_units INTO r
-      FROM new_postings n
-      JOIN amends.accounts a ON a.book_id = n.book_id AND a.account_id = n.account_id
-      JOIN amends.currencies c ON c.code = a.currency
-     WHERE n.book_id = b.book_id AND (a.closed OR n.amount <> round(n.amount, c.minor_units))
-     LIMIT 1;
-    IF FOUND THEN
-      IF r.closed THEN
-        PERFORM amends.fail('AM004', format('account %s is closed; entry %s can''t post to it', r.name, r.entry_id));
-      END IF;
-      PERFORM amends.fail('AM006', format('entry %s: %s %s is finer than %s''s %s minor digits', r.entry_id, r.amount, r.currency, r.currency, r.minor_units));
-    END IF;
-
-    SELECT n.entry_id, a.currency, sum(n.amount) AS total INTO r
-      FROM new_postings n JOIN amends.accounts a ON a.book_id = n.book_id AND a.account_id = n.account_id
-     WHERE n.book_id = b.book_id
-     GROUP BY n.entry_id, a.currency HAVING sum(n.amount) <> 0
-     LIMIT 1;
-    IF FOUND THEN
-      PERFORM amends.fail('AM001', format('entry %s does not balance: its %s postings sum to %s', r.entry_id, r.currency, r.total));
-    END IF;
-
-    -- A reversal mirrors its entry line by line.
-    SELECT n.entry_id, e.reverses INTO r
-      FROM new_postings n
-      JOIN amends.entries e ON e.book_id = n.book_id AND e.entry_id = n.entry_id
-      LEFT JOIN amends.postings o ON o.book_id = n.book_id AND o.entry_id = e.reverses AND o.line = n.line
-     WHERE n.book_id = b.book_id AND e.reverses IS NOT NULL
-       AND (o.entry_id IS NULL OR o.account_id <> n.account_id OR o.amount <> -n.amount
-            OR e.posting_count <> (SELECT posting_count FROM amends.entries x WHERE x.book_id = e.book_id AND x.entry_id = e.reverses))
-     LIMIT 1;
-    IF FOUND THEN
-      PERFORM amends.fail('AM002', format('entry %s must mirror entry %s line by line to reverse it', r.entry_id, r.reverses));
-    END IF;
-
-    -- A completion posts no more than was reserved, per account and side.
-    SELECT c.entry_id, c.completes, c.account_id INTO r
-      FROM (SELECT e.entry_id, e.completes, n.account_id, sign(n.amount) AS side, sum(n.amount) AS amount
-              FROM new_postings n JOIN amends.entries e ON e.book_id = n.book_id AND e.entry_id = n.entry_id
-             WHERE n.book_id = b.book_id AND e.completes IS NOT NULL
-             GROUP BY e.entry_id, e.completes, n.account_id, sign(n.amount)) c
-      LEFT JOIN (SELECT o.entry_id, o.account_id, sign(o.amount) AS side, sum(o.amount) AS amount
-                   FROM amends.postings o
-                  WHERE o.book_id = b.book_id
-                    AND o.entry_id IN (SELECT e.completes FROM new_postings n JOIN amends.entries e
-                                          ON e.book_id = n.book_id AND e.entry_id = n.entry_id
-                                        WHERE n.book_id = b.book_id AND e.completes IS NOT NULL)
-                  GROUP BY o.entry_id, o.account_id, sign(o.amount)) p
-        ON p.entry_id = c.completes AND p.account_id = c.account_id AND p.side = c.side
-     WHERE p.entry_id IS NULL OR abs(c.amount) > abs(p.amount)
-     LIMIT 1;
-    IF FOUND THEN
-      PERFORM amends.fail('AM002', format('entry %s posts more to account %s than reservation %s holds', r.entry_id, r.account_id, r.completes));
-    END IF;
-
-    -- Running totals and limits: posted entries move posted; reservations
-    -- move the pending sides; a completion releases its reservation.
-    WITH moves AS (
-      SELECT n.account_id,
-             CASE WHEN e.kind = 'posted' THEN n.amount ELSE 0 END AS d_posted,
-             CASE WHEN e.kind = 'pending' AND n.amount > 0 THEN n.amount ELSE 0 END AS d_debits,
-             CASE WHEN e.kind = 'pending' AND n.amount < 0 THEN -n.amount ELSE 0 END AS d_credits
-        FROM new_postings n JOIN amends.entries e ON e.book_id = n.book_id AND e.entry_id = n.entry_id
+    -- In one pass: every posting names an entry of this transaction (all of
+    -- its postings in this statement) and an open account, with an amount in
+    -- the account currency's minor units, and each entry balances per currency.
+    WITH per_currency AS (
+      SELECT n.entry_id, a.currency, count(*) AS n, min(n.line) AS first_line, max(n.line) AS last_line,
+             sum(n.amount) AS total,
+             count(*) FILTER (WHERE a.account_id IS NULL) AS unknown,
+             count(*) FILTER (WHERE a.closed) AS closed,
+             count(*) FILTER (WHERE min_scale(n.amount) > c.minor_units) AS too_fine,
+             min(n.account_id) FILTER (WHERE a.account_id IS NULL OR a.closed) AS bad_account
+        FROM new_postings n
+        LEFT JOIN amends.accounts a ON a.book_id = n.book_id AND a.account_id = n.account_id
+        LEFT JOIN amends.currencies c ON c.code = a.currency
        WHERE n.book_id = b.book_id
-      UNION ALL
-      SELECT o.account_id, 0,
-             CASE WHEN o.amount > 0 THEN -o.amount ELSE 0 END,
-             CASE WHEN o.amount < 0 THEN o.amount ELSE 0 END
-        FROM amends.postings o
-       WHERE o.book_id = b.book_id
-         AND o.entry_id IN (SELECT DISTINCT e.completes FROM new_postings n JOIN amends.entries e
-                               ON e.book_id = n.book_id AND e.entry_id = n.entry_id
-                             WHERE n.book_id = b.book_id AND e.completes IS NOT NULL)
+       GROUP BY n.entry_id, a.currency
+    ), per_entry AS (
+      SELECT entry_id, sum(n) AS n, min(first_line) AS first_line, max(last_line) AS last_line,
+             sum(unknown) AS unknown, sum(closed) AS closed, sum(too_fine) AS too_fine, min(bad_account) AS bad_account,
+             min(currency) FILTER (WHERE total <> 0) AS unbalanced, min(total) FILTER (WHERE total <> 0) AS off_by
+        FROM per_currency GROUP BY entry_id
     )
-    SELECT jsonb_agg(jsonb_build_array(account_id, d_posted::text, d_debits::text, d_credits::text) ORDER BY account_id) INTO deltas
-      FROM (SELECT account_id, sum(d_posted) AS d_posted, sum(d_debits) AS d_debits, sum(d_credits) AS d_credits
-              FROM moves GROUP BY account_id) s;
-    PERFORM amends.apply_deltas(b.book_id, deltas);
+    SELECT p.*, e.posting_count, e.entry_id IS NOT NULL AS ours INTO r
+      FROM per_entry p
+      LEFT JOIN (SELECT entry_id, posting_count FROM amends.entries
+                  WHERE book_id = b.book_id AND entry_id >= b.tx_first_entry) e ON e.entry_id = p.entry_id
+     WHERE e.entry_id IS NULL OR p.n <> e.posting_count OR p.first_line <> 1 OR p.last_line <> e.posting_count
+        OR p.unknown > 0 OR p.closed > 0 OR p.too_fine > 0 OR p.unbalanced IS NOT NULL
+     LIMIT 1;
+    IF FOUND THEN
+      IF NOT r.ours THEN
+        IF EXISTS (SELECT 1 FROM amends.entries WHERE book_id = b.book_id AND entry_id = r.entry_id) THEN
+          PERFORM amends.fail('AM015', format('entry %s is committed; its postings never change', r.entry_id));
+        END IF;
+        PERFORM amends.fail('AM012', format('there is no entry %s in book %s for these postings', r.entry_id, b.book_id));
+      ELSIF r.n <> r.posting_count OR r.first_line <> 1 OR r.last_line <> r.posting_count THEN
+        PERFORM amends.fail('AM001', format('entry %s has %s postings (lines %s to %s); it declares %s, and they are inserted together in one statement',
+                                            r.entry_id, r.n, r.first_line, r.last_line, r.posting_count));
+      ELSIF r.unknown > 0 THEN
+        PERFORM amends.fail('AM003', format('entry %s posts to account %s, which book %s does not have', r.entry_id, r.bad_account, b.book_id));
+      ELSIF r.closed > 0 THEN
+        PERFORM amends.fail('AM004', format('account %s is closed; entry %s can''t post to it', r.bad_account, r.entry_id));
+      ELSIF r.too_fine > 0 THEN
+        PERFORM amends.fail('AM006', format('entry %s has an amount finer than its currency''s minor unit', r.entry_id));
+      END IF;
+      PERFORM amends.fail('AM001', format('entry %s does not balance: its %s postings sum to %s', r.entry_id, r.unbalanced, r.off_by));
+    END IF;
+
+    IF b.tx_special THEN
+      -- A reversal mirrors its entry line by line.
+      SELECT n.entry_id, e.reverses INTO r
+        FROM new_postings n
+        JOIN amends.entries e ON e.book_id = n.book_id AND e.entry_id = n.entry_id
+        LEFT JOIN amends.postings o ON o.book_id = n.book_id AND o.entry_id = e.reverses AND o.line = n.line
+       WHERE n.book_id = b.book_id AND e.reverses IS NOT NULL
+         AND (o.entry_id IS NULL OR o.account_id <> n.account_id OR o.amount <> -n.amount
+              OR e.posting_count <> (SELECT posting_count FROM amends.entries x WHERE x.book_id = e.book_id AND x.entry_id = e.reverses))
+       LIMIT 1;
+      IF FOUND THEN
+        PERFORM amends.fail('AM002', format('entry %s must mirror entry %s line by line to reverse it', r.entry_id, r.reverses));
+      END IF;
+
+      -- A completion posts no more than was reserved, per account and side.
+      SELECT c.entry_id, c.completes, c.account_id INTO r
+        FROM (SELECT e.entry_id, e.completes, n.account_id, sign(n.amount) AS side, sum(n.amount) AS amount
+                FROM new_postings n JOIN amends.entries e ON e.book_id = n.book_id AND e.entry_id = n.entry_id
+               WHERE n.book_id = b.book_id AND e.completes IS NOT NULL
+               GROUP BY e.entry_id, e.completes, n.account_id, sign(n.amount)) c
+        LEFT JOIN LATERAL (SELECT sum(o.amount) AS amount FROM amends.postings o
+                            WHERE o.book_id = b.book_id AND o.entry_id = c.completes AND o.account_id = c.account_id
+                              AND sign(o.amount) = c.side) p ON true
+       WHERE p.amount IS NULL OR abs(c.amount) > abs(p.amount)
+       LIMIT 1;
+      IF FOUND THEN
+        PERFORM amends.fail('AM002', format('entry %s posts more to account %s than reservation %s holds', r.entry_id, r.account_id, r.completes));
+      END IF;
+
+      -- Running totals: posted entries move posted; reservations move the
+      -- pending sides; a completion releases its reservation.
+      WITH moves AS (
+        SELECT n.account_id,
+               CASE WHEN e.kind = 'posted' THEN n.amount ELSE 0 END AS d_posted,
+               CASE WHEN e.kind = 'pending' AND n.amount > 0 THEN n.amount ELSE 0 END AS d_debits,
+               CASE WHEN e.kind = 'pending' AND n.amount < 0 THEN -n.amount ELSE 0 END AS d_credits
+          FROM new_postings n
+          JOIN (SELECT entry_id, kind FROM amends.entries WHERE book_id = b.book_id AND entry_id >= b.tx_first_entry) e
+            ON e.entry_id = n.entry_id
+         WHERE n.book_id = b.book_id
+        UNION ALL
+        SELECT o.account_id, 0,
+               CASE WHEN o.amount > 0 THEN -o.amount ELSE 0 END,
+               CASE WHEN o.amount < 0 THEN o.amount ELSE 0 END
+          FROM amends.postings o
+         WHERE o.book_id = b.book_id
+           AND o.entry_id IN (SELECT e.completes FROM amends.entries e
+                               WHERE e.book_id = b.book_id AND e.entry_id >= b.tx_first_entry AND e.completes IS NOT NULL
+                                 AND e.entry_id IN (SELECT entry_id FROM new_postings))
+      ), s AS (
+        SELECT account_id, sum(d_posted) AS d_posted, sum(d_debits) AS d_debits, sum(d_credits) AS d_credits
+          FROM moves GROUP BY account_id
+      )
+      SELECT array_agg(account_id ORDER BY account_id), array_agg(d_posted ORDER BY account_id),
+             array_agg(d_debits ORDER BY account_id), array_agg(d_credits ORDER BY account_id)
+        INTO ids, dp, dd, dc FROM s;
+    ELSE
+      -- Ordinary entries only: posted totals move by the sum per account.
+      SELECT array_agg(account_id ORDER BY account_id), array_agg(total ORDER BY account_id),
+             array_agg(0::numeric), array_agg(0::numeric)
+        INTO ids, dp, dd, dc
+        FROM (SELECT account_id, sum(amount) AS total FROM new_postings WHERE book_id = b.book_id GROUP BY account_id) s;
+    END IF;
+    PERFORM set_config('enable_nestloop', 'on', true);
+    PERFORM amends.apply_deltas(b.book_id, ids, dp, dd, dc);
 
     PERFORM set_config('amends.in_begin_write', 'on', true);
     UPDATE amends.books
@@ -790,7 +850,10 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, amends AS $$
 DECLARE
   b amends.books;
   e amends.entries;
-  deltas jsonb;
+  ids integer[];
+  dp numeric[];
+  dd numeric[];
+  dc numeric[];
 BEGIN
   b := amends.writing(NEW.book_id);
   SELECT * INTO e FROM amends.entries WHERE book_id = NEW.book_id AND entry_id = NEW.entry_id;
@@ -809,11 +872,13 @@ BEGIN
   IF NEW.kind = 'expired' AND (e.expires_on IS NULL OR NEW.on_date <> e.expires_on) THEN
     PERFORM amends.fail('AM014', format('reservation %s expires %s; it can''t have expired on %s', NEW.entry_id, coalesce(e.expires_on::text, 'never'), NEW.on_date));
   END IF;
-  SELECT jsonb_agg(jsonb_build_array(account_id, '0', d_debits::text, d_credits::text) ORDER BY account_id) INTO deltas
+  SELECT array_agg(account_id ORDER BY account_id), array_agg(0::numeric ORDER BY account_id),
+         array_agg(d_debits ORDER BY account_id), array_agg(d_credits ORDER BY account_id)
+    INTO ids, dp, dd, dc
     FROM (SELECT account_id, sum(CASE WHEN amount > 0 THEN -amount ELSE 0 END) AS d_debits,
                  sum(CASE WHEN amount < 0 THEN amount ELSE 0 END) AS d_credits
             FROM amends.postings WHERE book_id = NEW.book_id AND entry_id = NEW.entry_id GROUP BY account_id) s;
-  PERFORM amends.apply_deltas(NEW.book_id, deltas);
+  PERFORM amends.apply_deltas(NEW.book_id, ids, dp, dd, dc);
   NEW.version := b.version;
   RETURN NEW;
 END
@@ -831,5 +896,9 @@ GRANT SELECT ON ALL TABLES IN SCHEMA amends TO amends_app;
 GRANT INSERT ON amends.books, amends.accounts, amends.periods, amends.entries, amends.postings, amends.resolutions TO amends_app;
 GRANT UPDATE (closed, min_normal, max_normal) ON amends.accounts TO amends_app;
 GRANT UPDATE (state) ON amends.periods TO amends_app;
-GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA amends TO amends_app;
+-- Functions: begin_write for every writer; the helpers the non-definer
+-- triggers call; nothing else (apply_deltas moves balances: owner only).
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA amends FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION amends.begin_write(integer, text, text), amends.fail(text, text), amends.writing(integer),
+                          amends.check_limit_precision(amends.accounts) TO amends_app;
 GRANT USAGE ON ALL SEQUENCES IN SCHEMA amends TO amends_app;

@@ -214,10 +214,11 @@ struct Book::Impl {
     const bool limits = book.limit_checks();
     book.set_limit_checks(false);
     try {
+      const auto first_new_account = static_cast<std::int64_t>(book.account_count());
       load_new_accounts(tx, db);
       if (static_cast<std::size_t>(db.last_entry) > book.entry_count()) replay_entries(tx);
       apply_resolutions(tx);
-      apply_account_changes(tx);
+      apply_account_changes(tx, first_new_account);
       apply_periods(tx);
     } catch (...) {
       book.set_limit_checks(limits);
@@ -361,12 +362,14 @@ struct Book::Impl {
     }
   }
 
-  void apply_account_changes(pqxx::transaction_base& tx) {
+  // Limits and closures: of accounts changed since the mirror's version, and
+  // of the accounts just loaded (opened without them, so entries replay).
+  void apply_account_changes(pqxx::transaction_base& tx, std::int64_t first_new_account) {
     Ledger& book = *mirror;
     pqxx::result rows = tx.exec_params(
         "SELECT account_id, closed, min_normal::text, max_normal::text FROM amends.accounts "
-        "WHERE book_id = $1 AND version > $2 ORDER BY account_id",
-        info.id, version);
+        "WHERE book_id = $1 AND (version > $2 OR account_id >= $3) ORDER BY account_id",
+        info.id, version, first_new_account);
     for (const auto& row : rows) {
       const AccountId id{row[0].as<std::uint32_t>()};
       BalanceLimit limit{optional_decimal(row[2]), optional_decimal(row[3])};
