@@ -9,7 +9,7 @@ Checked against the module by `python -m mypy.stubtest amends._core`.
 """
 
 import datetime
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, Final, TypeAlias, TypedDict, overload, type_check_only
 
@@ -103,6 +103,12 @@ class BatchTooLarge(AmendsError):
 
 class AmendsIOError(AmendsError, OSError):
     """A file amends could not read or write."""
+
+class StoreError(AmendsError):
+    """PostgreSQL unreachable, a lost connection, or a write the database refused; nothing half-written."""
+
+class SchemaError(StoreError):
+    """A database schema newer than this amends, or a failed migration."""
 
 # ---------------------------------------------------------------- money
 
@@ -408,3 +414,52 @@ class Ledger(metaclass=_pybind11_type):
     def _journal(self) -> str: ...
     def _write_journal(self, path: str, /) -> None: ...
     def _postings(self) -> _PostingColumns: ...
+
+# ---------------------------------------------------------------- the PostgreSQL store
+
+SCHEMA_VERSION: Final[int]
+
+def migrate(dsn: str) -> list[int]:
+    """Applies the schema migrations the database lacks; returns the versions applied."""
+
+class Store(metaclass=_pybind11_type):
+    """A book in PostgreSQL; amends.open() wraps it."""
+
+    def __init__(
+        self,
+        dsn: str,
+        name: str = "main",
+        base_currency: str = "USD",
+        fiscal_year_start_month: int = 1,
+        create_if_missing: bool = True,
+        use_app_role: bool = True,
+    ) -> None: ...
+    @property
+    def book_id(self) -> int: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def base_currency(self) -> str: ...
+    @property
+    def fiscal_year_start_month(self) -> int: ...
+    @property
+    def version(self) -> int: ...
+    @property
+    def in_write(self) -> bool: ...
+    def attach(self, ledger: Ledger) -> None:
+        """Loads the book into an empty ledger, which it then keeps in step; the ledger must outlive the store (amends.Book holds its store)."""
+
+    def close(self) -> None:
+        """Closes the connection; the next operation opens a new one."""
+
+    def sync(self) -> None:
+        """Catches the ledger up with what other sessions committed."""
+
+    def write(self, operation: str, op: Callable[[], Any]) -> Any:
+        """Runs op() on the ledger in one write transaction and writes what it changed."""
+
+    def reload(self) -> None:
+        """Reloads the ledger from the database."""
+
+    def _simulate_connection_loss_at_commit(self, after_commit_sent: bool) -> None:
+        """Test hook: the next commit loses its connection, before or after COMMIT is sent."""

@@ -19,8 +19,10 @@ EXCEPTIONS = [
 def test_amends_exports_its_whole_exception_tree():
     names = {cls.__name__ for cls in EXCEPTIONS}
 
-    assert len(EXCEPTIONS) == 22
-    assert {"AmendsError", "UnbalancedEntry", "PeriodClosed", "IdempotencyConflict", "AmendsIOError"} <= names
+    assert len(EXCEPTIONS) == 24
+    assert {"AmendsError", "UnbalancedEntry", "PeriodClosed", "IdempotencyConflict", "AmendsIOError", "StoreError",
+            "SchemaError"} <= names
+    assert issubclass(amends.SchemaError, amends.StoreError)
 
 
 @pytest.mark.parametrize("cls", EXCEPTIONS, ids=lambda cls: cls.__name__)
