@@ -424,6 +424,19 @@ END
 $$;
 CREATE TRIGGER guard BEFORE UPDATE OR DELETE ON amends.books FOR EACH ROW EXECUTE FUNCTION amends.guard_book();
 
+-- A new book starts with a clean write state.
+CREATE FUNCTION amends.new_book() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+  IF (NEW.version, NEW.last_entry_id, NEW.writer_xid, NEW.tx_first_entry, NEW.open_entries, NEW.tx_special)
+     IS DISTINCT FROM (0::bigint, 0::bigint, NULL::xid8, 1::bigint, 0::bigint, false) THEN
+    PERFORM amends.fail('AM017', format('book %s must start with the default write state', NEW.name));
+  END IF;
+  RETURN NEW;
+END
+$$;
+CREATE TRIGGER fresh BEFORE INSERT ON amends.books FOR EACH ROW EXECUTE FUNCTION amends.new_book();
+
 -- At commit, every entry of the write must have its postings.
 CREATE FUNCTION amends.check_complete() RETURNS trigger
 LANGUAGE plpgsql AS $$
@@ -866,6 +879,9 @@ BEGIN
   IF EXISTS (SELECT 1 FROM amends.entries WHERE book_id = NEW.book_id AND completes = NEW.entry_id) THEN
     PERFORM amends.fail('AM014', format('reservation %s was already posted', NEW.entry_id));
   END IF;
+  IF NOT EXISTS (SELECT 1 FROM amends.postings WHERE book_id = NEW.book_id AND entry_id = NEW.entry_id) THEN
+    PERFORM amends.fail('AM014', format('reservation %s has no postings yet; it can be resolved once they are written', NEW.entry_id));
+  END IF;
   IF NEW.on_date < e.date THEN
     PERFORM amends.fail('AM002', format('reservation %s of %s can''t be %s on %s', NEW.entry_id, e.date, NEW.kind, NEW.on_date));
   END IF;
@@ -893,12 +909,14 @@ CREATE TRIGGER checks BEFORE INSERT ON amends.resolutions FOR EACH ROW EXECUTE F
 REVOKE ALL ON ALL TABLES IN SCHEMA amends FROM PUBLIC;
 GRANT USAGE ON SCHEMA amends TO amends_app;
 GRANT SELECT ON ALL TABLES IN SCHEMA amends TO amends_app;
-GRANT INSERT ON amends.books, amends.accounts, amends.periods, amends.entries, amends.postings, amends.resolutions TO amends_app;
+GRANT INSERT ON amends.accounts, amends.periods, amends.entries, amends.postings, amends.resolutions TO amends_app;
+GRANT INSERT (name, base_currency, fiscal_start_month) ON amends.books TO amends_app;
 GRANT UPDATE (closed, min_normal, max_normal) ON amends.accounts TO amends_app;
 GRANT UPDATE (state) ON amends.periods TO amends_app;
 -- Functions: begin_write for every writer; the helpers the non-definer
 -- triggers call; nothing else (apply_deltas moves balances: owner only).
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA amends FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION amends.begin_write(integer, text, text), amends.fail(text, text), amends.writing(integer),
+                          amends.new_book(),
                           amends.check_limit_precision(amends.accounts) TO amends_app;
 GRANT USAGE ON ALL SEQUENCES IN SCHEMA amends TO amends_app;

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import shutil
+import tempfile
 import uuid
+from pathlib import Path
 from typing import Callable, Iterator
 
 import pytest
@@ -53,12 +56,16 @@ def unchanged() -> Callable[[amends.Ledger], contextlib.AbstractContextManager[N
 @pytest.fixture(scope="session")
 def pg_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     """A real PostgreSQL server (the embedded default) in a temporary data directory, for the whole session."""
-    cluster = Cluster(tmp_path_factory.mktemp("pg") / "data")
+    # Outside pytest's own temporary root: a second pytest session resets
+    # that root's permissions, which would cut the server off from its files.
+    root = Path(tempfile.mkdtemp(prefix="amends-pg-"))
+    cluster = Cluster(root / "data")
     try:
         cluster.ensure_running()
         yield cluster
     finally:
         cluster.stop()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture
