@@ -722,6 +722,14 @@ DECLARE
   dp numeric[];
   dd numeric[];
   dc numeric[];
+  unknown_id integer;
+  closed_name text;
+  fine_name text;
+  v_several boolean;
+  bad_count bigint;
+  bad_entry bigint;
+  v_multi boolean;
+  declared smallint;
 BEGIN
   FOR bk IN SELECT book_id, count(*) AS n FROM new_postings GROUP BY book_id ORDER BY book_id LOOP
     b := amends.writing(bk.book_id);
@@ -731,51 +739,73 @@ BEGIN
       PERFORM set_config('work_mem', '512MB', true);
     END IF;
 
-    -- In one pass: every posting names an entry of this transaction (all of
-    -- its postings in this statement) and an open account, with an amount in
-    -- the account currency's minor units, and each entry balances per currency.
-    WITH per_currency AS (
-      SELECT n.entry_id, a.currency, count(*) AS n, min(n.line) AS first_line, max(n.line) AS last_line,
-             sum(n.amount) AS total,
-             count(*) FILTER (WHERE a.account_id IS NULL) AS unknown,
-             count(*) FILTER (WHERE a.closed) AS closed,
-             count(*) FILTER (WHERE min_scale(n.amount) > c.minor_units) AS too_fine,
-             min(n.account_id) FILTER (WHERE a.account_id IS NULL OR a.closed) AS bad_account
-        FROM new_postings n
-        LEFT JOIN amends.accounts a ON a.book_id = n.book_id AND a.account_id = n.account_id
-        LEFT JOIN amends.currencies c ON c.code = a.currency
-       WHERE n.book_id = b.book_id
-       GROUP BY n.entry_id, a.currency
-    ), per_entry AS (
-      SELECT entry_id, sum(n) AS n, min(first_line) AS first_line, max(last_line) AS last_line,
-             sum(unknown) AS unknown, sum(closed) AS closed, sum(too_fine) AS too_fine, min(bad_account) AS bad_account,
-             min(currency) FILTER (WHERE total <> 0) AS unbalanced, min(total) FILTER (WHERE total <> 0) AS off_by
-        FROM per_currency GROUP BY entry_id
-    )
-    SELECT p.*, e.posting_count, e.entry_id IS NOT NULL AS ours INTO r
-      FROM per_entry p
-      LEFT JOIN (SELECT entry_id, posting_count FROM amends.entries
-                  WHERE book_id = b.book_id AND entry_id >= b.tx_first_entry) e ON e.entry_id = p.entry_id
-     WHERE e.entry_id IS NULL OR p.n <> e.posting_count OR p.first_line <> 1 OR p.last_line <> e.posting_count
-        OR p.unknown > 0 OR p.closed > 0 OR p.too_fine > 0 OR p.unbalanced IS NOT NULL
-     LIMIT 1;
-    IF FOUND THEN
-      IF NOT r.ours THEN
-        IF EXISTS (SELECT 1 FROM amends.entries WHERE book_id = b.book_id AND entry_id = r.entry_id) THEN
-          PERFORM amends.fail('AM015', format('entry %s is committed; its postings never change', r.entry_id));
+    -- The accounts the postings name: known, open, amounts in their minor
+    -- units; and (for ordinary entries) how much each account moves.
+    SELECT array_agg(t.account_id ORDER BY t.account_id), array_agg(t.total ORDER BY t.account_id),
+           min(t.account_id) FILTER (WHERE a.account_id IS NULL),
+           min(a.name) FILTER (WHERE a.closed),
+           min(a.name) FILTER (WHERE t.places > c.minor_units),
+           count(DISTINCT a.currency) > 1
+      INTO ids, dp, unknown_id, closed_name, fine_name, v_several
+      FROM (SELECT account_id, sum(amount) AS total, max(min_scale(amount)) AS places
+              FROM new_postings WHERE book_id = b.book_id GROUP BY account_id) t
+      LEFT JOIN amends.accounts a ON a.book_id = b.book_id AND a.account_id = t.account_id
+      LEFT JOIN amends.currencies c ON c.code = a.currency;
+    IF unknown_id IS NOT NULL THEN
+      PERFORM amends.fail('AM003', format('a posting names account %s, which book %s does not have', unknown_id, b.book_id));
+    ELSIF closed_name IS NOT NULL THEN
+      PERFORM amends.fail('AM004', format('account %s is closed; it takes no postings', closed_name));
+    ELSIF fine_name IS NOT NULL THEN
+      PERFORM amends.fail('AM006', format('a posting to %s is finer than its currency''s minor unit', fine_name));
+    END IF;
+
+    -- The entries: each of this transaction, with all of its lines in this
+    -- statement, balanced (per currency: entries in one currency by their
+    -- sum here, entries in several by the exact check below).
+    SELECT count(*) FILTER (WHERE bad), min(entry_id) FILTER (WHERE bad), coalesce(bool_or(multi), false)
+      INTO bad_count, bad_entry, v_multi
+      FROM (SELECT p.entry_id, p.c1 <> p.c2 AS multi,
+                   (e.entry_id IS NULL OR p.n <> e.posting_count OR p.f <> 1 OR p.l <> e.posting_count
+                    OR (p.c1 = p.c2 AND p.total <> 0)) AS bad
+              FROM (SELECT n.entry_id, count(*) AS n, min(n.line) AS f, max(n.line) AS l, sum(n.amount) AS total,
+                           min(c.numeric) AS c1, max(c.numeric) AS c2
+                      FROM new_postings n
+                      JOIN amends.accounts a ON a.book_id = n.book_id AND a.account_id = n.account_id
+                      JOIN amends.currencies c ON c.code = a.currency
+                     WHERE n.book_id = b.book_id AND v_several
+                     GROUP BY n.entry_id
+                    UNION ALL
+                    SELECT entry_id, count(*), min(line), max(line), sum(amount), 0, 0
+                      FROM new_postings
+                     WHERE book_id = b.book_id AND NOT v_several
+                     GROUP BY entry_id) p
+              LEFT JOIN (SELECT entry_id, posting_count FROM amends.entries
+                          WHERE book_id = b.book_id AND entry_id >= b.tx_first_entry) e ON e.entry_id = p.entry_id) x;
+    IF bad_count > 0 THEN
+      SELECT count(*) AS n, min(line) AS first_line, max(line) AS last_line, sum(amount) AS total INTO r
+        FROM new_postings WHERE book_id = b.book_id AND entry_id = bad_entry;
+      SELECT posting_count INTO declared FROM amends.entries
+       WHERE book_id = b.book_id AND entry_id = bad_entry AND entry_id >= b.tx_first_entry;
+      IF declared IS NULL THEN
+        IF EXISTS (SELECT 1 FROM amends.entries WHERE book_id = b.book_id AND entry_id = bad_entry) THEN
+          PERFORM amends.fail('AM015', format('entry %s is committed; its postings never change', bad_entry));
         END IF;
-        PERFORM amends.fail('AM012', format('there is no entry %s in book %s for these postings', r.entry_id, b.book_id));
-      ELSIF r.n <> r.posting_count OR r.first_line <> 1 OR r.last_line <> r.posting_count THEN
+        PERFORM amends.fail('AM012', format('there is no entry %s in book %s for these postings', bad_entry, b.book_id));
+      ELSIF r.n <> declared OR r.first_line <> 1 OR r.last_line <> declared THEN
         PERFORM amends.fail('AM001', format('entry %s has %s postings (lines %s to %s); it declares %s, and they are inserted together in one statement',
-                                            r.entry_id, r.n, r.first_line, r.last_line, r.posting_count));
-      ELSIF r.unknown > 0 THEN
-        PERFORM amends.fail('AM003', format('entry %s posts to account %s, which book %s does not have', r.entry_id, r.bad_account, b.book_id));
-      ELSIF r.closed > 0 THEN
-        PERFORM amends.fail('AM004', format('account %s is closed; entry %s can''t post to it', r.bad_account, r.entry_id));
-      ELSIF r.too_fine > 0 THEN
-        PERFORM amends.fail('AM006', format('entry %s has an amount finer than its currency''s minor unit', r.entry_id));
+                                            bad_entry, r.n, r.first_line, r.last_line, declared));
       END IF;
-      PERFORM amends.fail('AM001', format('entry %s does not balance: its %s postings sum to %s', r.entry_id, r.unbalanced, r.off_by));
+      PERFORM amends.fail('AM001', format('entry %s does not balance: its postings sum to %s', bad_entry, r.total));
+    END IF;
+    IF v_multi THEN
+      SELECT n.entry_id, a.currency, sum(n.amount) AS total INTO r
+        FROM new_postings n JOIN amends.accounts a ON a.book_id = n.book_id AND a.account_id = n.account_id
+       WHERE n.book_id = b.book_id
+       GROUP BY n.entry_id, a.currency HAVING sum(n.amount) <> 0
+       LIMIT 1;
+      IF FOUND THEN
+        PERFORM amends.fail('AM001', format('entry %s does not balance: its %s postings sum to %s', r.entry_id, r.currency, r.total));
+      END IF;
     END IF;
 
     IF b.tx_special THEN
@@ -835,11 +865,8 @@ BEGIN
              array_agg(d_debits ORDER BY account_id), array_agg(d_credits ORDER BY account_id)
         INTO ids, dp, dd, dc FROM s;
     ELSE
-      -- Ordinary entries only: posted totals move by the sum per account.
-      SELECT array_agg(account_id ORDER BY account_id), array_agg(total ORDER BY account_id),
-             array_agg(0::numeric), array_agg(0::numeric)
-        INTO ids, dp, dd, dc
-        FROM (SELECT account_id, sum(amount) AS total FROM new_postings WHERE book_id = b.book_id GROUP BY account_id) s;
+      -- Ordinary entries only: posted totals move by the sums found above.
+      SELECT array_agg(0::numeric), array_agg(0::numeric) INTO dd, dc FROM unnest(ids);
     END IF;
     PERFORM set_config('enable_nestloop', 'on', true);
     PERFORM amends.apply_deltas(b.book_id, ids, dp, dd, dc);
