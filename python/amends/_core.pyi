@@ -257,12 +257,15 @@ class _LoadRecord(TypedDict):
 
 @type_check_only
 class _PostingColumns(TypedDict):
-    entry_id: list[int]
-    date: list[datetime.date]
-    account: list[str]
-    amount: list[Decimal]
-    currency: list[str]
-    status: list[str]
+    entry_id: npt.NDArray[np.int64]
+    date: npt.NDArray[np.object_]
+    account_codes: npt.NDArray[np.int32]
+    account_names: list[str]
+    amount: npt.NDArray[np.object_]
+    currency_codes: npt.NDArray[np.int32]
+    currency_names: list[str]
+    status_codes: npt.NDArray[np.int32]
+    status_names: list[str]
 
 # ---------------------------------------------------------------- ledger
 

@@ -400,8 +400,25 @@ class Ledger(_core.Ledger):
         return pd.DataFrame(self._balance_report(as_of), columns=["account", "depth", "currency", "amount"])
 
     def to_pandas(self) -> pd.DataFrame:
-        """Every posting, reservations included (see the status column)."""
-        return pd.DataFrame(self._postings())
+        """Every posting, reservations included (see the status column).
+
+        account, currency and status are categorical; amount holds exact decimal.Decimal values.
+        """
+        c = self._postings()
+
+        def category(codes: str, names: str) -> pd.Categorical:
+            return pd.Categorical.from_codes(c[codes], categories=pd.Index(c[names], dtype=object))  # type: ignore[literal-required]
+
+        return pd.DataFrame(
+            {
+                "entry_id": c["entry_id"],
+                "date": c["date"],
+                "account": category("account_codes", "account_names"),
+                "amount": c["amount"],
+                "currency": category("currency_codes", "currency_names"),
+                "status": category("status_codes", "status_names"),
+            }
+        )
 
     def to_journal(self, path: str | os.PathLike[str] | None = None) -> str | None:
         """Posted entries in ledger-cli/hledger journal syntax; written to path if given, else returned."""

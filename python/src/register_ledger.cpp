@@ -1,5 +1,7 @@
 // The in-memory Ledger. The Python class amends.Ledger derives from this one
 // and turns the plain lists returned here into DataFrames.
+#include <map>
+
 #include <pybind11/numpy.h>
 #include <pybind11/stl.h>
 
@@ -545,29 +547,70 @@ void register_ledger(py::module_& m) {
         if (!out) throw io_error("can't write " + path);
       })
       .def("_postings", [](const Ledger& l) {
-        // Every posting of every entry (reservations included, with their status).
-        py::list entry_ids, dates, accounts, amounts, currencies, statuses;
+        // Every posting of every entry (reservations included, with their
+        // status), as columns: names, codes and statuses as category codes;
+        // the dates and amounts, which repeat, made once each and shared.
+        const auto rows = static_cast<py::ssize_t>(l.posting_count());
+        py::array_t<std::int64_t> entry_ids(rows);
+        py::array_t<std::int32_t> account_codes(rows), currency_codes(rows), status_codes(rows);
+        py::object empty = py::module_::import("numpy").attr("empty");
+        py::array dates(empty(rows, "O")), amounts(empty(rows, "O"));  // filled with None
+        auto put = [](py::array& column, py::ssize_t row, const py::object& value) {
+          PyObject** slot = static_cast<PyObject**>(column.mutable_data()) + row;
+          Py_XDECREF(*slot);
+          *slot = value.inc_ref().ptr();
+        };
+        py::list account_names, currency_names, status_names;
+        std::vector<std::int32_t> currency_of(l.account_count()), name_of(l.account_count());
+        std::map<std::string_view, std::int32_t> currency_index, name_index;
+        for (std::uint32_t i = 0; i < l.account_count(); ++i) {
+          const Account& acct = l.account(AccountId{i});
+          auto [named, new_name] = name_index.emplace(acct.name, static_cast<std::int32_t>(name_index.size()));
+          if (new_name) account_names.append(acct.name);
+          name_of[i] = named->second;
+          auto [it, added] = currency_index.emplace(acct.currency.code(), static_cast<std::int32_t>(currency_index.size()));
+          if (added) currency_names.append(std::string(acct.currency.code()));
+          currency_of[i] = it->second;
+        }
+        for (EntryStatus status : {EntryStatus::posted, EntryStatus::pending, EntryStatus::pending_posted,
+                                   EntryStatus::pending_voided, EntryStatus::pending_expired})
+          status_names.append(std::string(to_string(status)));
+        std::map<std::int32_t, py::object> date_cache;
+        std::map<std::pair<int, std::int64_t>, py::object> amount_cache;
+        auto* ids = entry_ids.mutable_data();
+        auto* accounts = account_codes.mutable_data();
+        auto* currencies = currency_codes.mutable_data();
+        auto* statuses = status_codes.mutable_data();
+        py::ssize_t row = 0;
         for (std::uint64_t e = 1; e <= l.entry_count(); ++e) {
           EntryView view = l.entry(EntryId{e});
-          py::object date = to_python(view.date);
-          py::str status(std::string(to_string(view.status)));
+          py::object& date = date_cache[view.date.days_since_epoch()];
+          if (!date) date = to_python(view.date);
           for (const PostingView& p : view.postings) {
             const Account& acct = l.account(p.account);
-            entry_ids.append(e);
-            dates.append(date);
-            accounts.append(acct.name);
-            amounts.append(to_python(p.amount, acct.currency));
-            currencies.append(std::string(acct.currency.code()));
-            statuses.append(status);
+            const int places = acct.currency.minor_units();
+            py::object& amount = amount_cache[{places, p.amount.to_minor(places)}];
+            if (!amount) amount = to_python(p.amount, acct.currency);
+            ids[row] = static_cast<std::int64_t>(e);
+            accounts[row] = name_of[p.account.value];
+            currencies[row] = currency_of[p.account.value];
+            statuses[row] = static_cast<std::int32_t>(view.status);
+            put(dates, row, date);
+            put(amounts, row, amount);
+            ++row;
           }
+          if (amount_cache.size() > (1U << 20)) amount_cache.clear();
         }
         py::dict out;
         out["entry_id"] = entry_ids;
         out["date"] = dates;
-        out["account"] = accounts;
+        out["account_codes"] = account_codes;
+        out["account_names"] = account_names;
         out["amount"] = amounts;
-        out["currency"] = currencies;
-        out["status"] = statuses;
+        out["currency_codes"] = currency_codes;
+        out["currency_names"] = currency_names;
+        out["status_codes"] = status_codes;
+        out["status_names"] = status_names;
         return out;
       });
 }
