@@ -55,7 +55,7 @@ from amends.ledger import (
     TrialBalance,
     Ledger,
 )
-from amends.book import SCHEMA_VERSION, Book, migrate, open
+from amends.book import SCHEMA_VERSION, Book, migrate, open, read_postings
 
 
 __all__ = [
@@ -76,6 +76,7 @@ __all__ = [
     "StoreError",
     "migrate",
     "open",
+    "read_postings",
     "BalanceLimitExceeded",
     "BatchResult",
     "BatchTooLarge",

@@ -422,6 +422,9 @@ class Ledger(metaclass=_pybind11_type):
 
 SCHEMA_VERSION: Final[int]
 
+def read_postings(dsn: str, book: str) -> _PostingColumns:
+    """Every posting of a book, read by COPY into columns (the shape of Ledger._postings)."""
+
 def migrate(dsn: str) -> list[int]:
     """Applies the schema migrations the database lacks; returns the versions applied."""
 

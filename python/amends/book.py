@@ -13,10 +13,12 @@ import functools
 import os
 from typing import Any, Callable, TypeVar
 
-from amends import _core
-from amends.ledger import Ledger
+import pandas as pd
 
-__all__ = ["Book", "open", "SCHEMA_VERSION", "migrate"]
+from amends import _core
+from amends.ledger import Ledger, postings_frame
+
+__all__ = ["Book", "open", "read_postings", "SCHEMA_VERSION", "migrate"]
 
 SCHEMA_VERSION: int = _core.SCHEMA_VERSION
 migrate = _core.migrate
@@ -167,6 +169,24 @@ for _name in _READS:
 del _name
 
 
+def _default_dsn() -> str:
+    dsn = os.environ.get("AMENDS_DSN") or None
+    if dsn is None:
+        from amends.cluster import Cluster
+
+        dsn = Cluster().ensure_running()
+    return dsn
+
+
+def read_postings(dsn: str | None = None, book: str = "main") -> pd.DataFrame:
+    """Every posting of a book as a DataFrame, read by COPY in C++ without loading the book.
+
+    The columns of Ledger.to_pandas: entry_id, date, account, amount (exact
+    decimal.Decimal), currency, status (account, currency, status categorical).
+    """
+    return postings_frame(_core.read_postings(dsn or _default_dsn(), book))
+
+
 def open(  # noqa: A001 - amends.open, as the issue names it
     dsn: str | None = None,
     book: str = "main",
@@ -183,10 +203,4 @@ def open(  # noqa: A001 - amends.open, as the issue names it
     stops it). base_currency and fiscal_year_start_month apply when the book
     is created; an existing book keeps its own.
     """
-    if dsn is None:
-        dsn = os.environ.get("AMENDS_DSN") or None
-    if dsn is None:
-        from amends.cluster import Cluster
-
-        dsn = Cluster().ensure_running()
-    return Book(dsn, book, base_currency=base_currency, fiscal_year_start_month=fiscal_year_start_month, create=create)
+    return Book(dsn or _default_dsn(), book, base_currency=base_currency, fiscal_year_start_month=fiscal_year_start_month, create=create)

@@ -404,21 +404,7 @@ class Ledger(_core.Ledger):
 
         account, currency and status are categorical; amount holds exact decimal.Decimal values.
         """
-        c = self._postings()
-
-        def category(codes: str, names: str) -> pd.Categorical:
-            return pd.Categorical.from_codes(c[codes], categories=pd.Index(c[names], dtype=object))  # type: ignore[literal-required]
-
-        return pd.DataFrame(
-            {
-                "entry_id": c["entry_id"],
-                "date": c["date"],
-                "account": category("account_codes", "account_names"),
-                "amount": c["amount"],
-                "currency": category("currency_codes", "currency_names"),
-                "status": category("status_codes", "status_names"),
-            }
-        )
+        return postings_frame(self._postings())
 
     def to_journal(self, path: str | os.PathLike[str] | None = None) -> str | None:
         """Posted entries in ledger-cli/hledger journal syntax; written to path if given, else returned."""
@@ -426,6 +412,24 @@ class Ledger(_core.Ledger):
             return str(self._journal())
         self._write_journal(os.fspath(path))
         return None
+
+
+def postings_frame(c: Any) -> pd.DataFrame:
+    """The data frame of posting columns from the core (Ledger._postings, read_postings)."""
+
+    def category(codes: str, names: str) -> pd.Categorical:
+        return pd.Categorical.from_codes(c[codes], categories=pd.Index(c[names], dtype=object))
+
+    return pd.DataFrame(
+        {
+            "entry_id": c["entry_id"],
+            "date": c["date"],
+            "account": category("account_codes", "account_names"),
+            "amount": c["amount"],
+            "currency": category("currency_codes", "currency_names"),
+            "status": category("status_codes", "status_names"),
+        }
+    )
 
 
 def type_name(value: object) -> str:

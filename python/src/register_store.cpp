@@ -1,6 +1,9 @@
 // amends._core.Store: a book in PostgreSQL, mirrored into an amends.Ledger.
 #include "amends/store.hpp"
 
+#include <map>
+
+#include <pybind11/numpy.h>
 #include <pybind11/stl.h>
 
 #include "convert.hpp"
@@ -13,6 +16,74 @@ void register_store(py::module_& m) {
   m.def(
       "migrate", [](const std::string& dsn) { return store::migrate(dsn); }, py::arg("dsn"),
       "Applies the schema migrations the database lacks; returns the versions applied.");
+
+  m.def(
+      "read_postings",
+      [](const std::string& dsn, const std::string& book) {
+        store::PostingColumns c;
+        {
+          py::gil_scoped_release release;
+          c = store::read_postings(dsn, book);
+        }
+        const auto rows = static_cast<py::ssize_t>(c.entry_id.size());
+        py::array_t<std::int64_t> entry_ids(rows, c.entry_id.data());
+        py::array_t<std::int32_t> status_codes(rows);
+        py::array_t<std::int32_t> account_codes(rows), currency_codes(rows);
+        py::object empty = py::module_::import("numpy").attr("empty");
+        py::array dates(empty(rows, "O")), amounts(empty(rows, "O"));  // filled with None
+        auto put = [](py::array& column, py::ssize_t row, const py::object& value) {
+          PyObject** slot = static_cast<PyObject**>(column.mutable_data()) + row;
+          Py_XDECREF(*slot);
+          *slot = value.inc_ref().ptr();
+        };
+        py::list account_names, currency_names, status_names;
+        std::vector<std::int32_t> name_of(c.account_names.size()), currency_of(c.account_names.size());
+        std::map<std::string_view, std::int32_t> names, currencies;
+        for (std::size_t i = 0; i < c.account_names.size(); ++i) {
+          auto [n, new_name] = names.emplace(c.account_names[i], static_cast<std::int32_t>(names.size()));
+          if (new_name) account_names.append(c.account_names[i]);
+          name_of[i] = n->second;
+          auto [k, new_code] = currencies.emplace(c.account_currency[i].code(), static_cast<std::int32_t>(currencies.size()));
+          if (new_code) currency_names.append(std::string(c.account_currency[i].code()));
+          currency_of[i] = k->second;
+        }
+        for (EntryStatus status : {EntryStatus::posted, EntryStatus::pending, EntryStatus::pending_posted,
+                                   EntryStatus::pending_voided, EntryStatus::pending_expired})
+          status_names.append(std::string(to_string(status)));
+        std::map<std::int32_t, py::object> date_cache;
+        std::map<std::pair<int, std::int64_t>, py::object> amount_cache;
+        auto* accounts = account_codes.mutable_data();
+        auto* codes = currency_codes.mutable_data();
+        auto* statuses = status_codes.mutable_data();
+        for (py::ssize_t row = 0; row < rows; ++row) {
+          const auto i = static_cast<std::size_t>(row);
+          const auto a = static_cast<std::size_t>(c.account[i]);
+          py::object& date = date_cache[c.day[i]];
+          if (!date) date = to_python(Date::from_days(c.day[i]));
+          const Currency currency = c.account_currency[a];
+          py::object& amount = amount_cache[{currency.minor_units(), c.amount_minor[i]}];
+          if (!amount) amount = to_python(Decimal::from_scaled(c.amount_minor[i], currency.minor_units()), currency);
+          put(dates, row, date);
+          put(amounts, row, amount);
+          accounts[row] = name_of[a];
+          codes[row] = currency_of[a];
+          statuses[row] = c.status[i];
+          if (amount_cache.size() > (1U << 20)) amount_cache.clear();
+        }
+        py::dict out;
+        out["entry_id"] = entry_ids;
+        out["date"] = dates;
+        out["account_codes"] = account_codes;
+        out["account_names"] = account_names;
+        out["amount"] = amounts;
+        out["currency_codes"] = currency_codes;
+        out["currency_names"] = currency_names;
+        out["status_codes"] = status_codes;
+        out["status_names"] = status_names;
+        return out;
+      },
+      py::arg("dsn"), py::arg("book"),
+      "Every posting of a book, read by COPY into columns (the shape of Ledger._postings).");
 
   py::class_<Book>(m, "Store", "A book in PostgreSQL; amends.open() wraps it.")
       .def(py::init([](const std::string& dsn, const std::string& name, py::handle base_currency,

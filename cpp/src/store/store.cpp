@@ -2,6 +2,7 @@
 #include "amends/store.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <map>
 #include <optional>
@@ -811,5 +812,131 @@ void Book::reload() {
 }
 
 void Book::simulate_connection_loss_at_commit(bool after_commit_sent) { impl_->fail_at_commit = after_commit_sent ? 2 : 1; }
+
+}  // namespace amends::store
+
+namespace amends::store {
+
+namespace {
+
+// "-123.45" -> -12345 at 2 places; the database holds amounts at most as
+// fine as their currency (checked when they were posted).
+std::int64_t parse_minor(std::string_view text, int places) {
+  bool negative = false;
+  std::size_t i = 0;
+  if (i < text.size() && (text[i] == '-' || text[i] == '+')) negative = text[i++] == '-';
+  std::int64_t units = 0;
+  int fraction = -1;
+  for (; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == '.') {
+      fraction = 0;
+      continue;
+    }
+    if (c < '0' || c > '9') throw store_error("unexpected amount in the database: " + std::string(text));
+    if (fraction >= 0 && ++fraction > places) {
+      if (c != '0') throw store_error("an amount in the database is finer than its currency: " + std::string(text));
+      continue;
+    }
+    units = units * 10 + (c - '0');
+  }
+  for (int k = std::max(fraction, 0); k < places; ++k) units *= 10;
+  return negative ? -units : units;
+}
+
+}  // namespace
+
+PostingColumns read_postings(const std::string& dsn, const std::string& book) {
+  auto conn = connect_to(dsn);
+  PostingColumns out;
+  try {
+    pqxx::read_transaction tx(*conn);
+    pqxx::result found = tx.exec_params("SELECT book_id FROM amends.books WHERE name = $1", book);
+    if (found.empty()) throw store_error("there is no book named " + book + " in the database");
+    const std::string id = found[0][0].c_str();
+    for (const auto& row : tx.exec_params(
+             "SELECT name, currency FROM amends.accounts WHERE book_id = $1 ORDER BY account_id", id)) {
+      out.account_names.emplace_back(row[0].c_str());
+      out.account_currency.push_back(Currency::of(row[1].c_str()));
+    }
+    // Entry dates and statuses, indexed by entry id (dense from 1).
+    const auto count = tx.exec_params1("SELECT last_entry_id FROM amends.books WHERE book_id = $1", id)[0].as<std::int64_t>();
+    std::vector<std::int32_t> day_of(static_cast<std::size_t>(count) + 1);
+    std::vector<std::uint8_t> status_of(static_cast<std::size_t>(count) + 1, 0);
+    std::vector<std::string> fields;
+    std::vector<bool> nulls;
+    std::string line;
+    {
+      pqxx::stream_from copy(tx, "(SELECT entry_id, date, kind = 'pending' FROM amends.entries WHERE book_id = " + id + ")");
+      while (copy.get_raw_line(line)) {
+        text::split_copy_line(line, fields, nulls);
+        const auto e = static_cast<std::size_t>(std::stoll(fields[0]));
+        if (e >= day_of.size()) continue;  // committed after this snapshot's count: not possible, but harmless
+        day_of[e] = Date::parse(fields[1]).days_since_epoch();
+        status_of[e] = static_cast<std::uint8_t>(fields[2] == "t" ? EntryStatus::pending : EntryStatus::posted);
+      }
+      copy.complete();
+    }
+    for (const auto& row : tx.exec_params(
+             "SELECT completes FROM amends.entries WHERE book_id = $1 AND completes IS NOT NULL", id))
+      status_of[row[0].as<std::size_t>()] = static_cast<std::uint8_t>(EntryStatus::pending_posted);
+    for (const auto& row : tx.exec_params("SELECT entry_id, kind FROM amends.resolutions WHERE book_id = $1", id))
+      status_of[row[0].as<std::size_t>()] = static_cast<std::uint8_t>(
+          std::string_view(row[1].c_str()) == "voided" ? EntryStatus::pending_voided : EntryStatus::pending_expired);
+    struct Row {
+      std::int64_t entry;
+      std::int32_t line, account;
+      std::int64_t minor;
+    };
+    std::vector<Row> rows;
+    {
+      pqxx::stream_from copy(tx, "(SELECT entry_id, line, account_id, amount FROM amends.postings WHERE book_id = " + id + ")");
+      while (copy.get_raw_line(line)) {
+        std::string_view rest(line);
+        if (!rest.empty() && rest.back() == '\n') rest.remove_suffix(1);
+        std::string_view part[4];
+        for (int k = 0; k < 4; ++k) {
+          const auto tab = rest.find('\t');
+          part[k] = rest.substr(0, tab);
+          rest = tab == std::string_view::npos ? std::string_view() : rest.substr(tab + 1);
+        }
+        Row r{};
+        std::from_chars(part[0].data(), part[0].data() + part[0].size(), r.entry);
+        std::from_chars(part[1].data(), part[1].data() + part[1].size(), r.line);
+        std::from_chars(part[2].data(), part[2].data() + part[2].size(), r.account);
+        if (r.account < 0 || static_cast<std::size_t>(r.account) >= out.account_currency.size())
+          throw store_error("a posting names an account the book does not have");
+        r.minor = parse_minor(part[3], out.account_currency[static_cast<std::size_t>(r.account)].minor_units());
+        rows.push_back(r);
+      }
+      copy.complete();
+    }
+    if (!std::is_sorted(rows.begin(), rows.end(), [](const Row& a, const Row& b) {
+          return a.entry < b.entry || (a.entry == b.entry && a.line < b.line);
+        }))
+      std::sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) {
+        return a.entry < b.entry || (a.entry == b.entry && a.line < b.line);
+      });
+    out.entry_id.reserve(rows.size());
+    out.day.reserve(rows.size());
+    out.account.reserve(rows.size());
+    out.amount_minor.reserve(rows.size());
+    out.status.reserve(rows.size());
+    for (const Row& r : rows) {
+      const auto e = static_cast<std::size_t>(r.entry);
+      if (e >= day_of.size()) throw store_error("a posting names an entry the book does not have");
+      out.entry_id.push_back(r.entry);
+      out.day.push_back(day_of[e]);
+      out.account.push_back(r.account);
+      out.amount_minor.push_back(r.minor);
+      out.status.push_back(status_of[e]);
+    }
+  } catch (const pqxx::broken_connection& e) {
+    throw store_error("lost the connection to PostgreSQL: " + primary_message(e));
+  } catch (const pqxx::sql_error& e) {
+    throw store_error("reading the book failed: " + primary_message(e));
+  }
+  return out;
+}
 
 }  // namespace amends::store
