@@ -575,8 +575,8 @@ void register_ledger(py::module_& m) {
         for (EntryStatus status : {EntryStatus::posted, EntryStatus::pending, EntryStatus::pending_posted,
                                    EntryStatus::pending_voided, EntryStatus::pending_expired})
           status_names.append(std::string(to_string(status)));
-        std::map<std::int32_t, py::object> date_cache;
-        std::map<std::pair<int, std::int64_t>, py::object> amount_cache;
+        std::unordered_map<std::int32_t, py::object> date_cache;
+        std::unordered_map<std::int64_t, py::object> amount_cache[5];  // by minor digits, then minor units
         auto* ids = entry_ids.mutable_data();
         auto* accounts = account_codes.mutable_data();
         auto* currencies = currency_codes.mutable_data();
@@ -589,7 +589,7 @@ void register_ledger(py::module_& m) {
           for (const PostingView& p : view.postings) {
             const Account& acct = l.account(p.account);
             const int places = acct.currency.minor_units();
-            py::object& amount = amount_cache[{places, p.amount.to_minor(places)}];
+            py::object& amount = amount_cache[places][p.amount.to_minor(places)];
             if (!amount) amount = to_python(p.amount, acct.currency);
             ids[row] = static_cast<std::int64_t>(e);
             accounts[row] = name_of[p.account.value];
@@ -599,7 +599,8 @@ void register_ledger(py::module_& m) {
             put(amounts, row, amount);
             ++row;
           }
-          if (amount_cache.size() > (1U << 20)) amount_cache.clear();
+          for (auto& cache : amount_cache)
+            if (cache.size() > (1U << 20)) cache.clear();
         }
         py::dict out;
         out["entry_id"] = entry_ids;

@@ -2,6 +2,7 @@
 #include "amends/store.hpp"
 
 #include <map>
+#include <unordered_map>
 
 #include <pybind11/numpy.h>
 #include <pybind11/stl.h>
@@ -50,8 +51,8 @@ void register_store(py::module_& m) {
         for (EntryStatus status : {EntryStatus::posted, EntryStatus::pending, EntryStatus::pending_posted,
                                    EntryStatus::pending_voided, EntryStatus::pending_expired})
           status_names.append(std::string(to_string(status)));
-        std::map<std::int32_t, py::object> date_cache;
-        std::map<std::pair<int, std::int64_t>, py::object> amount_cache;
+        std::unordered_map<std::int32_t, py::object> date_cache;
+        std::unordered_map<std::int64_t, py::object> amount_cache[5];  // by minor digits, then minor units
         auto* accounts = account_codes.mutable_data();
         auto* codes = currency_codes.mutable_data();
         auto* statuses = status_codes.mutable_data();
@@ -61,14 +62,15 @@ void register_store(py::module_& m) {
           py::object& date = date_cache[c.day[i]];
           if (!date) date = to_python(Date::from_days(c.day[i]));
           const Currency currency = c.account_currency[a];
-          py::object& amount = amount_cache[{currency.minor_units(), c.amount_minor[i]}];
+          py::object& amount = amount_cache[currency.minor_units()][c.amount_minor[i]];
           if (!amount) amount = to_python(Decimal::from_scaled(c.amount_minor[i], currency.minor_units()), currency);
           put(dates, row, date);
           put(amounts, row, amount);
           accounts[row] = name_of[a];
           codes[row] = currency_of[a];
           statuses[row] = c.status[i];
-          if (amount_cache.size() > (1U << 20)) amount_cache.clear();
+          for (auto& cache : amount_cache)
+            if (cache.size() > (1U << 20)) cache.clear();
         }
         py::dict out;
         out["entry_id"] = entry_ids;
