@@ -1,6 +1,8 @@
 """The amends command line.
 
-    amends tour                 the main job on the embedded default (for now, an in-memory tour)
+    amends tour                 the main job: a month of concessions in the embedded default PostgreSQL
+                                (--dsn DSN for another server, --memory for an in-memory book)
+    amends load FILE.csv        post a postings CSV into a book in PostgreSQL, durably and exactly once
     amends balance FILE.csv     load postings from CSV and print the balance report
     amends journal FILE.csv     load postings from CSV and write them as a ledger/hledger journal
     amends db start             create the embedded default PostgreSQL cluster if needed, start it, print its DSN
@@ -56,6 +58,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     tour = commands.add_parser("tour", help="post a month of concessions in memory and print the trial balance")
     tour.add_argument("--customers", type=int, default=6)
     tour.add_argument("--seed", type=int, default=2026)
+    tour.add_argument("--memory", action="store_true", help="use an in-memory book instead of PostgreSQL")
+    tour.add_argument("--dsn", default=None, help="PostgreSQL DSN (default: $AMENDS_DSN, else the embedded default)")
+
+    load = commands.add_parser("load", help="post a postings CSV into a book in PostgreSQL (entry_id = idempotency key)")
+    load.add_argument("csv")
+    load.add_argument("--book", default="main")
+    load.add_argument("--dsn", default=None, help="PostgreSQL DSN (default: $AMENDS_DSN, else the embedded default)")
+    load.add_argument("--key-prefix", default="", help="prefix for the idempotency keys made from entry_id")
 
     balance = commands.add_parser("balance", help="load a postings CSV and print balances (like `ledger balance`)")
     balance.add_argument("csv")
@@ -80,7 +90,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "tour":
             from amends import tour as tour_module
 
-            return tour_module.run(sys.stdout, args.customers, args.seed)
+            return tour_module.run(sys.stdout, args.customers, args.seed, memory=args.memory, dsn=args.dsn)
+        if args.command == "load":
+            target = amends.open(args.dsn, args.book)
+            result = target.load_csv(args.csv, open_missing_accounts=True, key_prefix=args.key_prefix)
+            print(f"book {args.book}: {result.entries_posted} entries posted, {result.entries_existing} already there, "
+                  f"{result.accounts_opened} accounts opened; {target.entry_count} entries in all")
+            return 0
         if args.command == "balance":
             book = _load(args.csv, args.base_currency)
             frame = book.activity() if args.monthly else book.balance_report(args.as_of).drop(columns=["depth"])

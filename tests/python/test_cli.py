@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from decimal import Decimal
@@ -11,8 +12,11 @@ import amends
 from amends import tour
 
 
-def run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "amends", *args], capture_output=True, text=True, timeout=120)
+def run(*args: str, dsn: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ)
+    if dsn is not None:
+        env["AMENDS_DSN"] = dsn
+    return subprocess.run([sys.executable, "-m", "amends", *args], capture_output=True, text=True, timeout=120, env=env)
 
 
 CSV = (
@@ -26,15 +30,45 @@ CSV = (
 )
 
 
-def test_the_tour_prints_a_balanced_trial_balance_and_a_statement():
-    done = run("tour")
+def test_the_tour_prints_a_balanced_trial_balance_and_a_statement(pg_dsn: str):
+    done = run("tour", dsn=pg_dsn)
 
     assert done.returncode == 0, done.stderr
+    assert "(in PostgreSQL, book 'tour': 18 new)" in done.stdout
     assert "Trial balance as of 2026-11-30" in done.stdout
     assert "Statement of Liabilities:CustomerCredits:C1040 (USD)" in done.stdout
     total = next(line for line in done.stdout.splitlines() if line.startswith("Total"))
     debit, credit = total.split()[-2:]
     assert debit == credit
+
+    # Run again on the same book: nothing is posted twice, the report is the same.
+    again = run("tour", dsn=pg_dsn)
+    assert again.returncode == 0, again.stderr
+    assert "(in PostgreSQL, book 'tour': 0 new)" in again.stdout
+    assert again.stdout.split("\n", 1)[1] == done.stdout.split("\n", 1)[1]
+    assert amends.open(pg_dsn, "tour").entry_count == 18
+
+
+def test_the_tour_runs_in_memory_too():
+    done = run("tour", "--memory")
+
+    assert done.returncode == 0, done.stderr
+    assert "(in memory)" in done.stdout
+
+
+def test_load_posts_a_csv_into_postgresql_exactly_once(tmp_path: Path, pg_dsn: str):
+    path = tmp_path / "postings.csv"
+    path.write_text(CSV)
+
+    first = run("load", str(path), "--book", "billing", dsn=pg_dsn)
+    second = run("load", str(path), "--book", "billing", dsn=pg_dsn)
+
+    assert first.returncode == 0, first.stderr
+    assert "3 entries posted, 0 already there, 5 accounts opened; 3 entries in all" in first.stdout
+    assert "0 entries posted, 3 already there, 0 accounts opened; 3 entries in all" in second.stdout
+    book = amends.open(pg_dsn, "billing")
+    assert book.balance("Liabilities:CustomerCredits:C1") == Decimal("-16.56")
+    assert book.balance("Assets:Cash", currency="EUR") == Decimal("200.00")
 
 
 def test_the_tours_concessions_equal_the_sum_of_its_contra_revenue_postings():
