@@ -303,3 +303,14 @@ def test_the_journal_holds_posted_entries_only(reported):
     assert "; reverses: 9" in journal
     assert "    Liabilities:CustomerCredits:C2  9.00 USD" not in journal.replace("-9.00", "")
     assert pd.Series([journal]).str.count("\n\n").iloc[0] >= len(ENTRIES)
+
+
+def test_read_postings_gives_the_frame_of_to_pandas_without_loading_the_book(reported):
+    if not isinstance(reported, amends.Book):
+        pytest.skip("read_postings reads a book in PostgreSQL")
+    frame = amends.read_postings(reported.dsn, reported.name)
+
+    expected = reported.to_pandas()
+    assert frame.equals(expected)
+    assert sorted(frame["status"].unique()) == ["pending", "pending_voided", "posted"]
+    assert [type(x) for x in frame["amount"][:3]] == [Decimal] * 3

@@ -849,8 +849,18 @@ std::int64_t parse_minor(std::string_view text, int places) {
 PostingColumns read_postings(const std::string& dsn, const std::string& book) {
   auto conn = connect_to(dsn);
   PostingColumns out;
+  struct Row {
+    std::int64_t entry;
+    std::int32_t line, account;
+    std::int64_t minor;
+  };
+  std::vector<Row> rows;
+  std::exception_ptr reader_failure;
+  std::thread reader;
   try {
-    pqxx::read_transaction tx(*conn);
+    // One snapshot for both reads; the postings stream on a second
+    // connection while this one reads the entries.
+    pqxx::transaction<pqxx::repeatable_read, pqxx::read_only> tx(*conn);
     pqxx::result found = tx.exec_params("SELECT book_id FROM amends.books WHERE name = $1", book);
     if (found.empty()) throw store_error("there is no book named " + book + " in the database");
     const std::string id = found[0][0].c_str();
@@ -859,6 +869,38 @@ PostingColumns read_postings(const std::string& dsn, const std::string& book) {
       out.account_names.emplace_back(row[0].c_str());
       out.account_currency.push_back(Currency::of(row[1].c_str()));
     }
+    const std::string snapshot = tx.exec1("SELECT pg_export_snapshot()")[0].c_str();
+    reader = std::thread([&, snapshot, id] {
+      try {
+        auto second = connect_to(dsn);
+        pqxx::transaction<pqxx::repeatable_read, pqxx::read_only> tx2(*second);
+        tx2.exec0("SET TRANSACTION SNAPSHOT " + tx2.quote(snapshot));
+        pqxx::stream_from copy(tx2, "(SELECT entry_id, line, account_id, amount FROM amends.postings WHERE book_id = " +
+                                        id + ")");
+        std::string line;
+        while (copy.get_raw_line(line)) {
+          std::string_view rest(line);
+          if (!rest.empty() && rest.back() == '\n') rest.remove_suffix(1);
+          std::string_view part[4];
+          for (int k = 0; k < 4; ++k) {
+            const auto tab = rest.find('\t');
+            part[k] = rest.substr(0, tab);
+            rest = tab == std::string_view::npos ? std::string_view() : rest.substr(tab + 1);
+          }
+          Row r{};
+          std::from_chars(part[0].data(), part[0].data() + part[0].size(), r.entry);
+          std::from_chars(part[1].data(), part[1].data() + part[1].size(), r.line);
+          std::from_chars(part[2].data(), part[2].data() + part[2].size(), r.account);
+          if (r.account < 0 || static_cast<std::size_t>(r.account) >= out.account_currency.size())
+            throw store_error("a posting names an account the book does not have");
+          r.minor = parse_minor(part[3], out.account_currency[static_cast<std::size_t>(r.account)].minor_units());
+          rows.push_back(r);
+        }
+        copy.complete();
+      } catch (...) {
+        reader_failure = std::current_exception();
+      }
+    });
     // Entry dates and statuses, indexed by entry id (dense from 1).
     const auto count = tx.exec_params1("SELECT last_entry_id FROM amends.books WHERE book_id = $1", id)[0].as<std::int64_t>();
     std::vector<std::int32_t> day_of(static_cast<std::size_t>(count) + 1);
@@ -871,7 +913,7 @@ PostingColumns read_postings(const std::string& dsn, const std::string& book) {
       while (copy.get_raw_line(line)) {
         text::split_copy_line(line, fields, nulls);
         const auto e = static_cast<std::size_t>(std::stoll(fields[0]));
-        if (e >= day_of.size()) continue;  // committed after this snapshot's count: not possible, but harmless
+        if (e >= day_of.size()) continue;
         day_of[e] = Date::parse(fields[1]).days_since_epoch();
         status_of[e] = static_cast<std::uint8_t>(fields[2] == "t" ? EntryStatus::pending : EntryStatus::posted);
       }
@@ -883,40 +925,10 @@ PostingColumns read_postings(const std::string& dsn, const std::string& book) {
     for (const auto& row : tx.exec_params("SELECT entry_id, kind FROM amends.resolutions WHERE book_id = $1", id))
       status_of[row[0].as<std::size_t>()] = static_cast<std::uint8_t>(
           std::string_view(row[1].c_str()) == "voided" ? EntryStatus::pending_voided : EntryStatus::pending_expired);
-    struct Row {
-      std::int64_t entry;
-      std::int32_t line, account;
-      std::int64_t minor;
-    };
-    std::vector<Row> rows;
-    {
-      pqxx::stream_from copy(tx, "(SELECT entry_id, line, account_id, amount FROM amends.postings WHERE book_id = " + id + ")");
-      while (copy.get_raw_line(line)) {
-        std::string_view rest(line);
-        if (!rest.empty() && rest.back() == '\n') rest.remove_suffix(1);
-        std::string_view part[4];
-        for (int k = 0; k < 4; ++k) {
-          const auto tab = rest.find('\t');
-          part[k] = rest.substr(0, tab);
-          rest = tab == std::string_view::npos ? std::string_view() : rest.substr(tab + 1);
-        }
-        Row r{};
-        std::from_chars(part[0].data(), part[0].data() + part[0].size(), r.entry);
-        std::from_chars(part[1].data(), part[1].data() + part[1].size(), r.line);
-        std::from_chars(part[2].data(), part[2].data() + part[2].size(), r.account);
-        if (r.account < 0 || static_cast<std::size_t>(r.account) >= out.account_currency.size())
-          throw store_error("a posting names an account the book does not have");
-        r.minor = parse_minor(part[3], out.account_currency[static_cast<std::size_t>(r.account)].minor_units());
-        rows.push_back(r);
-      }
-      copy.complete();
-    }
-    if (!std::is_sorted(rows.begin(), rows.end(), [](const Row& a, const Row& b) {
-          return a.entry < b.entry || (a.entry == b.entry && a.line < b.line);
-        }))
-      std::sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) {
-        return a.entry < b.entry || (a.entry == b.entry && a.line < b.line);
-      });
+    reader.join();
+    if (reader_failure) std::rethrow_exception(reader_failure);
+    auto before = [](const Row& x, const Row& y) { return x.entry < y.entry || (x.entry == y.entry && x.line < y.line); };
+    if (!std::is_sorted(rows.begin(), rows.end(), before)) std::sort(rows.begin(), rows.end(), before);
     out.entry_id.reserve(rows.size());
     out.day.reserve(rows.size());
     out.account.reserve(rows.size());
@@ -932,9 +944,14 @@ PostingColumns read_postings(const std::string& dsn, const std::string& book) {
       out.status.push_back(status_of[e]);
     }
   } catch (const pqxx::broken_connection& e) {
+    if (reader.joinable()) reader.join();
     throw store_error("lost the connection to PostgreSQL: " + primary_message(e));
   } catch (const pqxx::sql_error& e) {
+    if (reader.joinable()) reader.join();
     throw store_error("reading the book failed: " + primary_message(e));
+  } catch (...) {
+    if (reader.joinable()) reader.join();
+    throw;
   }
   return out;
 }
