@@ -223,7 +223,8 @@ CREATE TABLE amends.changes (
   version      bigint      NOT NULL,
   operation    text        NOT NULL,
   token        text,
-  db_user      text        NOT NULL DEFAULT current_user,
+  db_user      text        NOT NULL DEFAULT session_user,              -- who logged in
+  db_role      text        NOT NULL DEFAULT current_setting('role'),  -- the role set for the session (SET ROLE), or none
   committed_at timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (book_id, version)
 );

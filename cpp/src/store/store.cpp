@@ -650,38 +650,43 @@ struct Book::Impl {
       std::optional<Snapshot> snap;
       try {
         if (!conn || !conn->is_open()) connect();
-        pqxx::work tx(*conn);
-        pqxx::row begun = tx.exec_params1(
-            "SELECT version, previous_version, last_entry_id, account_count FROM amends.begin_write($1, $2, $3)",
-            info.id, std::string(operation), token);
-        const std::int64_t new_version = begun[0].as<std::int64_t>();
-        catch_up(tx, DbState{begun[1].as<std::int64_t>(), begun[2].as<std::int64_t>(), begun[3].as<std::int64_t>()});
-        snap = snapshot();
-        try {
-          op();
-        } catch (...) {
-          restore(*snap);
-          throw;
-        }
-        const Changes changes = changes_since(*snap);
-        if (changes.empty(*snap, *mirror)) return;  // nothing to write: the transaction rolls back
-        write_changes(tx, *snap, changes);
-        if (fail_at_commit == 1) {
-          fail_at_commit = 0;
-          conn->disconnect();
-        }
-        try {
-          tx.commit();
-          if (fail_at_commit == 2) {
+        bool in_doubt = false;
+        std::int64_t new_version = 0;
+        {
+          pqxx::work tx(*conn);
+          pqxx::row begun = tx.exec_params1(
+              "SELECT version, previous_version, last_entry_id, account_count FROM amends.begin_write($1, $2, $3)",
+              info.id, std::string(operation), token);
+          new_version = begun[0].as<std::int64_t>();
+          catch_up(tx, DbState{begun[1].as<std::int64_t>(), begun[2].as<std::int64_t>(), begun[3].as<std::int64_t>()});
+          snap = snapshot();
+          try {
+            op();
+          } catch (...) {
+            restore(*snap);
+            throw;
+          }
+          const Changes changes = changes_since(*snap);
+          if (changes.empty(*snap, *mirror)) return;  // nothing to write: the transaction rolls back
+          write_changes(tx, *snap, changes);
+          if (fail_at_commit == 1) {
             fail_at_commit = 0;
             conn->disconnect();
-            throw pqxx::in_doubt_error("simulated: the connection dropped after COMMIT was sent");
           }
-        } catch (const pqxx::in_doubt_error&) {
-          return resolve_in_doubt(*snap, token);
-        } catch (const pqxx::broken_connection&) {
-          return resolve_in_doubt(*snap, token);
-        }
+          try {
+            tx.commit();
+            if (fail_at_commit == 2) {
+              fail_at_commit = 0;
+              conn->disconnect();
+              throw pqxx::in_doubt_error("simulated: the connection dropped after COMMIT was sent");
+            }
+          } catch (const pqxx::in_doubt_error&) {
+            in_doubt = true;
+          } catch (const pqxx::broken_connection&) {
+            in_doubt = true;
+          }
+        }  // the transaction object goes before any reconnection
+        if (in_doubt) return resolve_in_doubt(*snap, token);
         version = new_version;
         return;
       } catch (const pqxx::sql_error& e) {
