@@ -424,7 +424,9 @@ struct Book::Impl {
     bool appended_only() const { return changed_accounts.empty() && resolved.empty() && periods.empty() && !linked_entries; }
   };
 
-  Changes changes_since(const Snapshot& s) const {
+  // with_links: also find whether new entries reverse or complete older
+  // ones (needed only to undo a failed write; it reads every new entry).
+  Changes changes_since(const Snapshot& s, bool with_links = false) const {
     const Ledger& book = *mirror;
     Changes c;
     for (std::uint32_t i = 0; i < s.accounts; ++i) {
@@ -445,7 +447,7 @@ struct Book::Impl {
     all.insert(now.begin(), now.end());
     for (const auto& [period, ignored] : all)
       if (state_in(s.periods, period) != state_in(now, period)) c.periods.emplace_back(period, state_in(now, period));
-    for (std::size_t e = s.entries + 1; e <= book.entry_count() && !c.linked_entries; ++e) {
+    for (std::size_t e = s.entries + 1; with_links && e <= book.entry_count() && !c.linked_entries; ++e) {
       const EntryView v = book.entry(EntryId{e});
       c.linked_entries = bool(v.reverses) || bool(v.completes);
     }
@@ -455,7 +457,7 @@ struct Book::Impl {
   // Undoes what a failed write did to the mirror.
   void restore(const Snapshot& s) {
     Ledger& book = *mirror;
-    Changes c = changes_since(s);
+    Changes c = changes_since(s, true);
     if (c.empty(s, book)) return;
     if (c.appended_only()) {
       book.rollback_to(s.savepoint);
@@ -707,7 +709,7 @@ struct Book::Impl {
 
   void restore_after_disconnect(const Snapshot& s) {
     Ledger& book = *mirror;
-    Changes c = changes_since(s);
+    Changes c = changes_since(s, true);
     if (c.empty(s, book)) return;
     if (c.appended_only()) {
       book.rollback_to(s.savepoint);
