@@ -13,7 +13,7 @@ import functools
 import os
 from typing import Any, Callable, TypeVar
 
-import pandas as pd
+import pandas as pd  # type: ignore[import-untyped]  # no pandas-stubs needed to type-check amends
 
 from amends import _core
 from amends.ledger import Ledger, postings_frame
