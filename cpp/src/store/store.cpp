@@ -703,11 +703,21 @@ struct Book::Impl {
         if (snap) restore_after_disconnect(*snap);
         throw store_error("lost the connection to PostgreSQL before committing; nothing was written (" +
                           primary_message(e) + ")");
+      } catch (const pqxx::failure& e) {
+        // libpqxx reports a COPY that could not be sent as a plain failure.
+        if (snap) restore_after_disconnect(*snap);
+        throw store_error("the database connection failed before committing; nothing was written (" +
+                          primary_message(e) + ")");
+      } catch (...) {
+        // Anything else after the mirror changed (it is already restored if op() itself threw).
+        if (snap) restore_after_disconnect(*snap);
+        throw;
       }
     }
   }
 
   void restore_after_disconnect(const Snapshot& s) {
+    conn.reset();  // the next operation connects afresh
     Ledger& book = *mirror;
     Changes c = changes_since(s, true);
     if (c.empty(s, book)) return;
