@@ -396,9 +396,16 @@ class Cluster:
         if not self.initialized():
             raise ClusterError(f"{self.data_dir} holds no cluster yet; create it with init() or use ensure_running()")
         deadline = time.monotonic() + timeout
-        if self._running_pid() is not None:
-            self.wait_ready(timeout)
-            return self.dsn
+        while (pid := self._running_pid()) is not None:
+            # Running -- or a killed postmaster still exiting: wait for either.
+            try:
+                self.wait_ready(min(2.0, max(deadline - time.monotonic(), 0.5)))
+                return self.dsn
+            except ClusterError:
+                if time.monotonic() >= deadline:
+                    raise
+                if self._running_pid() == pid:
+                    continue
         account = self._server_account()
         if self.socket_dir != self.data_dir:
             # /tmp may have been emptied since the last start (a reboot).
