@@ -727,6 +727,9 @@ DECLARE
   closed_name text;
   fine_name text;
   v_several boolean;
+  fine_ids integer[];
+  currency_of smallint[];
+  v_entries bigint;
   bad_count bigint;
   bad_entry bigint;
   v_multi boolean;
@@ -745,10 +748,10 @@ BEGIN
     SELECT array_agg(t.account_id ORDER BY t.account_id), array_agg(t.total ORDER BY t.account_id),
            min(t.account_id) FILTER (WHERE a.account_id IS NULL),
            min(a.name) FILTER (WHERE a.closed),
-           min(a.name) FILTER (WHERE t.places > c.minor_units),
+           array_agg(t.account_id) FILTER (WHERE t.places > c.minor_units),
            count(DISTINCT a.currency) > 1
-      INTO ids, dp, unknown_id, closed_name, fine_name, v_several
-      FROM (SELECT account_id, sum(amount) AS total, max(min_scale(amount)) AS places
+      INTO ids, dp, unknown_id, closed_name, fine_ids, v_several
+      FROM (SELECT account_id, sum(amount) AS total, max(scale(amount)) AS places
               FROM new_postings WHERE book_id = b.book_id GROUP BY account_id) t
       LEFT JOIN amends.accounts a ON a.book_id = b.book_id AND a.account_id = t.account_id
       LEFT JOIN amends.currencies c ON c.code = a.currency;
@@ -756,8 +759,23 @@ BEGIN
       PERFORM amends.fail('AM003', format('a posting names account %s, which book %s does not have', unknown_id, b.book_id));
     ELSIF closed_name IS NOT NULL THEN
       PERFORM amends.fail('AM004', format('account %s is closed; it takes no postings', closed_name));
-    ELSIF fine_name IS NOT NULL THEN
-      PERFORM amends.fail('AM006', format('a posting to %s is finer than its currency''s minor unit', fine_name));
+    END IF;
+    IF fine_ids IS NOT NULL THEN
+      -- Written with more digits than the currency has: are any of them not zeros?
+      SELECT a.name INTO fine_name
+        FROM new_postings n
+        JOIN amends.accounts a ON a.book_id = n.book_id AND a.account_id = n.account_id
+        JOIN amends.currencies c ON c.code = a.currency
+       WHERE n.book_id = b.book_id AND n.account_id = ANY (fine_ids) AND min_scale(n.amount) > c.minor_units
+       LIMIT 1;
+      IF fine_name IS NOT NULL THEN
+        PERFORM amends.fail('AM006', format('a posting to %s is finer than its currency''s minor unit', fine_name));
+      END IF;
+    END IF;
+    IF v_several THEN
+      -- Each account's currency by id (ids are dense), for the per-entry check.
+      SELECT array_agg(c.numeric ORDER BY a.account_id) INTO currency_of
+        FROM amends.accounts a JOIN amends.currencies c ON c.code = a.currency WHERE a.book_id = b.book_id;
     END IF;
 
     -- Sorted aggregation: postings arrive in entry order, and a hash table of
@@ -768,16 +786,14 @@ BEGIN
     -- The entries: each of this transaction, with all of its lines in this
     -- statement, balanced (per currency: entries in one currency by their
     -- sum here, entries in several by the exact check below).
-    SELECT count(*) FILTER (WHERE bad), min(entry_id) FILTER (WHERE bad), coalesce(bool_or(multi), false)
-      INTO bad_count, bad_entry, v_multi
+    SELECT count(*), count(*) FILTER (WHERE bad), min(entry_id) FILTER (WHERE bad), coalesce(bool_or(multi), false)
+      INTO v_entries, bad_count, bad_entry, v_multi
       FROM (SELECT p.entry_id, p.c1 <> p.c2 AS multi,
                    (e.entry_id IS NULL OR p.n <> e.posting_count OR p.f <> 1 OR p.l <> e.posting_count
                     OR (p.c1 = p.c2 AND p.total <> 0)) AS bad
               FROM (SELECT n.entry_id, count(*) AS n, min(n.line) AS f, max(n.line) AS l, sum(n.amount) AS total,
-                           min(c.numeric) AS c1, max(c.numeric) AS c2
+                           min(currency_of[n.account_id + 1]) AS c1, max(currency_of[n.account_id + 1]) AS c2
                       FROM new_postings n
-                      JOIN amends.accounts a ON a.book_id = n.book_id AND a.account_id = n.account_id
-                      JOIN amends.currencies c ON c.code = a.currency
                      WHERE n.book_id = b.book_id AND v_several
                      GROUP BY n.entry_id
                     UNION ALL
@@ -880,7 +896,7 @@ BEGIN
 
     PERFORM set_config('amends.in_begin_write', 'on', true);
     UPDATE amends.books
-       SET open_entries = open_entries - (SELECT count(DISTINCT entry_id) FROM new_postings WHERE book_id = b.book_id)
+       SET open_entries = open_entries - v_entries
      WHERE book_id = b.book_id;
     PERFORM set_config('amends.in_begin_write', 'off', true);
   END LOOP;
