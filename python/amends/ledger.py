@@ -428,7 +428,8 @@ def postings_frame(c: Any) -> pd.DataFrame:
             "amount": c["amount"],
             "currency": category("currency_codes", "currency_names"),
             "status": category("status_codes", "status_names"),
-        }
+        },
+        copy=False,
     )
 
 
