@@ -162,8 +162,16 @@ void register_store(py::module_& m) {
       .def(
           "write",
           [](Book& b, const std::string& operation, py::function op) {
+            // The database waits (locks, fsync) happen without the GIL, so
+            // other Python threads run meanwhile; op() runs with it.
             py::object result = py::none();
-            b.write(operation, [&] { result = op(); });
+            {
+              py::gil_scoped_release release;
+              b.write(operation, [&] {
+                py::gil_scoped_acquire acquire;
+                result = op();
+              });
+            }
             return result;
           },
           py::arg("operation"), py::arg("op"),

@@ -55,10 +55,10 @@ def workload(tmp_path_factory) -> Workload:
 
 
 @pytest.fixture
-def loaded(workload):
-    book = amends.Ledger()
-    result = book.load_csv(workload.original, open_missing_accounts=True)
-    return book, result
+def loaded(workload, empty_book):
+    """The workload loaded into an empty book, in memory and in PostgreSQL (see conftest.backend)."""
+    result = empty_book.load_csv(workload.original, open_missing_accounts=True)
+    return empty_book, result
 
 
 def balances(book: amends.Ledger) -> dict[tuple[str, str], Decimal]:
@@ -118,6 +118,23 @@ def test_loaded_balances_equal_the_generators_exact_sums(workload, loaded):
     assert loaded_balances == workload.sums
     for (name, currency), amount in loaded_balances.items():
         assert amount.as_tuple().exponent == -2, (name, amount)
+
+
+def test_the_database_holds_what_was_loaded(workload, loaded):
+    book, _ = loaded
+    if not isinstance(book, amends.Book):
+        pytest.skip("a book in PostgreSQL")
+
+    fresh = amends.open(book.dsn, book.name, create=False)  # read back from the database by COPY
+    assert fresh.entry_count == ENTRIES and fresh.posting_count == len(workload.rows)
+    assert balances(fresh) == workload.sums
+    frame = amends.read_postings(book.dsn, book.name)
+    assert len(frame) == len(workload.rows)
+    sums: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+    for account, currency, amount in zip(frame["account"], frame["currency"], frame["amount"]):
+        sums[(account, currency)] += amount
+    assert {key: value for key, value in sums.items()} == {k: v for k, v in workload.sums.items() if k in sums}
+    assert all(v == 0 for k, v in workload.sums.items() if k not in sums)
 
 
 def test_opened_accounts_take_their_type_from_the_root_name(loaded):

@@ -136,3 +136,39 @@ def test_the_db_command_reports_the_embedded_default(pg_cluster):
     done = subprocess.run(["amends", "db", "status", "--data-dir", str(pg_cluster.data_dir)],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and done.stdout.startswith("running")
+
+
+def test_a_deadlock_is_retried_and_the_entry_posts_once(pg_dsn: str):
+    """amends waits for an account row another session holds; that session then waits for the book amends
+    holds. PostgreSQL breaks the cycle by failing amends' transaction (40P01), which amends retries."""
+    import threading
+    import time
+
+    book = open_chart(amends.open(pg_dsn))
+    grant(book, C1, "10.00")
+    deadlocks_before = sql(pg_dsn, "SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()")[0][0]
+    other = psycopg.connect(pg_dsn)
+    other.execute("SELECT 1 FROM amends.accounts WHERE account_id = (SELECT account_id FROM amends.accounts "
+                  "WHERE name = %s) FOR UPDATE", (C1,))
+    outcome: dict[str, object] = {}
+
+    def post() -> None:
+        try:
+            outcome["id"] = grant(book, C1, "5.00", idempotency_key="after-deadlock")
+        except Exception as error:  # noqa: BLE001 - reported below
+            outcome["error"] = error
+
+    writer = threading.Thread(target=post)
+    writer.start()
+    time.sleep(0.5)  # amends now holds the book and waits for C1's row
+    other.execute("SELECT amends.begin_write(%s, 'competing')", (book.book_id,))  # waits for amends: a cycle
+    other.commit()
+    writer.join(timeout=60)
+    other.close()
+
+    assert "error" not in outcome, outcome
+    deadlocks = sql(pg_dsn, "SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()")[0][0]
+    assert deadlocks == deadlocks_before + 1
+    assert book.find_by_key("after-deadlock") == outcome["id"]
+    assert sql(pg_dsn, "SELECT count(*) FROM amends.entries WHERE idempotency_key = 'after-deadlock'") == [(1,)]
+    assert amends.open(pg_dsn).balance(C1) == Decimal("-15.00")

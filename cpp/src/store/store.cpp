@@ -704,10 +704,23 @@ struct Book::Impl {
         throw store_error("lost the connection to PostgreSQL before committing; nothing was written (" +
                           primary_message(e) + ")");
       } catch (const pqxx::failure& e) {
-        // libpqxx reports a COPY that could not be sent as a plain failure.
+        // libpqxx 6 reports an error that ends a COPY as a plain failure,
+        // without its SQLSTATE: a deadlock or serialization failure there is
+        // known by its message (the server's messages are not translated:
+        // lc_messages C in the embedded default).
+        const std::string message = primary_message(e);
+        const bool retryable = message.find("deadlock detected") != std::string::npos ||
+                               message.find("could not serialize access") != std::string::npos;
+        if (retryable) {
+          if (snap) restore(*snap);
+          if (attempt < options.max_retries) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(1 << std::min(attempt, 8)));
+            continue;
+          }
+          throw store_error("gave up after " + std::to_string(attempt + 1) + " tries: " + message);
+        }
         if (snap) restore_after_disconnect(*snap);
-        throw store_error("the database connection failed before committing; nothing was written (" +
-                          primary_message(e) + ")");
+        throw store_error("the database connection failed before committing; nothing was written (" + message + ")");
       } catch (...) {
         // Anything else after the mirror changed (it is already restored if op() itself threw).
         if (snap) restore_after_disconnect(*snap);
