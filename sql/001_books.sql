@@ -595,6 +595,7 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, amends AS $$
 DECLARE
   r record;
   b amends.books;
+  any_special boolean := false;
 BEGIN
   FOR r IN SELECT book_id, count(*) AS n, min(entry_id) AS first_id, max(entry_id) AS last_id,
                   bool_or(kind = 'pending' OR reverses IS NOT NULL OR completes IS NOT NULL) AS special
@@ -608,6 +609,7 @@ BEGIN
     UPDATE amends.books SET last_entry_id = r.last_id, open_entries = open_entries + r.n, tx_special = tx_special OR r.special
      WHERE book_id = r.book_id;
     PERFORM set_config('amends.in_begin_write', 'off', true);
+    any_special := any_special OR r.special;
   END LOOP;
 
   -- Periods: closed takes nothing; locked only with the override.
@@ -622,6 +624,10 @@ BEGIN
     ELSE
       PERFORM amends.fail('AM008', format('period %s is locked; entry %s dated %s needs the override (period_override = true)', to_char(r.date, 'YYYY-MM'), r.entry_id, r.date));
     END IF;
+  END IF;
+
+  IF NOT any_special THEN
+    RETURN NULL;  -- no reservations, reversals or completions: nothing more to check
   END IF;
 
   -- Reversals: of a posted entry that is not itself a reversal, not before it.

@@ -4,6 +4,9 @@
 #include <algorithm>
 #include <charconv>
 #include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
 #include <map>
 #include <optional>
 #include <random>
@@ -533,67 +536,118 @@ struct Book::Impl {
           info.id, period.first_day().to_string(), std::string(to_string(state)));
   }
 
+  // Entries and postings as COPY text. A formatter thread turns the
+  // mirror's new entries into chunks while this thread sends them, so the
+  // server does not wait for the formatting; the postings text is complete
+  // when the entries are, and goes second.
   void write_entries(pqxx::work& tx, std::size_t first) {
-    Ledger& book = *mirror;
+    const Ledger& book = *mirror;
     const std::string id = std::to_string(info.id);
     constexpr std::size_t chunk = 1 << 20;
-    std::string entries_text, postings_text;
+    struct Pipe {
+      std::mutex mutex;
+      std::condition_variable changed;
+      std::deque<std::string> chunks;
+      bool done = false, stop = false;
+      std::exception_ptr failure;
+    } pipe;
+    std::string postings_text;
+    std::thread formatter([&] {
+      try {
+        std::string out;
+        auto hand_over = [&] {
+          std::unique_lock lock(pipe.mutex);
+          pipe.changed.wait(lock, [&] { return pipe.chunks.size() < 8 || pipe.stop; });
+          pipe.chunks.push_back(std::move(out));
+          out.clear();
+          pipe.changed.notify_all();
+          return !pipe.stop;
+        };
+        for (std::size_t e = first + 1; e <= book.entry_count(); ++e) {
+          const EntryView v = book.entry(EntryId{e});
+          if (!out.empty()) out += '\n';
+          out += id;
+          out += '\t';
+          out += std::to_string(e);
+          out += '\t';
+          out += v.date.to_string();
+          out += v.status == EntryStatus::posted ? "\tposted\t" : "\tpending\t";
+          text::append_copy_field(out, v.description);
+          out += '\t';
+          if (v.idempotency_key.empty()) out += "\\N";
+          else text::append_copy_field(out, v.idempotency_key);
+          out += '\t';
+          text::append_copy_field(out, text::json_pairs(v.metadata));
+          out += '\t';
+          out += std::to_string(v.postings.size());
+          out += '\t';
+          out += v.reverses ? std::to_string(v.reverses.value) : "\\N";
+          out += '\t';
+          out += v.completes ? std::to_string(v.completes.value) : "\\N";
+          out += '\t';
+          out += v.status != EntryStatus::posted && v.expires_on ? v.expires_on->to_string() : "\\N";
+          out += '\t';
+          if (v.reverses && !v.reason.empty()) text::append_copy_field(out, v.reason);
+          else out += "\\N";
+          out += book.period_state(Period::of(v.date)) == PeriodState::locked ? "\tt" : "\tf";
+          for (std::size_t line = 0; line < v.postings.size(); ++line) {
+            const PostingView& p = v.postings[line];
+            if (!postings_text.empty()) postings_text += '\n';
+            postings_text += id;
+            postings_text += '\t';
+            postings_text += std::to_string(e);
+            postings_text += '\t';
+            postings_text += std::to_string(line + 1);
+            postings_text += '\t';
+            postings_text += std::to_string(p.account.value);
+            postings_text += '\t';
+            postings_text += p.amount.to_string(book.account(p.account).currency.minor_units());
+          }
+          if (out.size() >= chunk && !hand_over()) return;
+        }
+        if (!out.empty()) hand_over();
+      } catch (...) {
+        std::lock_guard lock(pipe.mutex);
+        pipe.failure = std::current_exception();
+      }
+      std::lock_guard lock(pipe.mutex);
+      pipe.done = true;
+      pipe.changed.notify_all();
+    });
+    struct Join {
+      Pipe& pipe;
+      std::thread& thread;
+      ~Join() {
+        {
+          std::lock_guard lock(pipe.mutex);
+          pipe.stop = true;
+          pipe.changed.notify_all();
+        }
+        if (thread.joinable()) thread.join();
+      }
+    } join{pipe, formatter};
     {
       CopyIn copy(tx, "amends.entries",
-                           std::vector<std::string>{"book_id", "entry_id", "date", "kind", "description",
-                                                    "idempotency_key", "metadata", "posting_count", "reverses",
-                                                    "completes", "expires_on", "reason", "period_override"});
-      for (std::size_t e = first + 1; e <= book.entry_count(); ++e) {
-        const EntryView v = book.entry(EntryId{e});
-        std::string& out = entries_text;
-        if (!out.empty()) out += '\n';
-        out += id;
-        out += '\t';
-        out += std::to_string(e);
-        out += '\t';
-        out += v.date.to_string();
-        out += v.status == EntryStatus::posted ? "\tposted\t" : "\tpending\t";
-        text::append_copy_field(out, v.description);
-        out += '\t';
-        if (v.idempotency_key.empty()) out += "\\N";
-        else text::append_copy_field(out, v.idempotency_key);
-        out += '\t';
-        text::append_copy_field(out, text::json_pairs(v.metadata));
-        out += '\t';
-        out += std::to_string(v.postings.size());
-        out += '\t';
-        out += v.reverses ? std::to_string(v.reverses.value) : "\\N";
-        out += '\t';
-        out += v.completes ? std::to_string(v.completes.value) : "\\N";
-        out += '\t';
-        out += v.status != EntryStatus::posted && v.expires_on ? v.expires_on->to_string() : "\\N";
-        out += '\t';
-        if (v.reverses && !v.reason.empty()) text::append_copy_field(out, v.reason);
-        else out += "\\N";
-        out += book.period_state(Period::of(v.date)) == PeriodState::locked ? "\tt" : "\tf";
-        for (std::size_t line = 0; line < v.postings.size(); ++line) {
-          const PostingView& p = v.postings[line];
-          if (!postings_text.empty()) postings_text += '\n';
-          postings_text += id;
-          postings_text += '\t';
-          postings_text += std::to_string(e);
-          postings_text += '\t';
-          postings_text += std::to_string(line + 1);
-          postings_text += '\t';
-          postings_text += std::to_string(p.account.value);
-          postings_text += '\t';
-          postings_text += p.amount.to_string(book.account(p.account).currency.minor_units());
+                  std::vector<std::string>{"book_id", "entry_id", "date", "kind", "description", "idempotency_key",
+                                           "metadata", "posting_count", "reverses", "completes", "expires_on",
+                                           "reason", "period_override"});
+      while (true) {
+        std::string next;
+        {
+          std::unique_lock lock(pipe.mutex);
+          pipe.changed.wait(lock, [&] { return !pipe.chunks.empty() || pipe.done; });
+          if (pipe.chunks.empty()) break;
+          next = std::move(pipe.chunks.front());
+          pipe.chunks.pop_front();
+          pipe.changed.notify_all();
         }
-        if (entries_text.size() >= chunk) {
-          copy.write(entries_text);
-          entries_text.clear();
-        }
+        copy.write(next);
       }
-      if (!entries_text.empty()) copy.write(entries_text);
+      formatter.join();
+      if (pipe.failure) std::rethrow_exception(pipe.failure);
       copy.complete();
     }
-    CopyIn copy(tx, "amends.postings",
-                         std::vector<std::string>{"book_id", "entry_id", "line", "account_id", "amount"});
+    CopyIn copy(tx, "amends.postings", std::vector<std::string>{"book_id", "entry_id", "line", "account_id", "amount"});
     for (std::size_t at = 0; at < postings_text.size();) {
       std::size_t end = std::min(postings_text.size(), at + chunk);
       end = postings_text.find('\n', end);
