@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: the C++ suite (release build and an address+undefined
-# sanitizer build, through ctest) and the Python suite (pytest), after
-# installing what they need.
+# sanitizer build, through ctest) and the Python suite (pytest; the tests
+# that need PostgreSQL start private PostgreSQL 15 servers in temporary
+# directories and stop them), after installing what they need.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash ci/setup.sh
