@@ -44,7 +44,9 @@ psycopg = pytest.importorskip("psycopg", reason="the durability tests need psyco
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
-PYTHON_DIR = REPO / "python"
+# The workers import the amends this test imported: the source tree in
+# development, the installed package in CI.
+PYTHON_DIR = Path(amends.__file__).resolve().parent.parent
 WORKER_PATH = HERE / "workers" / "durability_worker.py"
 
 _spec = importlib.util.spec_from_file_location("durability_worker", WORKER_PATH)

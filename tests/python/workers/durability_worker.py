@@ -1,4 +1,4 @@
-"""Client processes for tests/python/test_durability.py (run with PYTHONPATH pointing at the repo's python/).
+"""Client processes for tests/python/test_durability.py (run with PYTHONPATH pointing where the tests import amends from).
 
 Each mode opens an existing book with amends.open and writes to it, reporting
 what amends told it (acknowledged ids, refusals, errors) as JSON lines, so
