@@ -1,0 +1,150 @@
+// Concession requests and their lifecycle, and the hash-chained audit trail
+// every step of a request is written to.
+//
+// A request moves draft -> submitted -> validated -> pending_approval ->
+// approved -> applied -> reconciled; it can be declined, returned for more
+// information (then amended and resubmitted), cancelled or expired. Any
+// other move is a request_state_error. Amending keeps every earlier version.
+//
+// The audit trail is append-only; each event's hash covers the previous
+// event's hash and the event's own fields, so changing, removing or
+// reordering any event breaks every later hash (AuditTrail::verify).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "amends/calendar.hpp"
+#include "amends/concessions.hpp"
+#include "amends/errors.hpp"
+#include "amends/money.hpp"
+
+namespace amends {
+
+// A request moved in a way its lifecycle does not allow.
+class request_state_error : public error { using error::error; };
+
+namespace requests {
+
+// Microseconds since 1970-01-01T00:00:00Z; the caller's clock decides.
+using Timestamp = std::int64_t;
+std::string format_timestamp(Timestamp at);  // "2026-11-23T14:05:09.123456Z"
+
+enum class State : std::uint8_t {
+  draft, submitted, validated, pending_approval, approved, declined, returned, applied, reconciled, cancelled, expired
+};
+std::string_view to_string(State state);
+State parse_state(std::string_view name);
+bool is_final(State state);  // declined, reconciled, cancelled, expired
+
+enum class Action : std::uint8_t {
+  submit, validate, route, approve, decline, return_for_information, apply, reconcile, cancel, expire,
+  amend  // recorded by Request::amend (a new version; the state stays); act() refuses it
+};
+std::string_view to_string(Action action);
+// The state an action leads to from `from`, or request_state_error saying
+// what the request can do instead.
+State next_state(State from, Action action);
+
+struct Customer {
+  std::string id;
+  std::string tier;
+  std::optional<Money> value;  // ARR or lifetime value
+};
+
+// What the requester says; a new version each time it is amended.
+struct RequestContent {
+  concessions::Kind kind = concessions::Kind::goodwill;
+  Customer customer;
+  std::optional<Money> amount;  // nullopt: computed (service credits, retention offers)
+  Currency currency = Currency::of("USD");
+  std::string reason_code;
+  std::string justification;
+  std::vector<std::string> evidence;  // incident ids, SLA metric references, order or charge ids
+  std::string requester;
+  std::string team;
+  std::optional<Period> service_period;
+};
+
+struct Transition {
+  Timestamp at;
+  std::string actor;
+  Action action;
+  State from, to;
+  std::string comment;
+};
+
+class Request {
+ public:
+  Request(std::string id, RequestContent content, Timestamp created_at);
+
+  const std::string& id() const { return id_; }
+  State state() const { return state_; }
+  const RequestContent& content() const { return versions_.back(); }
+  // Every version, oldest first; version n is versions()[n - 1].
+  const std::vector<RequestContent>& versions() const { return versions_; }
+  int version() const { return static_cast<int>(versions_.size()); }
+  const std::vector<Transition>& history() const { return history_; }
+  Timestamp created_at() const { return created_at_; }
+
+  // Moves the request; request_state_error (and no change) if not allowed.
+  void act(Action action, const std::string& actor, Timestamp at, std::string comment = {});
+  // A new version; only a draft or a returned request can be amended, and
+  // only by its requester.
+  void amend(RequestContent content, const std::string& actor, Timestamp at);
+
+ private:
+  std::string id_;
+  State state_ = State::draft;
+  std::vector<RequestContent> versions_;
+  std::vector<Transition> history_;
+  Timestamp created_at_;
+};
+
+// ---------------------------------------------------------------- the audit trail
+
+using Hash = std::array<std::uint8_t, 32>;  // SHA-256
+std::string to_hex(const Hash& hash);
+Hash sha256(std::string_view data);
+
+struct AuditEvent {
+  std::uint64_t sequence = 0;  // 1, 2, 3, ...
+  Timestamp at = 0;
+  std::string actor;
+  std::string request;  // request id
+  std::string event;    // "submitted", "validated", "flagged", "routed", "approved", ...
+  std::string details;  // free text or JSON: the comment, the amount, the rule that matched
+  Hash previous{};      // the hash of event sequence - 1 (zeros for the first)
+  Hash hash{};          // sha256 of the canonical form of all the fields above
+};
+
+// The canonical bytes an event's hash covers: every field, length-prefixed.
+std::string canonical(const AuditEvent& event);
+
+class AuditTrail {
+ public:
+  // Appends an event; its sequence, previous and hash are set here. Times
+  // may not go backwards.
+  const AuditEvent& append(Timestamp at, std::string actor, std::string request, std::string event,
+                           std::string details = {});
+  const std::vector<AuditEvent>& events() const { return events_; }
+
+  struct Verification {
+    bool ok = true;
+    std::uint64_t first_bad = 0;  // the first event whose hash or link does not hold
+    std::string problem;
+  };
+  // Recomputes the chain of any sequence of events (read back from storage).
+  static Verification verify(const std::vector<AuditEvent>& events);
+
+ private:
+  std::vector<AuditEvent> events_;
+};
+
+}  // namespace requests
+}  // namespace amends
