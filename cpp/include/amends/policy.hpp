@@ -1,0 +1,117 @@
+// The approval policy of a book: who may approve what, read from a versioned
+// TOML file, and the route it gives a request -- auto-approved, the ordered
+// approval steps, or blocked with the reason. Nothing is approved by
+// default: a request no rule matches is blocked.
+//
+//   version = "2026-11-01"
+//   base_currency = "USD"
+//   exception_role = "finance"          # a request with exception findings also needs this role
+//
+//   [roles]
+//   team_lead = ["lena", "omar"]
+//   finance = ["fatima"]
+//
+//   [[delegations]]                     # fatima's authority goes to raj for these days
+//   from = "fatima"
+//   to = "raj"
+//   start = "2026-12-20"
+//   end = "2027-01-05"
+//
+//   [[rules]]                           # the first rule that matches routes the request
+//   name = "small goodwill"
+//   kinds = ["goodwill"]
+//   up_to = "50.00"                     # amount in base currency, inclusive; "over" is exclusive
+//   tiers = ["starter", "growth"]       # optional: any tier when absent
+//   auto_approve = true                 # only for requests without exception findings
+//
+//   [[rules]]
+//   name = "goodwill"
+//   kinds = ["goodwill"]
+//   over = "50.00"
+//   steps = [ { any_of = ["team_lead"] },
+//             { all_of = ["finance"], escalate_after_hours = 24, escalate_to = "cfo" } ]
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "amends/calendar.hpp"
+#include "amends/concessions.hpp"
+#include "amends/money.hpp"
+
+namespace amends::policy {
+
+// A policy file that does not parse or does not hold together (an unknown
+// role in a step, an unknown kind, a band whose floor is above its ceiling).
+class policy_error : public error { using error::error; };
+
+struct Step {
+  bool all_of = false;  // all of the roles (one person each), or any one of them
+  std::vector<std::string> roles;
+  std::optional<int> escalate_after_hours;
+  std::string escalate_to;  // a role
+};
+
+struct Rule {
+  std::string name;
+  std::vector<concessions::Kind> kinds;  // non-empty
+  std::optional<Decimal> over;           // amount > over
+  std::optional<Decimal> up_to;          // amount <= up_to
+  std::vector<std::string> tiers;        // empty: any
+  bool auto_approve = false;
+  std::vector<Step> steps;  // empty only when auto_approve
+};
+
+struct Delegation {
+  std::string from, to;
+  Date start, end;  // inclusive
+};
+
+struct Role {
+  std::string name;
+  std::vector<std::string> people;
+};
+
+struct Policy {
+  std::string version;
+  Currency base_currency = Currency::of("USD");
+  std::string exception_role;  // empty: exceptions need no extra step
+  std::vector<Role> roles;
+  std::vector<Delegation> delegations;
+  std::vector<Rule> rules;
+
+  static Policy parse(std::string_view toml_text);  // policy_error says what and where
+  static Policy load(const std::string& path);
+
+  const Role* role(std::string_view name) const;
+  // Who can act for a role on a day: its members, with a member away on
+  // delegation replaced by (and joined by) the delegate.
+  std::vector<std::string> people_for(std::string_view role, Date on) const;
+};
+
+// What routing needs to know of a request.
+struct RouteInput {
+  concessions::Kind kind;
+  Decimal amount;  // in the policy's base currency (converted by the caller, rounding explicit)
+  std::string tier;
+  bool has_exception = false;  // validation found an exception
+  std::vector<std::string> exception_codes;
+};
+
+enum class Outcome : std::uint8_t { auto_approved, needs_approval, blocked };
+std::string_view to_string(Outcome outcome);
+
+struct Route {
+  std::string policy_version;
+  Outcome outcome = Outcome::blocked;
+  std::string rule;          // the rule that matched (empty when blocked)
+  std::vector<Step> steps;   // in order; an exception step is added last
+  std::string reason;        // when blocked
+  std::vector<std::string> explanation;  // for auditors: why each rule did or did not match
+};
+
+Route route(const Policy& policy, const RouteInput& request);
+
+}  // namespace amends::policy

@@ -1,0 +1,256 @@
+#include "amends/policy.hpp"
+
+#include <algorithm>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#define TOML_HEADER_ONLY 1
+#define TOML_EXCEPTIONS 1
+#include <toml++/toml.h>
+
+namespace amends::policy {
+
+namespace {
+
+[[noreturn]] void fail(const std::string& where, const std::string& what) {
+  throw policy_error("policy " + where + ": " + what);
+}
+
+std::string text_of(const toml::node* node, const std::string& where, bool required = true) {
+  if (!node) {
+    if (required) fail(where, "is missing");
+    return {};
+  }
+  if (auto s = node->value<std::string>()) return *s;
+  fail(where, "must be a string");
+}
+
+std::vector<std::string> strings_of(const toml::node* node, const std::string& where) {
+  std::vector<std::string> out;
+  if (!node) return out;
+  const toml::array* array = node->as_array();
+  if (!array) fail(where, "must be an array of strings");
+  for (std::size_t i = 0; i < array->size(); ++i) out.push_back(text_of(array->get(i), where + "[" + std::to_string(i) + "]"));
+  return out;
+}
+
+Decimal amount_of(const toml::node* node, const std::string& where) {
+  // Amounts are strings ("50.00"): a TOML float would be binary.
+  const std::string text = text_of(node, where);
+  try {
+    return Decimal::parse(text);
+  } catch (const parse_error& e) {
+    fail(where, e.what());
+  }
+}
+
+Date date_of(const toml::node* node, const std::string& where) {
+  if (!node) fail(where, "is missing");
+  if (auto d = node->value<toml::date>())
+    return Date::from_ymd(d->year, d->month, d->day);
+  return Date::parse(text_of(node, where));
+}
+
+std::string amount_text(const Decimal& amount, Currency currency) {
+  return amount.to_string(currency.minor_units()) + " " + std::string(currency.code());
+}
+
+}  // namespace
+
+std::string_view to_string(Outcome outcome) {
+  switch (outcome) {
+    case Outcome::auto_approved: return "auto_approved";
+    case Outcome::needs_approval: return "needs_approval";
+    case Outcome::blocked: return "blocked";
+  }
+  return "blocked";
+}
+
+Policy Policy::parse(std::string_view toml_text) {
+  toml::table doc;
+  try {
+    doc = toml::parse(toml_text);
+  } catch (const toml::parse_error& e) {
+    std::ostringstream where;
+    where << "line " << e.source().begin.line << ", column " << e.source().begin.column;
+    throw policy_error("policy file does not parse at " + where.str() + ": " + std::string(e.description()));
+  }
+  Policy p;
+  p.version = text_of(doc.get("version"), "version");
+  if (const toml::node* base = doc.get("base_currency")) p.base_currency = Currency::of(text_of(base, "base_currency"));
+  p.exception_role = text_of(doc.get("exception_role"), "exception_role", false);
+  if (const toml::table* roles = doc["roles"].as_table()) {
+    for (const auto& [name, people] : *roles) {
+      const std::string role_name(name.str());
+      p.roles.push_back(Role{role_name, strings_of(&people, "roles." + role_name)});
+      if (p.roles.back().people.empty()) fail("roles." + role_name, "names nobody");
+    }
+  }
+  if (const toml::array* delegations = doc["delegations"].as_array()) {
+    for (std::size_t i = 0; i < delegations->size(); ++i) {
+      const std::string where = "delegations[" + std::to_string(i) + "]";
+      const toml::table* d = delegations->get(i)->as_table();
+      if (!d) fail(where, "must be a table");
+      Delegation del{text_of(d->get("from"), where + ".from"), text_of(d->get("to"), where + ".to"),
+                     date_of(d->get("start"), where + ".start"), date_of(d->get("end"), where + ".end")};
+      if (del.end < del.start) fail(where, "ends before it starts");
+      if (del.from == del.to) fail(where, "delegates to the same person");
+      p.delegations.push_back(std::move(del));
+    }
+  }
+  const toml::array* rules = doc["rules"].as_array();
+  if (!rules || rules->empty()) fail("rules", "are missing: a policy without rules would block every request");
+  std::set<std::string> names;
+  for (std::size_t i = 0; i < rules->size(); ++i) {
+    std::string where = "rules[" + std::to_string(i) + "]";
+    const toml::table* r = rules->get(i)->as_table();
+    if (!r) fail(where, "must be a table");
+    Rule rule;
+    rule.name = text_of(r->get("name"), where + ".name");
+    where += " (" + rule.name + ")";
+    if (!names.insert(rule.name).second) fail(where, "has the name of an earlier rule");
+    for (const std::string& k : strings_of(r->get("kinds"), where + ".kinds")) {
+      try {
+        rule.kinds.push_back(concessions::parse_kind(k));
+      } catch (const invalid_argument& e) {
+        fail(where + ".kinds", e.what());
+      }
+    }
+    if (rule.kinds.empty()) fail(where + ".kinds", "names no kind of concession");
+    if (r->get("over")) rule.over = amount_of(r->get("over"), where + ".over");
+    if (r->get("up_to")) rule.up_to = amount_of(r->get("up_to"), where + ".up_to");
+    if (rule.over && rule.up_to && !(*rule.over < *rule.up_to)) fail(where, "has a band whose floor is not below its ceiling");
+    rule.tiers = strings_of(r->get("tiers"), where + ".tiers");
+    if (const toml::node* a = r->get("auto_approve")) {
+      auto value = a->value<bool>();
+      if (!value) fail(where + ".auto_approve", "must be true or false");
+      rule.auto_approve = *value;
+    }
+    if (const toml::array* steps = r->get_as<toml::array>("steps")) {
+      for (std::size_t s = 0; s < steps->size(); ++s) {
+        const std::string step_where = where + ".steps[" + std::to_string(s) + "]";
+        const toml::table* st = steps->get(s)->as_table();
+        if (!st) fail(step_where, "must be a table: { any_of = [...] } or { all_of = [...] }");
+        Step step;
+        const bool any = st->get("any_of") != nullptr, all = st->get("all_of") != nullptr;
+        if (any == all) fail(step_where, "needs exactly one of any_of and all_of");
+        step.all_of = all;
+        step.roles = strings_of(st->get(all ? "all_of" : "any_of"), step_where);
+        if (step.roles.empty()) fail(step_where, "names no role");
+        if (const toml::node* h = st->get("escalate_after_hours")) {
+          auto hours = h->value<std::int64_t>();
+          if (!hours || *hours <= 0) fail(step_where + ".escalate_after_hours", "must be a positive number of hours");
+          step.escalate_after_hours = static_cast<int>(*hours);
+          step.escalate_to = text_of(st->get("escalate_to"), step_where + ".escalate_to");
+        }
+        rule.steps.push_back(std::move(step));
+      }
+    }
+    if (rule.auto_approve && !rule.steps.empty()) fail(where, "auto-approves and has steps; choose one");
+    if (!rule.auto_approve && rule.steps.empty()) fail(where, "has no steps and does not auto-approve");
+    p.rules.push_back(std::move(rule));
+  }
+  // Every role a step or an escalation names exists.
+  auto check_role = [&](const std::string& role, const std::string& where) {
+    if (!p.role(role)) fail(where, "names the role \"" + role + "\", which [roles] does not define");
+  };
+  if (!p.exception_role.empty()) check_role(p.exception_role, "exception_role");
+  for (const Rule& rule : p.rules)
+    for (const Step& step : rule.steps) {
+      for (const std::string& role : step.roles) check_role(role, "rule " + rule.name);
+      if (!step.escalate_to.empty()) check_role(step.escalate_to, "rule " + rule.name);
+    }
+  return p;
+}
+
+Policy Policy::load(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw io_error("can't read the policy file " + path);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return parse(text.str());
+}
+
+const Role* Policy::role(std::string_view name) const {
+  for (const Role& r : roles)
+    if (r.name == name) return &r;
+  return nullptr;
+}
+
+std::vector<std::string> Policy::people_for(std::string_view role_name, Date on) const {
+  std::vector<std::string> out;
+  const Role* r = role(role_name);
+  if (!r) return out;
+  for (const std::string& person : r->people) {
+    std::string acting = person;
+    for (const Delegation& d : delegations)
+      if (d.from == person && !(on < d.start) && !(d.end < on)) acting = d.to;
+    if (std::find(out.begin(), out.end(), acting) == out.end()) out.push_back(acting);
+  }
+  return out;
+}
+
+Route route(const Policy& policy, const RouteInput& request) {
+  Route result;
+  result.policy_version = policy.version;
+  const std::string amount = amount_text(request.amount, policy.base_currency);
+  const std::string kind(concessions::to_string(request.kind));
+  for (const Rule& rule : policy.rules) {
+    const std::string head = "rule \"" + rule.name + "\"";
+    if (std::find(rule.kinds.begin(), rule.kinds.end(), request.kind) == rule.kinds.end()) {
+      result.explanation.push_back(head + " does not apply: it is not for " + kind + " requests");
+      continue;
+    }
+    if (rule.over && !(*rule.over < request.amount)) {
+      result.explanation.push_back(head + " does not apply: " + amount + " is not over " +
+                                   amount_text(*rule.over, policy.base_currency));
+      continue;
+    }
+    if (rule.up_to && *rule.up_to < request.amount) {
+      result.explanation.push_back(head + " does not apply: " + amount + " is over its ceiling of " +
+                                   amount_text(*rule.up_to, policy.base_currency));
+      continue;
+    }
+    if (!rule.tiers.empty() && std::find(rule.tiers.begin(), rule.tiers.end(), request.tier) == rule.tiers.end()) {
+      result.explanation.push_back(head + " does not apply: it is not for tier " + request.tier);
+      continue;
+    }
+    if (rule.auto_approve && request.has_exception) {
+      std::string codes;
+      for (const std::string& c : request.exception_codes) codes += (codes.empty() ? "" : ", ") + c;
+      result.explanation.push_back(head + " would auto-approve, but the request has exceptions (" + codes +
+                                   "), which need people");
+      continue;
+    }
+    result.rule = rule.name;
+    if (rule.auto_approve) {
+      result.outcome = Outcome::auto_approved;
+      result.explanation.push_back(head + " matches: a " + kind + " request of " + amount +
+                                   " in policy is approved automatically");
+      return result;
+    }
+    result.outcome = Outcome::needs_approval;
+    result.steps = rule.steps;
+    std::string steps;
+    for (const Step& s : rule.steps) {
+      std::string roles;
+      for (const std::string& r : s.roles) roles += (roles.empty() ? "" : s.all_of ? " and " : " or ") + r;
+      steps += (steps.empty() ? "" : ", then ") + roles;
+    }
+    result.explanation.push_back(head + " matches: a " + kind + " request of " + amount + " (tier " + request.tier +
+                                 ") needs " + steps);
+    if (request.has_exception && !policy.exception_role.empty()) {
+      result.steps.push_back(Step{false, {policy.exception_role}, std::nullopt, {}});
+      result.explanation.push_back("the request has exceptions, so " + policy.exception_role + " approves it too");
+    }
+    return result;
+  }
+  result.outcome = Outcome::blocked;
+  result.reason = "no rule of policy " + policy.version + " covers a " + kind + " request of " + amount + " (tier " +
+                  request.tier + "); it is blocked, not approved (add a rule or route it by hand)";
+  result.explanation.push_back(result.reason);
+  return result;
+}
+
+}  // namespace amends::policy
