@@ -1,0 +1,98 @@
+#include "amends/approvals.hpp"
+
+#include <algorithm>
+
+namespace amends::approvals {
+
+namespace {
+constexpr requests::Timestamp kHour = 3'600'000'000;
+}
+
+ApprovalChain::ApprovalChain(const policy::Policy& policy, const policy::Route& route, std::string requester,
+                             requests::Timestamp started_at)
+    : policy_(&policy), requester_(std::move(requester)) {
+  if (route.outcome != policy::Outcome::needs_approval)
+    throw approval_error("only a request routed to people has an approval chain; this one is " +
+                         std::string(policy::to_string(route.outcome)));
+  for (const policy::Step& step : route.steps) steps_.push_back(StepState{step, 0, {}, false, false});
+  if (!steps_.empty()) steps_.front().started_at = started_at;
+}
+
+bool ApprovalChain::holds(const std::string& person, const std::string& role, Date on, bool& as_delegate) const {
+  const std::vector<std::string> people = policy_->people_for(role, on);
+  if (std::find(people.begin(), people.end(), person) == people.end()) return false;
+  const policy::Role* r = policy_->role(role);
+  as_delegate = !r || std::find(r->people.begin(), r->people.end(), person) == r->people.end();
+  return true;
+}
+
+bool ApprovalChain::approved_before(const std::string& person) const {
+  for (const StepState& s : steps_)
+    for (const Approval& a : s.approvals)
+      if (a.person == person) return true;
+  return false;
+}
+
+std::vector<std::string> ApprovalChain::open_roles() const {
+  std::vector<std::string> roles;
+  if (complete()) return roles;
+  const StepState& s = steps_[current_];
+  for (const std::string& role : s.step.roles) {
+    const bool filled = std::any_of(s.approvals.begin(), s.approvals.end(), [&](const Approval& a) { return a.role == role; });
+    if (!filled) roles.push_back(role);
+  }
+  if (s.escalated && !s.step.escalate_to.empty()) roles.push_back(s.step.escalate_to);
+  return roles;
+}
+
+bool ApprovalChain::approve(const std::string& person, Date on, requests::Timestamp at, std::string comment) {
+  if (complete()) throw approval_error("the approval chain is complete; there is nothing left to approve");
+  if (person == requester_) throw approval_error(person + " requested this; nobody approves their own request");
+  if (approved_before(person))
+    throw approval_error(person + " has approved in this chain already; another person has to approve this step");
+  StepState& s = steps_[current_];
+  for (const std::string& role : open_roles()) {
+    bool as_delegate = false;
+    if (!holds(person, role, on, as_delegate)) continue;
+    s.approvals.push_back(Approval{person, role, at, std::move(comment), as_delegate});
+    if (!s.step.all_of) {
+      s.done = true;  // any one of the roles
+    } else if (s.escalated && role == s.step.escalate_to) {
+      s.done = true;  // escalated: the higher authority decides for the step
+    } else {
+      s.done = std::all_of(s.step.roles.begin(), s.step.roles.end(), [&](const std::string& r) {
+        return std::any_of(s.approvals.begin(), s.approvals.end(), [&](const Approval& a) { return a.role == r; });
+      });
+    }
+    if (s.done) {
+      ++current_;
+      if (!complete()) steps_[current_].started_at = at;
+    }
+    return complete();
+  }
+  std::string roles;
+  for (const std::string& r : open_roles()) roles += (roles.empty() ? "" : ", ") + r;
+  throw approval_error(person + " holds none of the roles this step still needs (" + roles + ") on " + on.to_string());
+}
+
+std::vector<std::string> ApprovalChain::waiting_for(Date on) const {
+  std::vector<std::string> out;
+  for (const std::string& role : open_roles())
+    for (const std::string& person : policy_->people_for(role, on))
+      if (person != requester_ && !approved_before(person) && std::find(out.begin(), out.end(), person) == out.end())
+        out.push_back(person);
+  return out;
+}
+
+std::vector<Escalation> ApprovalChain::escalate_due(requests::Timestamp now) {
+  std::vector<Escalation> out;
+  if (complete()) return out;
+  StepState& s = steps_[current_];
+  if (s.escalated || !s.step.escalate_after_hours) return out;
+  if (now - s.started_at < *s.step.escalate_after_hours * kHour) return out;
+  s.escalated = true;
+  out.push_back(Escalation{current_, s.step.escalate_to, now});
+  return out;
+}
+
+}  // namespace amends::approvals
