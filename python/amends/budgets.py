@@ -60,9 +60,8 @@ class Budgets:
         """Adds `amount` to a budget, opening it (hard: never overspent; soft: over-budget reservations are flagged)."""
         root = self._root(owner, kind, period)
         if not self.book.has_account(f"{root}:Available"):
-            limits = {"min_normal_balance": 0} if hard else {}
             self.book.create_account(f"{root}:Available", "memo", self.currency, owner=owner, kind=kind,
-                                     period=period, **limits)
+                                     period=period, min_normal_balance=0 if hard else None)
             self.book.create_account(f"{root}:Allocated", "memo", self.currency, owner=owner, kind=kind, period=period)
             self.book.create_account(f"{root}:Consumed", "memo", self.currency, owner=owner, kind=kind, period=period)
         day = on or dt.date.today()
