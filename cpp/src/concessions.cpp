@@ -233,3 +233,60 @@ Assessment assess_retention(const RetentionTerms& terms, const CustomerContext& 
 }
 
 }  // namespace amends::concessions
+
+namespace amends::concessions {
+
+std::string_view to_string(Event event) {
+  switch (event) {
+    case Event::service_credit_accrued: return "service_credit_accrued";
+    case Event::goodwill_credited: return "goodwill_credited";
+    case Event::credit_applied: return "credit_applied";
+    case Event::refund_approved: return "refund_approved";
+    case Event::refund_paid: return "refund_paid";
+    case Event::refund_failed: return "refund_failed";
+    case Event::retention_discount: return "retention_discount";
+  }
+  return "service_credit_accrued";
+}
+
+std::vector<PostingLine> postings_for(Event event, const std::string& customer, const Money& amount,
+                                      const AccountingPolicy& policy) {
+  if (amount.amount().sign() <= 0)
+    throw invalid_argument("a concession posts a positive amount; " + amount.to_string() + " is not");
+  const bool per_customer = event != Event::refund_approved && event != Event::refund_paid && event != Event::refund_failed;
+  if (per_customer && (customer.empty() || customer.find(':') != std::string::npos))
+    throw invalid_argument(std::string(to_string(event)) + " needs a customer id without ':'");
+  const std::string credits = "Liabilities:CustomerCredits:" + customer;
+  const std::string receivables = "Assets:Receivables:" + customer;
+  auto pair = [&](std::string debit, std::string credit) {
+    return std::vector<PostingLine>{{std::move(debit), amount.amount()}, {std::move(credit), -amount.amount()}};
+  };
+  switch (event) {
+    case Event::service_credit_accrued: return pair("ContraRevenue:ServiceCredits", credits);
+    case Event::goodwill_credited:
+      return pair(policy.goodwill_as_expense ? "Expense:Goodwill" : "ContraRevenue:Goodwill", credits);
+    case Event::credit_applied: return pair(credits, receivables);
+    case Event::refund_approved: return pair("ContraRevenue:Refunds", "Liabilities:RefundsPayable");
+    case Event::refund_paid: return pair("Liabilities:RefundsPayable", policy.cash_account);
+    case Event::refund_failed: return pair(policy.cash_account, "Liabilities:RefundsPayable");
+    case Event::retention_discount: return pair("ContraRevenue:RetentionDiscounts", receivables);
+  }
+  return {};
+}
+
+PostingPeriod posting_period(const PeriodTable& periods, Period service_period, bool allow_locked) {
+  auto postable = [&](Period p) {
+    const PeriodState s = periods.state(p);
+    return s == PeriodState::open || (allow_locked && s == PeriodState::locked);
+  };
+  if (postable(service_period)) return PostingPeriod{service_period, false, {}};
+  Period p = service_period.next();
+  // Periods are open unless marked, so this ends within the marked ones.
+  while (!postable(p)) p = p.next();
+  return PostingPeriod{p, true,
+                       "out-of-period adjustment for " + service_period.to_string() + " (" +
+                           std::string(amends::to_string(periods.state(service_period))) + "), posted in " +
+                           p.to_string()};
+}
+
+}  // namespace amends::concessions

@@ -179,3 +179,56 @@ TEST(Kinds, NamesRoundTripAndUnknownOnesAreRefused) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(Accounting, EachEventPostsTheTableOfDesign) {
+  struct Case {
+    c::Event event;
+    const char* debit;
+    const char* credit;
+  };
+  for (const Case& t : std::vector<Case>{
+           {c::Event::service_credit_accrued, "ContraRevenue:ServiceCredits", "Liabilities:CustomerCredits:C9"},
+           {c::Event::goodwill_credited, "ContraRevenue:Goodwill", "Liabilities:CustomerCredits:C9"},
+           {c::Event::credit_applied, "Liabilities:CustomerCredits:C9", "Assets:Receivables:C9"},
+           {c::Event::refund_approved, "ContraRevenue:Refunds", "Liabilities:RefundsPayable"},
+           {c::Event::refund_paid, "Liabilities:RefundsPayable", "Assets:Cash"},
+           {c::Event::refund_failed, "Assets:Cash", "Liabilities:RefundsPayable"},
+           {c::Event::retention_discount, "ContraRevenue:RetentionDiscounts", "Assets:Receivables:C9"}}) {
+    const auto lines = c::postings_for(t.event, "C9", usd("12.50"));
+    ASSERT_EQ(lines.size(), 2U);
+    EXPECT_EQ(lines[0].account, t.debit) << c::to_string(t.event);
+    EXPECT_EQ(lines[0].amount, D("12.50"));
+    EXPECT_EQ(lines[1].account, t.credit) << c::to_string(t.event);
+    EXPECT_EQ(lines[1].amount, D("-12.50"));
+  }
+  c::AccountingPolicy policy;
+  policy.goodwill_as_expense = true;
+  policy.cash_account = "Assets:StripeClearing";
+  EXPECT_EQ(c::postings_for(c::Event::goodwill_credited, "C9", usd("1.00"), policy)[0].account, "Expense:Goodwill");
+  EXPECT_EQ(c::postings_for(c::Event::refund_paid, "", usd("1.00"), policy)[1].account, "Assets:StripeClearing");
+  EXPECT_THROW(c::postings_for(c::Event::goodwill_credited, "C9", usd("0.00")), amends::invalid_argument);
+  EXPECT_THROW(c::postings_for(c::Event::goodwill_credited, "", usd("1.00")), amends::invalid_argument);
+}
+
+TEST(Accounting, AClosedServicePeriodIsAdjustedInTheFirstOpenOne) {
+  amends::PeriodTable periods;
+  periods.close(Period::parse("2026-09"));
+  periods.close(Period::parse("2026-10"));
+  periods.lock(Period::parse("2026-11"));
+
+  const c::PostingPeriod open = c::posting_period(periods, Period::parse("2026-12"));
+  EXPECT_EQ(open.period, Period::parse("2026-12"));
+  EXPECT_FALSE(open.out_of_period);
+
+  const c::PostingPeriod late = c::posting_period(periods, Period::parse("2026-09"));
+  EXPECT_EQ(late.period, Period::parse("2026-12"));  // October closed, November locked
+  EXPECT_TRUE(late.out_of_period);
+  EXPECT_EQ(late.note, "out-of-period adjustment for 2026-09 (closed), posted in 2026-12");
+
+  EXPECT_EQ(c::posting_period(periods, Period::parse("2026-09"), true).period, Period::parse("2026-11"));
+  EXPECT_EQ(c::posting_period(periods, Period::parse("2026-11"), true).period, Period::parse("2026-11"));
+}
+
+}  // namespace

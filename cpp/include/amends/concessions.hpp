@@ -140,3 +140,46 @@ struct RetentionTerms {
 Assessment assess_retention(const RetentionTerms& terms, const CustomerContext& customer, const RetentionOffer& offer);
 
 }  // namespace amends::concessions
+
+namespace amends::concessions {
+
+// ---------------------------------------------------------------- posting (DESIGN.md, Accounting)
+
+enum class Event : std::uint8_t {
+  service_credit_accrued,  // ContraRevenue:ServiceCredits / Liabilities:CustomerCredits:<customer>
+  goodwill_credited,       // ContraRevenue:Goodwill (or Expense:Goodwill) / Liabilities:CustomerCredits:<customer>
+  credit_applied,          // Liabilities:CustomerCredits:<customer> / Assets:Receivables:<customer>
+  refund_approved,         // ContraRevenue:Refunds / Liabilities:RefundsPayable
+  refund_paid,             // Liabilities:RefundsPayable / Assets:Cash (or the processor's clearing account)
+  refund_failed,           // Assets:Cash / Liabilities:RefundsPayable
+  retention_discount,      // ContraRevenue:RetentionDiscounts / Assets:Receivables:<customer>
+};
+std::string_view to_string(Event event);
+
+// The book's accounting policy (the defaults are DESIGN.md's table).
+struct AccountingPolicy {
+  bool goodwill_as_expense = false;          // Expense:Goodwill instead of ContraRevenue:Goodwill
+  std::string cash_account = "Assets:Cash";  // or a processor clearing account
+};
+
+struct PostingLine {
+  std::string account;
+  Decimal amount;  // debit positive
+};
+
+// The two postings of an event for a customer and a positive amount.
+std::vector<PostingLine> postings_for(Event event, const std::string& customer, const Money& amount,
+                                      const AccountingPolicy& policy = {});
+
+// Where a concession for `service_period` is posted: the service period
+// itself when it is open (or locked, with the override), else the first
+// open period after it -- an out-of-period adjustment that references the
+// service period.
+struct PostingPeriod {
+  Period period;
+  bool out_of_period = false;
+  std::string note;  // for the entry's description and metadata
+};
+PostingPeriod posting_period(const PeriodTable& periods, Period service_period, bool allow_locked = false);
+
+}  // namespace amends::concessions
