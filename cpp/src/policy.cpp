@@ -191,6 +191,19 @@ std::vector<std::string> Policy::people_for(std::string_view role_name, Date on)
   return out;
 }
 
+int match(const Policy& policy, const RouteInput& request) {
+  for (std::size_t i = 0; i < policy.rules.size(); ++i) {
+    const Rule& rule = policy.rules[i];
+    if (std::find(rule.kinds.begin(), rule.kinds.end(), request.kind) == rule.kinds.end()) continue;
+    if (rule.over && !(*rule.over < request.amount)) continue;
+    if (rule.up_to && *rule.up_to < request.amount) continue;
+    if (!rule.tiers.empty() && std::find(rule.tiers.begin(), rule.tiers.end(), request.tier) == rule.tiers.end()) continue;
+    if (rule.auto_approve && request.has_exception) continue;
+    return static_cast<int>(i);
+  }
+  return -1;
+}
+
 Route route(const Policy& policy, const RouteInput& request) {
   Route result;
   result.policy_version = policy.version;

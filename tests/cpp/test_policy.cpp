@@ -152,3 +152,22 @@ TEST(Policy, AFileThatDoesNotHoldTogetherIsRefusedWithWhereAndWhat) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(Policy, TheHotPathMatchesTheRuleRouteNames) {
+  const p::Policy policy = p::Policy::parse(kPolicy);
+  for (const char* amount : {"0.01", "50.00", "50.01", "999.99", "1000.00", "1000.01", "99999.00"})
+    for (const char* tier : {"starter", "growth", "enterprise"})
+      for (Kind kind : {Kind::goodwill, Kind::service_credit, Kind::refund, Kind::retention_offer})
+        for (bool exception : {false, true}) {
+          p::RouteInput in = request(kind, amount, tier);
+          in.has_exception = exception;
+          const int index = p::match(policy, in);
+          const p::Route r = p::route(policy, in);
+          EXPECT_EQ(index < 0 ? std::string() : policy.rules[static_cast<std::size_t>(index)].name, r.rule)
+              << amount << " " << tier << " " << amends::concessions::to_string(kind);
+        }
+}
+
+}  // namespace
