@@ -16,6 +16,7 @@ from amends._core import (
     AmendsIOError,
     AmountOverflow,
     AmountTooPrecise,
+    ApprovalError,
     BalanceLimitExceeded,
     BatchTooLarge,
     CurrencyInfo,
@@ -31,6 +32,7 @@ from amends._core import (
     Period,
     PeriodClosed,
     PeriodLocked,
+    PolicyError,
     SchemaError,
     StoreError,
     UnbalancedEntry,
@@ -56,6 +58,7 @@ from amends.ledger import (
     Ledger,
 )
 from amends.book import SCHEMA_VERSION, Book, migrate, open, read_postings
+from amends.policy import Policy, Route
 
 
 __all__ = [
@@ -69,6 +72,7 @@ __all__ = [
     "AmendsIOError",
     "AmountOverflow",
     "AmountTooPrecise",
+    "ApprovalError",
     "Balance",
     "Book",
     "SCHEMA_VERSION",
@@ -92,10 +96,13 @@ __all__ = [
     "Ledger",
     "LoadResult",
     "ParseError",
+    "Route",
     "PendingStateError",
     "Period",
     "PeriodClosed",
     "PeriodLocked",
+    "Policy",
+    "PolicyError",
     "Statement",
     "TrialBalance",
     "UnbalancedEntry",

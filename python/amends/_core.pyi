@@ -110,6 +110,12 @@ class StoreError(AmendsError):
 class SchemaError(StoreError):
     """A database schema newer than this amends, or a failed migration."""
 
+class PolicyError(AmendsError):
+    """A policy file that does not parse or hold together."""
+
+class ApprovalError(AmendsError):
+    """An approval the chain refuses: not the person's to give, or against separation of duties."""
+
 # ---------------------------------------------------------------- money
 
 class CurrencyInfo(metaclass=_pybind11_type):
@@ -469,3 +475,44 @@ class Store(metaclass=_pybind11_type):
 
     def _simulate_connection_loss_at_commit(self, after_commit_sent: bool) -> None:
         """Test hook: the next commit loses its connection, before or after COMMIT is sent."""
+
+# ---------------------------------------------------------------- approval policies (amends.Policy wraps these)
+
+class _Policy(metaclass=_pybind11_type):
+    """An approval policy (amends.Policy wraps it)."""
+
+    def __init__(self, *args: Never, **kwargs: Never) -> None: ...
+    @staticmethod
+    def parse(text: str) -> _Policy: ...
+    @staticmethod
+    def load(path: str) -> _Policy: ...
+    @property
+    def version(self) -> str: ...
+    @property
+    def base_currency(self) -> str: ...
+    @property
+    def rule_names(self) -> list[str]: ...
+    def people_for(self, role: str, on: _DateLike) -> list[str]: ...
+    def route(self, kind: str, amount: _Amount, tier: str, exceptions: Sequence[str] = []) -> dict[str, Any]: ...
+
+class _ApprovalChain(metaclass=_pybind11_type):
+    """The approval chain of one routed request."""
+
+    def __init__(
+        self,
+        policy: _Policy,
+        kind: str,
+        amount: _Amount,
+        tier: str,
+        exceptions: Sequence[str],
+        requester: str,
+        started_at: int,
+    ) -> None: ...
+    def approve(self, person: str, on: _DateLike, at: int, comment: str = "") -> bool: ...
+    @property
+    def complete(self) -> bool: ...
+    @property
+    def current_step(self) -> int: ...
+    def waiting_for(self, on: _DateLike) -> list[str]: ...
+    def escalate_due(self, now: int) -> list[tuple[int, str]]: ...
+    def approvals(self) -> list[list[tuple[str, str, int, str, bool]]]: ...

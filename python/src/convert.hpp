@@ -42,6 +42,7 @@ void register_money(py::module_& m);
 void register_calendar(py::module_& m);
 void register_ledger(py::module_& m);
 void register_store(py::module_& m);
+void register_policy(py::module_& m);
 
 // The Python exception class for a batch result code (for atomic batches).
 py::handle exception_for(ResultCode code);

@@ -9,4 +9,5 @@ PYBIND11_MODULE(_core, m) {
   amends::python::register_calendar(m);
   amends::python::register_ledger(m);
   amends::python::register_store(m);
+  amends::python::register_policy(m);
 }

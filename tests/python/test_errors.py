@@ -19,7 +19,7 @@ EXCEPTIONS = [
 def test_amends_exports_its_whole_exception_tree():
     names = {cls.__name__ for cls in EXCEPTIONS}
 
-    assert len(EXCEPTIONS) == 24
+    assert len(EXCEPTIONS) == 26
     assert {"AmendsError", "UnbalancedEntry", "PeriodClosed", "IdempotencyConflict", "AmendsIOError", "StoreError",
             "SchemaError"} <= names
     assert issubclass(amends.SchemaError, amends.StoreError)
