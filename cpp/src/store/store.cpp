@@ -146,6 +146,10 @@ std::vector<int> migrate(const std::string& dsn) {
 
 // ---------------------------------------------------------------- the book
 
+// Reads that must agree with each other (the book's counters, its entries,
+// their postings): one snapshot for the whole transaction.
+using Snapshotted = pqxx::transaction<pqxx::repeatable_read, pqxx::read_only>;
+
 struct Book::Impl {
   std::string dsn;
   BookOptions options;
@@ -220,7 +224,7 @@ struct Book::Impl {
     try {
       const auto first_new_account = static_cast<std::int64_t>(book.account_count());
       load_new_accounts(tx, db);
-      if (static_cast<std::size_t>(db.last_entry) > book.entry_count()) replay_entries(tx);
+      if (static_cast<std::size_t>(db.last_entry) > book.entry_count()) replay_entries(tx, db.last_entry);
       apply_resolutions(tx);
       apply_account_changes(tx, first_new_account);
       apply_periods(tx);
@@ -258,12 +262,14 @@ struct Book::Impl {
     std::optional<Date> expires_on;
   };
 
-  void replay_entries(pqxx::transaction_base& tx) {
+  // Entries after the mirror's last, up to `last` (the book's count in the
+  // same snapshot, so a write committed meanwhile is left for the next sync).
+  void replay_entries(pqxx::transaction_base& tx, std::int64_t last) {
     Ledger& book = *mirror;
     const std::string from = std::to_string(book.entry_count());
     const std::string id = std::to_string(info.id);
     std::vector<EntryRow> rows;
-    rows.reserve(static_cast<std::size_t>(std::max<std::int64_t>(0, read_state(tx).last_entry)) - book.entry_count());
+    rows.reserve(static_cast<std::size_t>(std::max<std::int64_t>(0, last)) - book.entry_count());
     std::vector<std::string> fields;
     std::vector<bool> nulls;
     std::string line;
@@ -271,7 +277,8 @@ struct Book::Impl {
       pqxx::stream_from copy(tx,
                              "(SELECT entry_id, date, kind, description, idempotency_key, metadata, reverses, "
                              "completes, expires_on, reason FROM amends.entries WHERE book_id = " +
-                                 id + " AND entry_id > " + from + " ORDER BY entry_id)");
+                                 id + " AND entry_id > " + from + " AND entry_id <= " + std::to_string(last) +
+                                 " ORDER BY entry_id)");
       while (copy.get_raw_line(line)) {
         text::split_copy_line(line, fields, nulls);
         EntryRow row;
@@ -291,7 +298,8 @@ struct Book::Impl {
     }
     pqxx::stream_from copy(tx,
                            "(SELECT entry_id, account_id, amount FROM amends.postings WHERE book_id = " + id +
-                               " AND entry_id > " + from + " ORDER BY entry_id, line)");
+                               " AND entry_id > " + from + " AND entry_id <= " + std::to_string(last) +
+                               " ORDER BY entry_id, line)");
     std::size_t next = 0;
     EntryDraft draft;
     std::int64_t current = -1;
@@ -473,7 +481,7 @@ struct Book::Impl {
     Ledger& book = *mirror;
     book = Ledger(book.config());
     version = 0;
-    pqxx::read_transaction tx(*conn);
+    Snapshotted tx(*conn);
     catch_up(tx, read_state(tx));
   }
 
@@ -816,7 +824,7 @@ struct Book::Impl {
     if (in_write) return;
     try {
       if (!conn || !conn->is_open()) connect();
-      pqxx::read_transaction tx(*conn);
+      Snapshotted tx(*conn);
       if (version < 0) {
         *mirror = Ledger(mirror->config());
         version = 0;
