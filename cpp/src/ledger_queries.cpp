@@ -303,4 +303,31 @@ std::string Ledger::to_journal() const {
   return out.str();
 }
 
+PostingColumns Ledger::posting_columns() const {
+  PostingColumns c;
+  const std::size_t rows = postings_.size();
+  c.entry_id.reserve(rows);
+  c.day.reserve(rows);
+  c.account.reserve(rows);
+  c.amount_minor.reserve(rows);
+  c.status.reserve(rows);
+  for (std::size_t e = 0; e < entries_.size(); ++e) {
+    const EntryRecord& rec = entries_[e];
+    for (std::uint32_t i = 0; i < rec.posting_count; ++i) {
+      const PostingRecord& p = postings_[rec.first_posting + i];
+      c.entry_id.push_back(static_cast<std::int64_t>(e + 1));
+      c.day.push_back(rec.date.days_since_epoch());
+      c.account.push_back(static_cast<std::int32_t>(p.account.value));
+      c.amount_minor.push_back(p.amount_minor);
+      c.status.push_back(static_cast<std::uint8_t>(rec.status));
+    }
+  }
+  c.account_names.reserve(accounts_.size());
+  for (const Account& a : accounts_) {
+    c.account_names.push_back(a.name);
+    c.account_currency.push_back(a.currency);
+  }
+  return c;
+}
+
 }  // namespace amends

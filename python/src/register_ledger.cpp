@@ -280,6 +280,109 @@ py::dict post_columns(Ledger& ledger, py::array_t<std::int64_t, py::array::c_sty
 
 }  // namespace
 
+// Posting columns as the dict Ledger.to_pandas and amends.read_postings turn
+// into a frame: codes for names, currencies and statuses; the dates and
+// amounts, which repeat, made once each and shared.
+py::dict posting_columns_to_python(const PostingColumns& c) {
+  const auto rows = static_cast<py::ssize_t>(c.entry_id.size());
+  py::array_t<std::int64_t> entry_ids(rows, c.entry_id.data());
+  py::array_t<std::int32_t> status_codes(rows);
+  py::array_t<std::int32_t> account_codes(rows), currency_codes(rows);
+  py::object empty = py::module_::import("numpy").attr("empty");
+  py::array dates(empty(rows, "O")), amounts(empty(rows, "O"));  // filled with None
+  auto put = [](py::array& column, py::ssize_t row, const py::object& value) {
+    PyObject** slot = static_cast<PyObject**>(column.mutable_data()) + row;
+    Py_XDECREF(*slot);
+    *slot = value.inc_ref().ptr();
+  };
+  py::list account_names, currency_names, status_names;
+  std::vector<std::int32_t> name_of(c.account_names.size()), currency_of(c.account_names.size());
+  std::map<std::string_view, std::int32_t> names, currencies;
+  for (std::size_t i = 0; i < c.account_names.size(); ++i) {
+    auto [n, new_name] = names.emplace(c.account_names[i], static_cast<std::int32_t>(names.size()));
+    if (new_name) account_names.append(c.account_names[i]);
+    name_of[i] = n->second;
+    auto [k, new_code] = currencies.emplace(c.account_currency[i].code(), static_cast<std::int32_t>(currencies.size()));
+    if (new_code) currency_names.append(std::string(c.account_currency[i].code()));
+    currency_of[i] = k->second;
+  }
+  for (EntryStatus status : {EntryStatus::posted, EntryStatus::pending, EntryStatus::pending_posted,
+                             EntryStatus::pending_voided, EntryStatus::pending_expired})
+    status_names.append(std::string(to_string(status)));
+  std::unordered_map<std::int32_t, py::object> date_cache;
+  const py::object decimal = decimal_class();
+  // Amount objects by (minor digits, minor units): open addressing,
+  // a tenth of the cost of std::unordered_map on a quarter-million keys.
+  struct AmountSlot {
+    std::int64_t minor = 0;
+    int places = -1;
+    py::object value;
+  };
+  std::vector<AmountSlot> amount_slots(1U << 12);
+  std::size_t amount_used = 0;
+  auto amount_slot = [&](int places, std::int64_t minor) -> py::object& {
+    if (2 * (amount_used + 1) > amount_slots.size()) {
+      std::vector<AmountSlot> bigger(amount_slots.size() * 2);
+      for (AmountSlot& old : amount_slots) {
+        if (old.places < 0) continue;
+        std::size_t at = std::hash<std::int64_t>{}(old.minor * 5 + old.places) * 0x9e3779b97f4a7c15ULL;
+        for (at &= bigger.size() - 1; bigger[at].places >= 0; at = (at + 1) & (bigger.size() - 1)) {
+        }
+        bigger[at] = std::move(old);
+      }
+      amount_slots.swap(bigger);
+    }
+    std::size_t at = std::hash<std::int64_t>{}(minor * 5 + places) * 0x9e3779b97f4a7c15ULL;
+    for (at &= amount_slots.size() - 1;; at = (at + 1) & (amount_slots.size() - 1)) {
+      AmountSlot& slot = amount_slots[at];
+      if (slot.places == places && slot.minor == minor) return slot.value;
+      if (slot.places < 0) {
+        slot.places = places;
+        slot.minor = minor;
+        ++amount_used;
+        return slot.value;
+      }
+    }
+  };
+  auto* accounts = account_codes.mutable_data();
+  auto* codes = currency_codes.mutable_data();
+  auto* statuses = status_codes.mutable_data();
+  for (py::ssize_t row = 0; row < rows; ++row) {
+    const auto i = static_cast<std::size_t>(row);
+    const auto a = static_cast<std::size_t>(c.account[i]);
+    py::object& date = date_cache[c.day[i]];
+    if (!date) date = to_python(Date::from_days(c.day[i]));
+    const Currency currency = c.account_currency[a];
+    py::object& amount = amount_slot(currency.minor_units(), c.amount_minor[i]);
+    if (!amount) {
+      // decimal.Decimal("123.45"), called through the C API.
+      const std::string text = Decimal::from_scaled(c.amount_minor[i], currency.minor_units()).to_string(currency.minor_units());
+      PyObject* arg = PyUnicode_FromStringAndSize(text.data(), static_cast<Py_ssize_t>(text.size()));
+      if (!arg) throw py::error_already_set();
+      PyObject* made = PyObject_CallOneArg(decimal.ptr(), arg);
+      Py_DECREF(arg);
+      if (!made) throw py::error_already_set();
+      amount = py::reinterpret_steal<py::object>(made);
+    }
+    put(dates, row, date);
+    put(amounts, row, amount);
+    accounts[row] = name_of[a];
+    codes[row] = currency_of[a];
+    statuses[row] = c.status[i];
+  }
+  py::dict out;
+  out["entry_id"] = entry_ids;
+  out["date"] = dates;
+  out["account_codes"] = account_codes;
+  out["account_names"] = account_names;
+  out["amount"] = amounts;
+  out["currency_codes"] = currency_codes;
+  out["currency_names"] = currency_names;
+  out["status_codes"] = status_codes;
+  out["status_names"] = status_names;
+  return out;
+}
+
 void register_ledger(py::module_& m) {
   py::class_<Ledger>(m, "Ledger", "An in-memory double-entry ledger (one book).")
       .def(py::init([](py::handle base_currency, unsigned fiscal_year_start_month, const std::string& name) {
@@ -546,74 +649,8 @@ void register_ledger(py::module_& m) {
         out.flush();
         if (!out) throw io_error("can't write " + path);
       })
-      .def("_postings", [](const Ledger& l) {
-        // Every posting of every entry (reservations included, with their
-        // status), as columns: names, codes and statuses as category codes;
-        // the dates and amounts, which repeat, made once each and shared.
-        const auto rows = static_cast<py::ssize_t>(l.posting_count());
-        py::array_t<std::int64_t> entry_ids(rows);
-        py::array_t<std::int32_t> account_codes(rows), currency_codes(rows), status_codes(rows);
-        py::object empty = py::module_::import("numpy").attr("empty");
-        py::array dates(empty(rows, "O")), amounts(empty(rows, "O"));  // filled with None
-        auto put = [](py::array& column, py::ssize_t row, const py::object& value) {
-          PyObject** slot = static_cast<PyObject**>(column.mutable_data()) + row;
-          Py_XDECREF(*slot);
-          *slot = value.inc_ref().ptr();
-        };
-        py::list account_names, currency_names, status_names;
-        std::vector<std::int32_t> currency_of(l.account_count()), name_of(l.account_count());
-        std::map<std::string_view, std::int32_t> currency_index, name_index;
-        for (std::uint32_t i = 0; i < l.account_count(); ++i) {
-          const Account& acct = l.account(AccountId{i});
-          auto [named, new_name] = name_index.emplace(acct.name, static_cast<std::int32_t>(name_index.size()));
-          if (new_name) account_names.append(acct.name);
-          name_of[i] = named->second;
-          auto [it, added] = currency_index.emplace(acct.currency.code(), static_cast<std::int32_t>(currency_index.size()));
-          if (added) currency_names.append(std::string(acct.currency.code()));
-          currency_of[i] = it->second;
-        }
-        for (EntryStatus status : {EntryStatus::posted, EntryStatus::pending, EntryStatus::pending_posted,
-                                   EntryStatus::pending_voided, EntryStatus::pending_expired})
-          status_names.append(std::string(to_string(status)));
-        std::unordered_map<std::int32_t, py::object> date_cache;
-        std::unordered_map<std::int64_t, py::object> amount_cache[5];  // by minor digits, then minor units
-        auto* ids = entry_ids.mutable_data();
-        auto* accounts = account_codes.mutable_data();
-        auto* currencies = currency_codes.mutable_data();
-        auto* statuses = status_codes.mutable_data();
-        py::ssize_t row = 0;
-        for (std::uint64_t e = 1; e <= l.entry_count(); ++e) {
-          EntryView view = l.entry(EntryId{e});
-          py::object& date = date_cache[view.date.days_since_epoch()];
-          if (!date) date = to_python(view.date);
-          for (const PostingView& p : view.postings) {
-            const Account& acct = l.account(p.account);
-            const int places = acct.currency.minor_units();
-            py::object& amount = amount_cache[places][p.amount.to_minor(places)];
-            if (!amount) amount = to_python(p.amount, acct.currency);
-            ids[row] = static_cast<std::int64_t>(e);
-            accounts[row] = name_of[p.account.value];
-            currencies[row] = currency_of[p.account.value];
-            statuses[row] = static_cast<std::int32_t>(view.status);
-            put(dates, row, date);
-            put(amounts, row, amount);
-            ++row;
-          }
-          for (auto& cache : amount_cache)
-            if (cache.size() > (1U << 20)) cache.clear();
-        }
-        py::dict out;
-        out["entry_id"] = entry_ids;
-        out["date"] = dates;
-        out["account_codes"] = account_codes;
-        out["account_names"] = account_names;
-        out["amount"] = amounts;
-        out["currency_codes"] = currency_codes;
-        out["currency_names"] = currency_names;
-        out["status_codes"] = status_codes;
-        out["status_names"] = status_names;
-        return out;
-      });
+      .def("_postings", [](const Ledger& l) { return posting_columns_to_python(l.posting_columns()); });
 }
 
 }  // namespace amends::python
+

@@ -153,7 +153,7 @@ TEST_F(Store, ReadPostingsGivesEveryPostingInMinorUnits) {
       mirror.post(draft(mirror, "Assets:Cash", "Revenue:Fees", (std::to_string(i) + ".05").c_str()));
   });
 
-  const store::PostingColumns c = store::read_postings(*dsn_, "cpp-read");
+  const amends::PostingColumns c = store::read_postings(*dsn_, "cpp-read");
   ASSERT_EQ(c.entry_id.size(), 6U);
   EXPECT_EQ(c.entry_id, (std::vector<std::int64_t>{1, 1, 2, 2, 3, 3}));
   EXPECT_EQ(c.amount_minor, (std::vector<std::int64_t>{105, -105, 205, -205, 305, -305}));

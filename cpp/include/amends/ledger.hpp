@@ -251,6 +251,18 @@ struct DimensionBalance {
   Decimal amount;
 };
 
+// Every posting as columns, in entry order: for data frames. Amounts are in
+// the account currency's minor units.
+struct PostingColumns {
+  std::vector<std::int64_t> entry_id;
+  std::vector<std::int32_t> day;      // days since 1970-01-01
+  std::vector<std::int32_t> account;  // index into account_names / account_currency (the account id)
+  std::vector<std::int64_t> amount_minor;
+  std::vector<std::uint8_t> status;   // EntryStatus of the posting's entry
+  std::vector<std::string> account_names;
+  std::vector<Currency> account_currency;
+};
+
 class Ledger {
  public:
   static constexpr std::size_t max_postings_per_entry = 1024;
@@ -342,6 +354,9 @@ class Ledger {
   std::vector<ReportLine> balance_report(std::optional<Date> as_of = std::nullopt) const;
   // Signed posted balances of every account (index = AccountId.value) as of a date.
   std::vector<Decimal> posted_balances(std::optional<Date> as_of = std::nullopt) const;
+
+  // Every posting, reservations included, as columns.
+  PostingColumns posting_columns() const;
 
   // Posted entries (not reservations) in ledger-cli / hledger journal syntax.
   void write_journal(std::ostream& out) const;

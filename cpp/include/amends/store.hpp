@@ -50,16 +50,7 @@ int schema_version();
 std::vector<int> migrate(const std::string& dsn);
 
 // Every posting of a book, read by COPY straight into columns (no ledger is
-// built): for data frames. Amounts are in the account currency's minor units.
-struct PostingColumns {
-  std::vector<std::int64_t> entry_id;
-  std::vector<std::int32_t> day;         // days since 1970-01-01
-  std::vector<std::int32_t> account;     // index into account_names / account_currency
-  std::vector<std::int64_t> amount_minor;
-  std::vector<std::uint8_t> status;      // EntryStatus
-  std::vector<std::string> account_names;
-  std::vector<Currency> account_currency;
-};
+// built): for data frames. The same shape as Ledger::posting_columns().
 PostingColumns read_postings(const std::string& dsn, const std::string& book);
 
 struct BookOptions {
