@@ -81,9 +81,18 @@ std::string primary_message(const std::exception& e) {
   throw store_error("the database refused the write (" + state + "): " + message);
 }
 
-bool is_retryable(const pqxx::sql_error& e) {
-  const std::string state = e.sqlstate();
-  return state == "40001" || state == "40P01";
+// A serialization failure or a deadlock: the whole write may be run again.
+// libpqxx 6 reports an error that ends a COPY as a plain failure, without
+// its SQLSTATE; there it is known by the server's message (not translated:
+// lc_messages C in the embedded default).
+bool is_retryable(const pqxx::failure& e) {
+  if (const auto* sql = dynamic_cast<const pqxx::sql_error*>(&e)) {
+    const std::string state = sql->sqlstate();
+    if (!state.empty()) return state == "40001" || state == "40P01";
+  }
+  const std::string message = e.what();
+  return message.find("deadlock detected") != std::string::npos ||
+         message.find("could not serialize access") != std::string::npos;
 }
 
 std::optional<Decimal> optional_decimal(const pqxx::field& f) {
@@ -465,8 +474,12 @@ struct Book::Impl {
     return c;
   }
 
-  // Undoes what a failed write did to the mirror.
-  void restore(const Snapshot& s) {
+  // Undoes what a failed write did to the mirror: a rollback when it only
+  // appended, else a reload from the database. After a lost or doubtful
+  // connection (`reconnect`), the next operation connects afresh, and a
+  // reload that can't reach the database is left to the next operation.
+  void restore(const Snapshot& s, bool reconnect = false) {
+    if (reconnect) conn.reset();
     Ledger& book = *mirror;
     Changes c = changes_since(s, true);
     if (c.empty(s, book)) return;
@@ -474,7 +487,14 @@ struct Book::Impl {
       book.rollback_to(s.savepoint);
       return;
     }
-    reload_mirror();
+    if (!reconnect) return reload_mirror();
+    try {
+      connect();
+      reload_mirror();
+    } catch (const std::exception&) {
+      book = Ledger(book.config());  // rebuilt from the database by the next call
+      version = -1;
+    }
   }
 
   void reload_mirror() {
@@ -753,59 +773,29 @@ struct Book::Impl {
         if (in_doubt) return resolve_in_doubt(*snap, token);
         version = new_version;
         return;
-      } catch (const pqxx::sql_error& e) {
-        if (snap) restore(*snap);
-        if (is_retryable(e) && attempt < options.max_retries) {
-          std::this_thread::sleep_for(std::chrono::milliseconds(1 << std::min(attempt, 8)));
-          continue;
-        }
-        if (is_retryable(e)) throw store_error("gave up after " + std::to_string(attempt + 1) + " tries: " + primary_message(e));
-        throw_mapped(e);
       } catch (const pqxx::broken_connection& e) {
-        if (snap) restore_after_disconnect(*snap);
+        if (snap) restore(*snap, true);
         throw store_error("lost the connection to PostgreSQL before committing; nothing was written (" +
                           primary_message(e) + ")");
       } catch (const pqxx::failure& e) {
-        // libpqxx 6 reports an error that ends a COPY as a plain failure,
-        // without its SQLSTATE: a deadlock or serialization failure there is
-        // known by its message (the server's messages are not translated:
-        // lc_messages C in the embedded default).
-        const std::string message = primary_message(e);
-        const bool retryable = message.find("deadlock detected") != std::string::npos ||
-                               message.find("could not serialize access") != std::string::npos;
-        if (retryable) {
-          if (snap) restore(*snap);
+        const auto* sql = dynamic_cast<const pqxx::sql_error*>(&e);
+        // A refusal leaves the connection usable; a failed COPY may not.
+        if (snap) restore(*snap, !sql && !is_retryable(e));
+        if (is_retryable(e)) {
           if (attempt < options.max_retries) {
             std::this_thread::sleep_for(std::chrono::milliseconds(1 << std::min(attempt, 8)));
             continue;
           }
-          throw store_error("gave up after " + std::to_string(attempt + 1) + " tries: " + message);
+          throw store_error("gave up after " + std::to_string(attempt + 1) + " tries: " + primary_message(e));
         }
-        if (snap) restore_after_disconnect(*snap);
-        throw store_error("the database connection failed before committing; nothing was written (" + message + ")");
+        if (sql) throw_mapped(*sql);
+        throw store_error("the database connection failed before committing; nothing was written (" +
+                          primary_message(e) + ")");
       } catch (...) {
         // Anything else after the mirror changed (it is already restored if op() itself threw).
-        if (snap) restore_after_disconnect(*snap);
+        if (snap) restore(*snap, true);
         throw;
       }
-    }
-  }
-
-  void restore_after_disconnect(const Snapshot& s) {
-    conn.reset();  // the next operation connects afresh
-    Ledger& book = *mirror;
-    Changes c = changes_since(s, true);
-    if (c.empty(s, book)) return;
-    if (c.appended_only()) {
-      book.rollback_to(s.savepoint);
-      return;
-    }
-    try {
-      connect();
-      reload_mirror();
-    } catch (const std::exception&) {
-      book = Ledger(book.config());  // rebuilt from the database by the next call
-      version = -1;
     }
   }
 
@@ -815,7 +805,7 @@ struct Book::Impl {
       version = *committed;
       return;
     }
-    restore_after_disconnect(s);
+    restore(s, true);
     throw store_error("the connection dropped while committing and the database did not commit the write; nothing "
                       "was written: submit it again (an idempotency key makes that safe)");
   }
