@@ -18,6 +18,19 @@ ApprovalChain::ApprovalChain(const policy::Policy& policy, const policy::Route& 
   if (!steps_.empty()) steps_.front().started_at = started_at;
 }
 
+ApprovalChain::ApprovalChain(const policy::Policy& policy, std::string requester, std::vector<StepState> steps,
+                             std::size_t current)
+    : policy_(&policy), requester_(std::move(requester)), steps_(std::move(steps)), current_(current) {
+  if (current_ > steps_.size()) throw invalid_argument("a stored approval chain is past its last step");
+}
+
+void ApprovalChain::add_step(policy::Step step, requests::Timestamp at) {
+  for (const std::string& role : step.roles)
+    if (!policy_->role(role)) throw approval_error("the policy has no role " + role);
+  const bool was_complete = complete();
+  steps_.push_back(StepState{std::move(step), was_complete ? at : 0, {}, false, false});
+}
+
 bool ApprovalChain::holds(const std::string& person, const std::string& role, Date on, bool& as_delegate) const {
   const std::vector<std::string> people = policy_->people_for(role, on);
   if (std::find(people.begin(), people.end(), person) == people.end()) return false;

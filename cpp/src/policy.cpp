@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -56,7 +57,107 @@ std::string amount_text(const Decimal& amount, Currency currency) {
   return amount.to_string(currency.minor_units()) + " " + std::string(currency.code());
 }
 
+int int_of(const toml::node* node, const std::string& where, int low, int high) {
+  auto v = node ? node->value<std::int64_t>() : std::nullopt;
+  if (!v || *v < low || *v > high) fail(where, "must be a whole number from " + std::to_string(low) + " to " + std::to_string(high));
+  return static_cast<int>(*v);
+}
+
+bool bool_of(const toml::node* node, const std::string& where) {
+  auto v = node ? node->value<bool>() : std::nullopt;
+  if (!v) fail(where, "must be true or false");
+  return *v;
+}
+
+Decimal fraction_of(const toml::node* node, const std::string& where) {
+  Decimal d = amount_of(node, where);
+  if (d.sign() < 0 || Decimal(1) < d) fail(where, "must be a fraction from \"0\" to \"1\" (\"0.10\" for 10%)");
+  return d;
+}
+
+void caps_of(const toml::table* t, const char* key, const std::string& where,
+             std::map<std::string, Decimal, std::less<>>& out) {
+  const toml::node* node = t->get(key);
+  if (!node) return;
+  const toml::table* caps = node->as_table();
+  if (!caps) fail(where + "." + key, "must be a table of tier = \"amount\"");
+  for (const auto& [tier, amount] : *caps) {
+    Decimal cap = amount_of(&amount, where + "." + key + "." + std::string(tier.str()));
+    if (cap.sign() < 0) fail(where + "." + key + "." + std::string(tier.str()), "must not be negative");
+    out.emplace(std::string(tier.str()), cap);
+  }
+}
+
+void known_keys(const toml::table* t, const std::string& where, std::initializer_list<std::string_view> keys) {
+  for (const auto& [key, value] : *t)
+    if (std::find(keys.begin(), keys.end(), key.str()) == keys.end())
+      fail(where, "has an unknown key \"" + std::string(key.str()) + "\"");
+}
+
+Terms terms_of(const toml::table& doc) {
+  Terms terms;
+  if (const toml::table* sc = doc["terms"]["service_credit"].as_table()) {
+    const std::string where = "terms.service_credit";
+    known_keys(sc, where, {"tiers", "cap_fraction", "cap_amount", "minimum_credit", "claim_window_days"});
+    if (const toml::node* tiers = sc->get("tiers")) {
+      const toml::array* array = tiers->as_array();
+      if (!array || array->empty()) fail(where + ".tiers", "must be a non-empty array of { below, credit }");
+      terms.service_credit.tiers.clear();
+      for (std::size_t i = 0; i < array->size(); ++i) {
+        const std::string w = where + ".tiers[" + std::to_string(i) + "]";
+        const toml::table* tier = array->get(i)->as_table();
+        if (!tier) fail(w, "must be a table { below = \"0.9999\", credit = \"0.10\" }");
+        terms.service_credit.tiers.push_back({fraction_of(tier->get("below"), w + ".below"),
+                                              fraction_of(tier->get("credit"), w + ".credit")});
+      }
+    }
+    if (sc->get("cap_fraction")) terms.service_credit.cap_fraction = fraction_of(sc->get("cap_fraction"), where + ".cap_fraction");
+    if (sc->get("cap_amount")) terms.service_credit.cap_amount = amount_of(sc->get("cap_amount"), where + ".cap_amount");
+    if (sc->get("minimum_credit")) terms.service_credit.minimum_credit = amount_of(sc->get("minimum_credit"), where + ".minimum_credit");
+    if (sc->get("claim_window_days")) terms.service_credit.claim_window_days = int_of(sc->get("claim_window_days"), where + ".claim_window_days", 0, 3660);
+  }
+  if (const toml::table* rf = doc["terms"]["refund"].as_table()) {
+    known_keys(rf, "terms.refund", {"return_window_days"});
+    if (rf->get("return_window_days"))
+      terms.refund.return_window_days = int_of(rf->get("return_window_days"), "terms.refund.return_window_days", 0, 3660);
+  }
+  if (const toml::table* gw = doc["terms"]["goodwill"].as_table()) {
+    known_keys(gw, "terms.goodwill", {"per_request_cap", "trailing_cap"});
+    caps_of(gw, "per_request_cap", "terms.goodwill", terms.goodwill.per_request_cap);
+    caps_of(gw, "trailing_cap", "terms.goodwill", terms.goodwill.trailing_cap);
+  }
+  if (const toml::table* rt = doc["terms"]["retention"].as_table()) {
+    known_keys(rt, "terms.retention", {"max_share_of_value"});
+    if (rt->get("max_share_of_value"))
+      terms.retention.max_share_of_value = fraction_of(rt->get("max_share_of_value"), "terms.retention.max_share_of_value");
+  }
+  if (const toml::table* b = doc["budget"].as_table()) {
+    known_keys(b, "budget", {"kinds", "escalate_to"});
+    if (b->get("kinds")) {
+      terms.budget_kinds.clear();
+      for (const std::string& k : strings_of(b->get("kinds"), "budget.kinds")) {
+        try {
+          terms.budget_kinds.push_back(concessions::parse_kind(k));
+        } catch (const invalid_argument& e) {
+          fail("budget.kinds", e.what());
+        }
+      }
+    }
+    terms.budget_escalate_to = text_of(b->get("escalate_to"), "budget.escalate_to", false);
+  }
+  if (const toml::table* a = doc["accounting"].as_table()) {
+    known_keys(a, "accounting", {"goodwill_as_expense", "cash_account"});
+    if (a->get("goodwill_as_expense")) terms.accounting.goodwill_as_expense = bool_of(a->get("goodwill_as_expense"), "accounting.goodwill_as_expense");
+    if (a->get("cash_account")) terms.accounting.cash_account = text_of(a->get("cash_account"), "accounting.cash_account");
+  }
+  return terms;
+}
+
 }  // namespace
+
+bool Terms::draws_on_budget(concessions::Kind kind) const {
+  return std::find(budget_kinds.begin(), budget_kinds.end(), kind) != budget_kinds.end();
+}
 
 std::string_view to_string(Outcome outcome) {
   switch (outcome) {
@@ -156,6 +257,8 @@ Policy Policy::parse(std::string_view toml_text) {
     if (!p.role(role)) fail(where, "names the role \"" + role + "\", which [roles] does not define");
   };
   if (!p.exception_role.empty()) check_role(p.exception_role, "exception_role");
+  p.terms = terms_of(doc);
+  if (!p.terms.budget_escalate_to.empty()) check_role(p.terms.budget_escalate_to, "budget.escalate_to");
   for (const Rule& rule : p.rules)
     for (const Step& step : rule.steps) {
       for (const std::string& role : step.roles) check_role(role, "rule " + rule.name);

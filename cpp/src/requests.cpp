@@ -102,6 +102,23 @@ Request::Request(std::string id, RequestContent content, Timestamp created_at)
   versions_.push_back(std::move(content));
 }
 
+Request Request::restore(std::string id, State state, std::vector<RequestContent> versions,
+                         std::vector<Transition> history, Timestamp created_at) {
+  if (versions.empty()) throw invalid_argument("stored request " + id + " has no version");
+  Request r(std::move(id), versions.front(), created_at);
+  r.versions_ = std::move(versions);
+  State at = State::draft;
+  for (const Transition& t : history) {
+    if (t.from != at) throw invalid_argument("stored request " + r.id_ + " has a history that does not join up");
+    at = t.to;
+  }
+  if (at != state) throw invalid_argument("stored request " + r.id_ + " is " + std::string(to_string(state)) +
+                                          " but its history ends " + std::string(to_string(at)));
+  r.history_ = std::move(history);
+  r.state_ = state;
+  return r;
+}
+
 void Request::act(Action action, const std::string& actor, Timestamp at, std::string comment) {
   if (actor.empty()) throw invalid_argument("every step of request " + id_ + " names who took it");
   if (!history_.empty() && at < history_.back().at)
@@ -255,6 +272,18 @@ const AuditEvent& AuditTrail::append(Timestamp at, std::string actor, std::strin
   e.hash = sha256(canonical(e));
   events_.push_back(std::move(e));
   return events_.back();
+}
+
+void AuditTrail::adopt(AuditEvent event) {
+  const Hash previous = events_.empty() ? Hash{} : events_.back().hash;
+  if (event.sequence != events_.size() + 1 || event.previous != previous || event.hash != sha256(canonical(event)))
+    throw invalid_argument("audit event " + std::to_string(event.sequence) + " does not continue the trail (" +
+                           std::to_string(events_.size()) + " events)");
+  events_.push_back(std::move(event));
+}
+
+void AuditTrail::truncate(std::size_t count) {
+  if (count < events_.size()) events_.resize(count);
 }
 
 AuditTrail::Verification AuditTrail::verify(const std::vector<AuditEvent>& events) {

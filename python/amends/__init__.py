@@ -19,6 +19,8 @@ from amends._core import (
     ApprovalError,
     BalanceLimitExceeded,
     BatchTooLarge,
+    BudgetExceeded,
+    CloseRefused,
     CurrencyInfo,
     CurrencyMismatch,
     EntryNotFound,
@@ -27,12 +29,14 @@ from amends._core import (
     InvalidArgument,
     InvalidEntry,
     InvalidPeriodTransition,
+    NotFound,
     ParseError,
     PendingStateError,
     Period,
     PeriodClosed,
     PeriodLocked,
     PolicyError,
+    RequestStateError,
     SchemaError,
     StoreError,
     UnbalancedEntry,
@@ -59,6 +63,7 @@ from amends.ledger import (
 )
 from amends.book import SCHEMA_VERSION, Book, migrate, open, read_postings
 from amends.policy import Policy, Route
+from amends.desk import CloseReport, Desk, Request, verify_audit
 
 
 __all__ = [
@@ -84,6 +89,14 @@ __all__ = [
     "BalanceLimitExceeded",
     "BatchResult",
     "BatchTooLarge",
+    "BudgetExceeded",
+    "CloseRefused",
+    "CloseReport",
+    "Desk",
+    "NotFound",
+    "Request",
+    "RequestStateError",
+    "verify_audit",
     "CurrencyInfo",
     "CurrencyMismatch",
     "Entry",

@@ -22,8 +22,7 @@ import amends
 __all__ = ["Budgets", "BudgetExceeded", "Utilisation"]
 
 
-class BudgetExceeded(amends.BalanceLimitExceeded):
-    """A reservation a hard budget has no room for."""
+BudgetExceeded = amends.BudgetExceeded  # a reservation a hard budget has no room for
 
 
 @dataclass(frozen=True)

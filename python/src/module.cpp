@@ -10,4 +10,5 @@ PYBIND11_MODULE(_core, m) {
   amends::python::register_ledger(m);
   amends::python::register_store(m);
   amends::python::register_policy(m);
+  amends::python::register_desk(m);
 }

@@ -48,6 +48,14 @@ class ApprovalChain {
   ApprovalChain(const policy::Policy& policy, const policy::Route& route, std::string requester,
                 requests::Timestamp started_at);
 
+  // A chain as stored (for loading it back).
+  ApprovalChain(const policy::Policy& policy, std::string requester, std::vector<StepState> steps, std::size_t current);
+
+  // Adds a step at the end (an over-budget approval the policy asks for).
+  void add_step(policy::Step step, requests::Timestamp at);
+  const std::string& requester() const { return requester_; }
+  const policy::Policy& policy() const { return *policy_; }
+
   // `person` approves the current step, as the first of its roles they hold
   // (or hold by delegation, or by escalation) that still needs someone.
   // Returns true when that completes the chain.

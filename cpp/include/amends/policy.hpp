@@ -74,6 +74,40 @@ struct Role {
   std::vector<std::string> people;
 };
 
+// The terms validation checks requests against, and the book's accounting
+// and budget behaviour: the policy file's [terms.*], [budget] and
+// [accounting] tables (all optional; the defaults are below).
+//
+//   [terms.service_credit]              # AWS-style tiers when absent
+//   tiers = [ { below = "0.9999", credit = "0.10" }, { below = "0.99", credit = "0.30" } ]
+//   cap_fraction = "1.00"
+//   minimum_credit = "1.00"
+//   claim_window_days = 60
+//   [terms.refund]
+//   return_window_days = 30
+//   [terms.goodwill]
+//   per_request_cap = { starter = "100.00", enterprise = "2000.00" }
+//   trailing_cap = { starter = "300.00", enterprise = "10000.00" }
+//   [terms.retention]
+//   max_share_of_value = "0.25"
+//   [budget]
+//   kinds = ["goodwill", "service_credit", "retention_offer"]   # what draws on a budget
+//   escalate_to = "cfo"                 # approves what a soft budget has no room for
+//   [accounting]
+//   goodwill_as_expense = false
+//   cash_account = "Assets:Cash"
+struct Terms {
+  concessions::SlaTerms service_credit = concessions::SlaTerms::aws_style();
+  concessions::RefundTerms refund;
+  concessions::GoodwillTerms goodwill;
+  concessions::RetentionTerms retention{Decimal::parse("0.25")};
+  std::vector<concessions::Kind> budget_kinds{concessions::Kind::goodwill, concessions::Kind::service_credit,
+                                              concessions::Kind::retention_offer};
+  std::string budget_escalate_to;  // a role; empty: a soft budget's overrun is only recorded
+  concessions::AccountingPolicy accounting;
+  bool draws_on_budget(concessions::Kind kind) const;
+};
+
 struct Policy {
   std::string version;
   Currency base_currency = Currency::of("USD");
@@ -81,6 +115,7 @@ struct Policy {
   std::vector<Role> roles;
   std::vector<Delegation> delegations;
   std::vector<Rule> rules;
+  Terms terms;
 
   static Policy parse(std::string_view toml_text);  // policy_error says what and where
   static Policy load(const std::string& path);

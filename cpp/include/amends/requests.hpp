@@ -57,6 +57,24 @@ struct Customer {
   std::optional<Money> value;  // ARR or lifetime value
 };
 
+// What validation needs beyond the amount, per kind.
+struct Claim {
+  // Service credits: the period's fee and the measured availability (a fraction).
+  std::optional<Money> period_fee;
+  std::optional<Decimal> measured_availability;
+  // Refunds: the billing system's charge or invoice id.
+  std::string original_transaction;
+  // Retention offers: a discount of the monthly fee for some months (or the
+  // request's amount as a one-off credit), and whether the contract changes.
+  std::optional<Decimal> discount;
+  std::optional<Money> monthly_fee;
+  int months = 0;
+  bool changes_contract = false;
+  // Asks the authority the policy names (its exception role) to override an
+  // overridable refusal, such as a claim outside the SLA claim window: why.
+  std::string override_reason;
+};
+
 // What the requester says; a new version each time it is amended.
 struct RequestContent {
   concessions::Kind kind = concessions::Kind::goodwill;
@@ -69,6 +87,7 @@ struct RequestContent {
   std::string requester;
   std::string team;
   std::optional<Period> service_period;
+  Claim claim;
 };
 
 struct Transition {
@@ -82,6 +101,9 @@ struct Transition {
 class Request {
  public:
   Request(std::string id, RequestContent content, Timestamp created_at);
+  // A request as stored (for loading it back); checked for consistency.
+  static Request restore(std::string id, State state, std::vector<RequestContent> versions,
+                         std::vector<Transition> history, Timestamp created_at);
 
   const std::string& id() const { return id_; }
   State state() const { return state_; }
@@ -139,6 +161,11 @@ class AuditTrail {
     std::uint64_t first_bad = 0;  // the first event whose hash or link does not hold
     std::string problem;
   };
+  // Appends an event read back from storage; its link to the last one must hold.
+  void adopt(AuditEvent event);
+  // Drops the events after the first `count` (a write that did not commit).
+  void truncate(std::size_t count);
+
   // Recomputes the chain of any sequence of events (read back from storage).
   static Verification verify(const std::vector<AuditEvent>& events);
 

@@ -53,6 +53,25 @@ std::vector<int> migrate(const std::string& dsn);
 // built): for data frames. The same shape as Ledger::posting_columns().
 PostingColumns read_postings(const std::string& dsn, const std::string& book);
 
+class Session;  // a database transaction, inside the store
+
+// Something kept beside a book in the same transactions (the concession
+// desk, store::DeskStore): it catches up when the book does, and its changes
+// are written in the book's write transaction, or not at all.
+class Participant {
+ public:
+  virtual ~Participant() = default;
+  // Catches up with what other sessions committed up to the book's version
+  // `version` (inside the book's snapshot, or under its write lock).
+  virtual void catch_up(Session& session, std::int64_t version) = 0;
+  virtual void begin() = 0;            // a write starts (after catching up)
+  virtual bool changed() const = 0;    // the write changed something here
+  virtual void write(Session& session, std::int64_t version) = 0;
+  virtual void failed() = 0;           // the write failed: undo what it changed in memory
+  virtual void committed() = 0;
+  virtual void reset() = 0;            // forget everything: the next catch_up loads afresh
+};
+
 struct BookOptions {
   std::string name = "main";
   // Used when the book is created; an existing book keeps its own.
@@ -104,6 +123,11 @@ class Book {
 
   // The book's version: one per committed write transaction.
   std::int64_t version() const;
+
+  // Keeps `participant` in step with the book (loading it now); it must
+  // outlive the Book or be removed first.
+  void add_participant(Participant& participant);
+  void remove_participant(Participant& participant);
 
   // Closes the connection; the next operation opens a new one.
   void close();

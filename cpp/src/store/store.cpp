@@ -15,6 +15,7 @@
 #include <pqxx/pqxx>
 #include <pqxx/tablewriter>
 
+#include "session.hpp"
 #include "text.hpp"
 
 namespace amends::store {
@@ -26,23 +27,6 @@ int schema_version() {
 }
 
 namespace {
-
-// COPY FROM STDIN of pre-formatted text. libpqxx 6 gives raw COPY lines only
-// through tablewriter (deprecated there in favour of stream_to, whose raw
-// line writer is private); a "line" may hold many rows.
-class CopyIn {
- public:
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
-  CopyIn(pqxx::transaction_base& tx, const std::string& table, const std::vector<std::string>& columns)
-      : writer_(tx, table, columns.begin(), columns.end()) {}
-#pragma GCC diagnostic pop
-  void write(const std::string& rows) { writer_.write_raw_line(rows); }
-  void complete() { writer_.complete(); }
-
- private:
-  pqxx::tablewriter writer_;
-};
 
 constexpr std::int64_t kMigrationLock = 0x616d656e6473;  // "amends"
 
@@ -169,6 +153,7 @@ struct Book::Impl {
   bool in_write = false;
   int fail_at_commit = 0;  // test hook: 1 drop before commit, 2 after commit
   std::mt19937_64 random{std::random_device{}()};
+  std::vector<Participant*> participants;
 
   struct DbState {
     std::int64_t version = 0;
@@ -228,6 +213,14 @@ struct Book::Impl {
     if (db.version == version && static_cast<std::size_t>(db.last_entry) == book.entry_count() &&
         static_cast<std::size_t>(db.accounts) == book.account_count())
       return;
+    catch_up_ledger(tx, db);
+    Session session(tx, info.id);
+    for (Participant* p : participants) p->catch_up(session, db.version);
+    version = db.version;
+  }
+
+  void catch_up_ledger(pqxx::transaction_base& tx, const DbState& db) {
+    Ledger& book = *mirror;
     const bool limits = book.limit_checks();
     book.set_limit_checks(false);
     try {
@@ -242,7 +235,6 @@ struct Book::Impl {
       throw;
     }
     book.set_limit_checks(limits);
-    version = db.version;
   }
 
   void load_new_accounts(pqxx::transaction_base& tx, const DbState& db) {
@@ -493,6 +485,7 @@ struct Book::Impl {
       reload_mirror();
     } catch (const std::exception&) {
       book = Ledger(book.config());  // rebuilt from the database by the next call
+      for (Participant* p : participants) p->reset();
       version = -1;
     }
   }
@@ -500,6 +493,7 @@ struct Book::Impl {
   void reload_mirror() {
     Ledger& book = *mirror;
     book = Ledger(book.config());
+    for (Participant* p : participants) p->reset();
     version = 0;
     Snapshotted tx(*conn);
     catch_up(tx, read_state(tx));
@@ -744,15 +738,26 @@ struct Book::Impl {
           new_version = begun[0].as<std::int64_t>();
           catch_up(tx, DbState{begun[1].as<std::int64_t>(), begun[2].as<std::int64_t>(), begun[3].as<std::int64_t>()});
           snap = snapshot();
+          for (Participant* p : participants) p->begin();
           try {
             op();
           } catch (...) {
+            for (Participant* p : participants) p->failed();
             restore(*snap);
             throw;
           }
           const Changes changes = changes_since(*snap);
-          if (changes.empty(*snap, *mirror)) return;  // nothing to write: the transaction rolls back
+          const bool others = std::any_of(participants.begin(), participants.end(), [](Participant* p) { return p->changed(); });
+          if (changes.empty(*snap, *mirror) && !others) {
+            for (Participant* p : participants) p->committed();
+            return;  // nothing to write: the transaction rolls back
+          }
           write_changes(tx, *snap, changes);
+          if (others) {
+            Session session(tx, info.id);
+            for (Participant* p : participants)
+              if (p->changed()) p->write(session, new_version);
+          }
           if (fail_at_commit == 1) {
             fail_at_commit = 0;
             conn->disconnect();
@@ -772,14 +777,17 @@ struct Book::Impl {
         }  // the transaction object goes before any reconnection
         if (in_doubt) return resolve_in_doubt(*snap, token);
         version = new_version;
+        for (Participant* p : participants) p->committed();
         return;
       } catch (const pqxx::broken_connection& e) {
+        if (snap) fail_participants();
         if (snap) restore(*snap, true);
         throw store_error("lost the connection to PostgreSQL before committing; nothing was written (" +
                           primary_message(e) + ")");
       } catch (const pqxx::failure& e) {
         const auto* sql = dynamic_cast<const pqxx::sql_error*>(&e);
         // A refusal leaves the connection usable; a failed COPY may not.
+        if (snap) fail_participants();
         if (snap) restore(*snap, !sql && !is_retryable(e));
         if (is_retryable(e)) {
           if (attempt < options.max_retries) {
@@ -793,18 +801,27 @@ struct Book::Impl {
                           primary_message(e) + ")");
       } catch (...) {
         // Anything else after the mirror changed (it is already restored if op() itself threw).
+        if (snap) fail_participants();
         if (snap) restore(*snap, true);
         throw;
       }
     }
   }
 
+  // After a failed write: participants undo their part (idempotent: a
+  // participant whose operation already failed has nothing left to undo).
+  void fail_participants() {
+    for (Participant* p : participants) p->failed();
+  }
+
   void resolve_in_doubt(const Snapshot& s, const std::string& token) {
     std::optional<std::int64_t> committed = committed_version(token);
     if (committed) {
       version = *committed;
+      for (Participant* p : participants) p->committed();
       return;
     }
+    fail_participants();
     restore(s, true);
     throw store_error("the connection dropped while committing and the database did not commit the write; nothing "
                       "was written: submit it again (an idempotency key makes that safe)");
@@ -817,6 +834,7 @@ struct Book::Impl {
       Snapshotted tx(*conn);
       if (version < 0) {
         *mirror = Ledger(mirror->config());
+        for (Participant* p : participants) p->reset();
         version = 0;
       }
       catch_up(tx, read_state(tx));
@@ -877,6 +895,30 @@ void Book::write(std::string_view operation, const std::function<void()>& op) {
 
 bool Book::in_write() const { return impl_->in_write; }
 std::int64_t Book::version() const { return impl_->version; }
+
+void Book::add_participant(Participant& participant) {
+  mirror();
+  if (impl_->in_write) throw invalid_argument("a participant joins a book outside a write");
+  if (std::find(impl_->participants.begin(), impl_->participants.end(), &participant) != impl_->participants.end()) return;
+  participant.reset();
+  try {
+    if (!impl_->conn || !impl_->conn->is_open()) impl_->connect();
+    Snapshotted tx(*impl_->conn);
+    Impl::DbState db = impl_->read_state(tx);
+    impl_->catch_up(tx, db);
+    Session session(tx, impl_->info.id);
+    participant.catch_up(session, impl_->version);
+  } catch (const pqxx::broken_connection& e) {
+    throw store_error("lost the connection to PostgreSQL: " + primary_message(e));
+  } catch (const pqxx::sql_error& e) {
+    throw store_error("reading the book failed: " + primary_message(e));
+  }
+  impl_->participants.push_back(&participant);
+}
+
+void Book::remove_participant(Participant& participant) {
+  std::erase(impl_->participants, &participant);
+}
 
 void Book::close() {
   if (impl_->in_write) throw invalid_argument("a book can't be closed inside a write");

@@ -1,0 +1,278 @@
+// The concession desk: the four processes end to end on one book.
+//
+// A request is submitted with its evidence, validated against the terms of
+// the book's policy (concessions.hpp), routed by the policy in force
+// (policy.hpp), approved along its chain (approvals.hpp), reserved against a
+// budget when the chain completes, posted to the ledger by the accounting
+// table when it is applied, and finally reconciled. Declines, cancellations
+// and expiries release the reservation. Every step appends to the
+// hash-chained audit trail; applying and declining write a customer
+// notification to the outbox.
+//
+// Budgets are memo accounts in the same book:
+//   Budget:<owner>:<kind>:<period>:Available   (hard: minimum balance 0)
+//   Budget:<owner>:<kind>:<period>:Allocated   (the funding side)
+//   Budget:<owner>:<kind>:<period>:Consumed
+// a reservation is a pending entry Consumed / Available, consumed by posting
+// it and released by voiding it. The budget period is the month the request
+// was submitted in; the owner is the request's team.
+//
+// Every operation either completes or throws a typed error and changes
+// nothing (desk state, ledger and audit trail). With the PostgreSQL store the
+// desk's changes are written in the same transaction as the ledger's
+// (store::DeskStore).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "amends/approvals.hpp"
+#include "amends/concessions.hpp"
+#include "amends/ledger.hpp"
+#include "amends/policy.hpp"
+#include "amends/requests.hpp"
+
+namespace amends {
+
+// No budget, or not enough of a hard one, for an approval.
+class budget_exceeded : public balance_limit_exceeded { using balance_limit_exceeded::balance_limit_exceeded; };
+// No request, charge or policy of that name.
+class not_found : public error { using error::error; };
+// A period close that would strand approved or reserved concessions.
+class close_refused : public error { using error::error; };
+
+namespace desk {
+
+using requests::Timestamp;
+
+// What a request records about its route and progress, beside the Request.
+struct RequestRecord {
+  explicit RequestRecord(requests::Request r)
+      : request(std::move(r)), assessment{Money::zero(request.content().currency), {}} {}
+
+  requests::Request request;
+  std::string policy_version;           // the policy that routed it (empty before routing)
+  concessions::Assessment assessment;   // of the current version
+  std::optional<Money> amount;          // what is granted (computed or requested), once validated
+  Decimal base_amount;                  // `amount` in the book's base currency
+  std::string conversion;               // how it was converted ("1 EUR = 1.0850 USD on 2026-11-02, half-even")
+  policy::Route route;
+  std::optional<approvals::ApprovalChain> chain;
+  std::string budget_owner;
+  std::optional<Period> budget_period;
+  bool budget_escalated = false;        // over a soft budget: the policy's budget step was added
+  EntryId reservation{};                // the budget reservation (0: none)
+  std::vector<EntryId> entries;         // what applying (or accruing) posted
+  std::optional<Period> posting_period;
+  bool out_of_period = false;
+  bool accrued = false;                 // posted at a period close, before it was applied
+  std::vector<std::string> alternatives;  // offered with a decline
+  std::string blocked;                  // why routing blocked it (it then waits in `validated`)
+
+  const std::string& id() const { return request.id(); }
+  requests::State state() const { return request.state(); }
+};
+
+struct Notification {
+  std::int64_t id = 0;  // dense per book
+  std::string request;
+  std::string event;  // "applied" or "declined"
+  std::string customer;
+  std::string subject;
+  std::string body;
+  Timestamp created_at = 0;
+};
+
+struct Utilisation {
+  std::string owner, kind;
+  Period period;
+  Currency currency = Currency::of("USD");
+  bool hard = true;
+  Decimal allocated, reserved, consumed, available;  // available = allocated - reserved - consumed
+};
+
+struct Charge {  // an original transaction from billing, for refunds
+  std::string id;
+  std::string customer;
+  Money amount;
+  Date day;
+  Decimal refunded_in_billing;  // refunded before amends knew of it
+};
+
+struct FxRate {
+  Currency currency;
+  Date day;
+  Decimal rate;  // 1 unit of `currency` = rate units of the base currency
+};
+
+struct CloseReport {
+  Period period;
+  struct KindTotal {
+    std::string kind;
+    std::size_t count = 0;
+    Decimal amount;  // base currency
+  };
+  std::vector<KindTotal> posted;               // concessions posted in the period, by kind
+  std::vector<std::string> accrued;            // requests accrued by this close
+  std::vector<std::string> out_of_period;      // adjustments posted in the period for earlier periods
+  std::vector<std::string> in_flight;          // requests still awaiting approval for the period (informational)
+  std::vector<Utilisation> budgets;            // budgets of the period, at close
+  std::string text() const;                    // for people
+};
+
+class Desk {
+ public:
+  // The desk of `book`, whose chart it extends with the accounts it posts to.
+  explicit Desk(Ledger& book);
+  Desk(const Desk&) = delete;
+  Desk& operator=(const Desk&) = delete;
+  Ledger& book() { return *book_; }
+  const Ledger& book() const { return *book_; }
+
+  // ------------------------------------------------------------ reference data
+  // Publishes a policy version; it routes every request submitted from now
+  // on (requests in flight keep theirs). The same version again with the
+  // same text is a no-op; with other text, policy_error.
+  const policy::Policy& publish_policy(std::string_view toml_text, const std::string& actor, Timestamp at);
+  const policy::Policy& policy() const;  // the newest; policy_error when none
+  const policy::Policy& policy(std::string_view version) const;
+  const std::map<std::string, std::string, std::less<>>& policy_texts() const { return policy_texts_; }
+  const std::vector<std::string>& policy_order() const { return policy_order_; }
+
+  void set_rate(Currency currency, Date day, const Decimal& rate);
+  // `amount` in the base currency at the latest rate on or before `day`,
+  // rounded half-even to the base currency's minor unit.
+  Money to_base(const Money& amount, Date day, std::string* how = nullptr) const;
+  const std::vector<FxRate>& rates() const { return rates_; }
+
+  void record_charge(Charge charge);
+  const Charge& charge(std::string_view id) const;
+  const std::map<std::string, Charge, std::less<>>& charges() const { return charges_; }
+
+  // ------------------------------------------------------------ budgets
+  EntryId allocate(const std::string& owner, concessions::Kind kind, Period period, const Decimal& amount, bool hard,
+                   Date on);
+  Utilisation utilisation(const std::string& owner, concessions::Kind kind, Period period) const;
+  std::vector<Utilisation> budgets() const;
+
+  // ------------------------------------------------------------ requests
+  // Creates a request (a draft unless `submit`), validates and routes it.
+  // `id` empty: the next "R-000001"-style id.
+  const RequestRecord& submit(requests::RequestContent content, Timestamp at, bool submit = true, std::string id = {});
+  // Amends a draft or returned request (a new version); submitting it again
+  // validates and routes it again under the policy now in force.
+  const RequestRecord& amend(const std::string& id, requests::RequestContent content, const std::string& actor,
+                             Timestamp at);
+  const RequestRecord& resubmit(const std::string& id, const std::string& actor, Timestamp at);
+  const RequestRecord& approve(const std::string& id, const std::string& person, Timestamp at,
+                               const std::string& comment = {});
+  const RequestRecord& decline(const std::string& id, const std::string& person, Timestamp at,
+                               const std::string& comment, std::vector<std::string> alternatives = {});
+  const RequestRecord& return_for_information(const std::string& id, const std::string& person, Timestamp at,
+                                              const std::string& comment);
+  const RequestRecord& cancel(const std::string& id, const std::string& actor, Timestamp at,
+                              const std::string& reason);
+  const RequestRecord& expire(const std::string& id, Timestamp at, const std::string& reason);
+  // Posts the accounting entries (unless accrued), consumes the reservation,
+  // writes the notification.
+  const RequestRecord& apply(const std::string& id, const std::string& actor, Timestamp at);
+  const RequestRecord& reconcile(const std::string& id, const std::string& actor, Timestamp at,
+                                 const std::string& reference);
+  // Escalates every overdue approval step; returns the requests escalated.
+  std::vector<std::string> escalate_due(Timestamp now);
+
+  // Closes a period of the book. Refuses (close_refused, naming them) while
+  // approved requests for the period or earlier are unapplied and not
+  // accrued, or budget reservations of the period are open -- unless
+  // `accrue`, which first posts those requests' entries into the period.
+  CloseReport close_period(Period period, const std::string& actor, Timestamp at, bool accrue = false);
+
+  // ------------------------------------------------------------ reading
+  const RequestRecord& get(std::string_view id) const;
+  bool contains(std::string_view id) const { return records_.find(id) != records_.end(); }
+  const std::map<std::string, RequestRecord, std::less<>>& records() const { return records_; }
+  // Requests `person` may approve now (SoD and delegation applied), oldest first.
+  std::vector<std::string> pending_for(const std::string& person, Date on) const;
+  // The route and findings of a request, for auditors.
+  std::string explain(std::string_view id) const;
+  const requests::AuditTrail& audit() const { return audit_; }
+  const std::vector<Notification>& outbox() const { return outbox_; }
+
+  // ------------------------------------------------------------ for the store
+  // Changes since mark(): the records changed, audit events and
+  // notifications appended, policies/rates/charges added.
+  struct Mark {
+    std::size_t audit = 0, outbox = 0, rates = 0, policies = 0;
+    std::size_t next_id = 0;
+  };
+  Mark mark();
+  // Undoes everything since the mark (the write failed).
+  void rollback(const Mark& mark);
+  // The write committed: forget the undo log.
+  void commit_mark();
+  bool marked() const { return marked_; }
+  // Ids of the records changed since the mark, and the charges recorded.
+  const std::vector<std::string>& changed_records() const { return changed_order_; }
+  const std::vector<std::string>& new_charges() const { return new_charges_; }
+  // Forgets everything (the store reloads the desk from scratch).
+  void clear();
+  // Loading what another session wrote (no checks, no audit events).
+  void load_policy(const std::string& text);
+  void load_rate(FxRate rate);
+  void load_charge(Charge charge);
+  void load_record(RequestRecord record);
+  void load_audit(requests::AuditEvent event);
+  void load_notification(Notification n);
+  std::size_t next_number() const { return next_number_; }
+
+ private:
+  RequestRecord& find(std::string_view id);
+  // Copy-on-write for the undo log: the record as it is before this write changes it.
+  RequestRecord& touch(const std::string& id);
+  void touch_new(const std::string& id);
+  template <class F>
+  auto atomically(F&& f) -> decltype(f());
+  Mark counts() const;
+  void undo(std::map<std::string, std::optional<RequestRecord>, std::less<>>& before, const Mark& mark,
+            std::size_t charges_kept, std::size_t rates_kept);
+  void event(Timestamp at, const std::string& actor, const std::string& request, const std::string& what,
+             std::string details);
+  void validate_and_route(RequestRecord& r, const std::string& actor, Timestamp at);
+  void on_chain_complete(RequestRecord& r, Timestamp at);
+  void release(RequestRecord& r, Date on, const std::string& why);
+  std::vector<EntryId> post_concession(RequestRecord& r, const std::string& actor, Timestamp at,
+                                       std::optional<Period> into = std::nullopt);
+  void notify(const RequestRecord& r, const std::string& what, Timestamp at);
+  std::string budget_root(const std::string& owner, concessions::Kind kind, Period period) const;
+  Money goodwill_trailing(const std::string& customer, Timestamp at) const;
+  Money refunded_through_amends(const std::string& charge) const;
+  AccountId ensure_account(const std::string& name, AccountType type, Currency currency);
+
+  Ledger* book_;
+  std::map<std::string, std::unique_ptr<policy::Policy>, std::less<>> policies_;
+  std::map<std::string, std::string, std::less<>> policy_texts_;
+  std::vector<std::string> policy_order_;
+  std::vector<FxRate> rates_;  // sorted by (currency, day)
+  std::map<std::string, Charge, std::less<>> charges_;
+  std::map<std::string, RequestRecord, std::less<>> records_;
+  requests::AuditTrail audit_;
+  std::vector<Notification> outbox_;
+  std::size_t next_number_ = 1;
+
+  // The undo log of the write in progress.
+  bool marked_ = false;
+  bool in_op_ = false;
+  std::map<std::string, std::optional<RequestRecord>, std::less<>> before_;     // this write
+  std::map<std::string, std::optional<RequestRecord>, std::less<>> op_before_;  // this operation
+  std::vector<std::pair<std::string, Date>> added_rates_;
+  std::vector<std::string> changed_order_;
+  std::vector<std::string> new_charges_;
+};
+
+}  // namespace desk
+}  // namespace amends

@@ -1,0 +1,1133 @@
+#include "amends/desk.hpp"
+
+#include <algorithm>
+#include <sstream>
+
+namespace amends::desk {
+
+namespace {
+
+using concessions::Kind;
+using requests::Action;
+using requests::State;
+
+constexpr Timestamp kDay = 86'400'000'000;
+const std::string kSystem = "amends";
+
+Date day_of(Timestamp at) {
+  const Timestamp days = at >= 0 ? at / kDay : -((-at + kDay - 1) / kDay);
+  return Date::from_days(static_cast<std::int32_t>(days));
+}
+
+Date last_day(Period p) { return Date::from_ymd(p.next().year(), p.next().month(), 1).plus_days(-1); }
+Date first_day(Period p) { return Date::from_ymd(p.year(), p.month(), 1); }
+
+// JSON string literal.
+std::string q(std::string_view text) {
+  std::string out = "\"";
+  for (char c : text) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", c);
+          out += buf;
+        } else {
+          out += c;
+        }
+    }
+  }
+  return out + "\"";
+}
+
+// A small JSON object builder for audit details.
+class Json {
+ public:
+  Json& add(std::string_view key, std::string_view value) { return raw(key, q(value)); }
+  Json& add(std::string_view key, const char* value) { return raw(key, q(value)); }
+  Json& add(std::string_view key, const std::string& value) { return raw(key, q(value)); }
+  Json& add(std::string_view key, bool value) { return raw(key, value ? "true" : "false"); }
+  Json& add(std::string_view key, std::int64_t value) { return raw(key, std::to_string(value)); }
+  Json& add(std::string_view key, const std::vector<std::string>& values) {
+    std::string a = "[";
+    for (std::size_t i = 0; i < values.size(); ++i) a += (i ? "," : "") + q(values[i]);
+    return raw(key, a + "]");
+  }
+  Json& raw(std::string_view key, std::string_view value) {
+    body_ += (body_.empty() ? "" : ",") + q(key) + ":" + std::string(value);
+    return *this;
+  }
+  std::string str() const { return "{" + body_ + "}"; }
+
+ private:
+  std::string body_;
+};
+
+std::string kind_label(Kind kind) {
+  switch (kind) {
+    case Kind::goodwill: return "goodwill credit";
+    case Kind::service_credit: return "service credit";
+    case Kind::refund: return "refund";
+    case Kind::retention_offer: return "retention offer";
+  }
+  return "concession";
+}
+
+AccountType type_of(std::string_view account) {
+  if (account.starts_with("ContraRevenue:")) return AccountType::contra_revenue;
+  if (account.starts_with("Liabilities:")) return AccountType::liability;
+  if (account.starts_with("Expense:") || account.starts_with("Expenses:")) return AccountType::expense;
+  if (account.starts_with("Assets:")) return AccountType::asset;
+  if (account.starts_with("Revenue:")) return AccountType::revenue;
+  throw invalid_argument("the accounting policy names an account outside Assets, Liabilities, Revenue, ContraRevenue "
+                         "and Expense: " + std::string(account));
+}
+
+}  // namespace
+
+std::string CloseReport::text() const {
+  std::ostringstream out;
+  out << "Close report for " << period.to_string() << "\n";
+  if (posted.empty()) out << "  no concessions posted in the period\n";
+  for (const KindTotal& k : posted) out << "  posted  " << k.kind << ": " << k.count << " for " << k.amount.to_string() << "\n";
+  auto list = [&](const char* what, const std::vector<std::string>& ids) {
+    if (ids.empty()) return;
+    out << "  " << what << ": ";
+    for (std::size_t i = 0; i < ids.size(); ++i) out << (i ? ", " : "") << ids[i];
+    out << "\n";
+  };
+  list("accrued at close", accrued);
+  list("out-of-period adjustments", out_of_period);
+  list("still awaiting approval", in_flight);
+  for (const Utilisation& u : budgets)
+    out << "  budget " << u.owner << " " << u.kind << ": allocated " << u.allocated.to_string() << ", consumed "
+        << u.consumed.to_string() << ", reserved " << u.reserved.to_string() << ", available "
+        << u.available.to_string() << " " << u.currency.code() << "\n";
+  return out.str();
+}
+
+Desk::Desk(Ledger& book) : book_(&book) {}
+
+void Desk::clear() {
+  policies_.clear();
+  policy_texts_.clear();
+  policy_order_.clear();
+  rates_.clear();
+  charges_.clear();
+  records_.clear();
+  audit_ = requests::AuditTrail();
+  outbox_.clear();
+  next_number_ = 1;
+  before_.clear();
+  op_before_.clear();
+  changed_order_.clear();
+  new_charges_.clear();
+  added_rates_.clear();
+  marked_ = false;
+  in_op_ = false;
+}
+
+// ---------------------------------------------------------------- the undo log
+
+Desk::Mark Desk::mark() {
+  marked_ = true;
+  before_.clear();
+  changed_order_.clear();
+  new_charges_.clear();
+  added_rates_.clear();
+  return counts();
+}
+
+Desk::Mark Desk::counts() const {
+  return Mark{audit_.events().size(), outbox_.size(), rates_.size(), policy_order_.size(), next_number_};
+}
+
+void Desk::undo(std::map<std::string, std::optional<RequestRecord>, std::less<>>& before, const Mark& m,
+                std::size_t charges_kept, std::size_t rates_kept) {
+  for (auto& [id, old] : before) {
+    if (old) {
+      records_.insert_or_assign(id, std::move(*old));
+    } else {
+      records_.erase(id);
+    }
+  }
+  before.clear();
+  while (new_charges_.size() > charges_kept) {
+    charges_.erase(new_charges_.back());
+    new_charges_.pop_back();
+  }
+  while (added_rates_.size() > rates_kept) {
+    const auto& [code, day] = added_rates_.back();
+    std::erase_if(rates_, [&](const FxRate& r) { return r.currency.code() == code && r.day == day; });
+    added_rates_.pop_back();
+  }
+  audit_.truncate(m.audit);
+  outbox_.resize(std::min(outbox_.size(), m.outbox));
+  while (policy_order_.size() > m.policies) {
+    policies_.erase(policy_order_.back());
+    policy_texts_.erase(policy_order_.back());
+    policy_order_.pop_back();
+  }
+  next_number_ = m.next_id;
+}
+
+void Desk::rollback(const Mark& m) {
+  undo(before_, m, 0, 0);
+  op_before_.clear();
+  commit_mark();
+}
+
+void Desk::commit_mark() {
+  before_.clear();
+  changed_order_.clear();
+  new_charges_.clear();
+  added_rates_.clear();
+  marked_ = false;
+}
+
+void Desk::touch_new(const std::string& id) {
+  op_before_.try_emplace(id, std::nullopt);
+  if (marked_ && before_.try_emplace(id, std::nullopt).second) changed_order_.push_back(id);
+}
+
+RequestRecord& Desk::touch(const std::string& id) {
+  auto it = records_.find(id);
+  if (it == records_.end()) throw not_found("there is no request " + id);
+  op_before_.try_emplace(id, it->second);
+  if (marked_ && before_.try_emplace(id, it->second).second) changed_order_.push_back(id);
+  return it->second;
+}
+
+// Runs one desk operation with the strong guarantee: when it throws, the
+// desk is as before, and so is the ledger -- inside a store write the store
+// restores it; outside one, the entries the operation appended are rolled
+// back here (operations change earlier entries only as their last ledger
+// step, so nothing else needs undoing).
+template <class F>
+auto Desk::atomically(F&& f) -> decltype(f()) {
+  if (in_op_) return f();
+  in_op_ = true;
+  const Mark m = counts();
+  const std::size_t charges_kept = new_charges_.size(), rates_kept = added_rates_.size();
+  const std::size_t changed_kept = changed_order_.size();
+  const Ledger::Savepoint sp = book_->savepoint();
+  const bool in_store_write = marked_;
+  op_before_.clear();
+  try {
+    if constexpr (std::is_void_v<decltype(f())>) {
+      f();
+      in_op_ = false;
+      op_before_.clear();
+      if (!in_store_write) {
+        new_charges_.clear();
+        added_rates_.clear();
+      }
+    } else {
+      decltype(auto) result = f();
+      in_op_ = false;
+      op_before_.clear();
+      if (!in_store_write) {
+        new_charges_.clear();
+        added_rates_.clear();
+      }
+      return result;
+    }
+  } catch (...) {
+    in_op_ = false;
+    // Records first touched by this operation leave the write's undo log too.
+    for (std::size_t i = changed_kept; i < changed_order_.size(); ++i) before_.erase(changed_order_[i]);
+    changed_order_.resize(changed_kept);
+    undo(op_before_, m, charges_kept, rates_kept);
+    if (!in_store_write && book_->entry_count() >= sp.entries) book_->rollback_to(sp);
+    throw;
+  }
+}
+
+// ---------------------------------------------------------------- reference data
+
+const policy::Policy& Desk::publish_policy(std::string_view toml_text, const std::string& actor, Timestamp at) {
+  return atomically([&]() -> const policy::Policy& {
+    auto parsed = std::make_unique<policy::Policy>(policy::Policy::parse(toml_text));
+    if (!(parsed->base_currency == book_->config().base_currency))
+      throw policy::policy_error("the policy is in " + std::string(parsed->base_currency.code()) + " but book " +
+                                 book_->config().name + " keeps its books in " +
+                                 std::string(book_->config().base_currency.code()));
+    const std::string version = parsed->version;
+    if (auto it = policy_texts_.find(version); it != policy_texts_.end()) {
+      if (it->second == toml_text) return *policies_.at(version);
+      throw policy::policy_error("policy version " + version +
+                                 " is already published with other text; give the new policy a new version");
+    }
+    event(at, actor, "", "policy_published", Json().add("version", version).add("rules", static_cast<std::int64_t>(parsed->rules.size())).str());
+    policy_texts_.emplace(version, std::string(toml_text));
+    policy_order_.push_back(version);
+    return *policies_.emplace(version, std::move(parsed)).first->second;
+  });
+}
+
+const policy::Policy& Desk::policy() const {
+  if (policy_order_.empty()) throw policy::policy_error("no policy is published for book " + book_->config().name);
+  return *policies_.at(policy_order_.back());
+}
+
+const policy::Policy& Desk::policy(std::string_view version) const {
+  auto it = policies_.find(version);
+  if (it == policies_.end()) throw not_found("there is no policy version " + std::string(version));
+  return *it->second;
+}
+
+void Desk::load_policy(const std::string& text) {
+  auto parsed = std::make_unique<policy::Policy>(policy::Policy::parse(text));
+  const std::string version = parsed->version;
+  if (policies_.count(version)) return;
+  policy_texts_.emplace(version, text);
+  policy_order_.push_back(version);
+  policies_.emplace(version, std::move(parsed));
+}
+
+void Desk::set_rate(Currency currency, Date day, const Decimal& rate) {
+  atomically([&] {
+    if (currency == book_->config().base_currency)
+      throw invalid_argument("the base currency " + std::string(currency.code()) + " needs no rate");
+    if (rate.sign() <= 0) throw invalid_argument("an exchange rate is positive, not " + rate.to_string());
+    for (const FxRate& r : rates_) {
+      if (r.currency == currency && r.day == day) {
+        if (r.rate == rate) return;
+        throw invalid_argument("the " + std::string(currency.code()) + " rate for " + day.to_string() + " is already " +
+                               r.rate.to_string() + "; rates are not changed once set");
+      }
+    }
+    load_rate(FxRate{currency, day, rate});
+    added_rates_.emplace_back(std::string(currency.code()), day);
+  });
+}
+
+void Desk::load_rate(FxRate rate) {
+  auto at = std::lower_bound(rates_.begin(), rates_.end(), rate, [](const FxRate& a, const FxRate& b) {
+    return a.currency.code() != b.currency.code() ? a.currency.code() < b.currency.code() : a.day < b.day;
+  });
+  if (at != rates_.end() && at->currency == rate.currency && at->day == rate.day) return;
+  rates_.insert(at, std::move(rate));
+}
+
+Money Desk::to_base(const Money& amount, Date day, std::string* how) const {
+  const Currency base = book_->config().base_currency;
+  if (amount.currency() == base) {
+    if (how) how->clear();
+    return amount;
+  }
+  const FxRate* found = nullptr;
+  for (const FxRate& r : rates_)
+    if (r.currency == amount.currency() && r.day <= day) found = &r;
+  if (!found)
+    throw invalid_argument("there is no " + std::string(amount.currency().code()) + " rate on or before " +
+                           day.to_string() + " to convert " + amount.to_string() + " to " + std::string(base.code()) +
+                           "; set one first");
+  if (how)
+    *how = "1 " + std::string(amount.currency().code()) + " = " + found->rate.to_string() + " " +
+           std::string(base.code()) + " (rate of " + found->day.to_string() + "), rounded half-even";
+  return amount.convert(base, found->rate, Rounding::half_even);
+}
+
+void Desk::record_charge(Charge charge) {
+  atomically([&] {
+    if (charge.id.empty()) throw invalid_argument("a charge needs its billing id");
+    if (charge.amount.amount().sign() <= 0) throw invalid_argument("charge " + charge.id + " must be positive");
+    if (charge.refunded_in_billing.sign() < 0 || charge.amount.amount() < charge.refunded_in_billing)
+      throw invalid_argument("charge " + charge.id + " can't have refunded " + charge.refunded_in_billing.to_string() +
+                             " of " + charge.amount.to_string());
+    if (auto it = charges_.find(charge.id); it != charges_.end()) {
+      const Charge& c = it->second;
+      if (c.customer == charge.customer && c.amount == charge.amount && c.day == charge.day &&
+          c.refunded_in_billing == charge.refunded_in_billing)
+        return;
+      throw invalid_argument("charge " + charge.id + " is already recorded with other details");
+    }
+    new_charges_.push_back(charge.id);
+    charges_.emplace(charge.id, std::move(charge));
+  });
+}
+
+void Desk::load_charge(Charge charge) {
+  const std::string id = charge.id;
+  charges_.insert_or_assign(id, std::move(charge));
+}
+
+const Charge& Desk::charge(std::string_view id) const {
+  auto it = charges_.find(id);
+  if (it == charges_.end()) throw not_found("there is no charge " + std::string(id) + "; record it from billing first");
+  return it->second;
+}
+
+// ---------------------------------------------------------------- budgets
+
+std::string Desk::budget_root(const std::string& owner, Kind kind, Period period) const {
+  if (owner.empty() || owner.find(':') != std::string::npos || owner != owner.substr(owner.find_first_not_of(' ')))
+    throw invalid_argument("a budget owner is a non-empty name without ':', not \"" + owner + "\"");
+  return "Budget:" + owner + ":" + std::string(concessions::to_string(kind)) + ":" + period.to_string();
+}
+
+AccountId Desk::ensure_account(const std::string& name, AccountType type, Currency currency) {
+  if (auto id = book_->find_account(name, currency)) return *id;
+  AccountOptions options;
+  if (type == AccountType::liability && name.starts_with("Liabilities:CustomerCredits:"))
+    options.limit.min_normal = Decimal();  // a customer's credit balance can't go below zero
+  return book_->create_account(name, type, currency, std::move(options));
+}
+
+EntryId Desk::allocate(const std::string& owner, Kind kind, Period period, const Decimal& amount, bool hard, Date on) {
+  return atomically([&] {
+    const std::string root = budget_root(owner, kind, period);
+    const Currency base = book_->config().base_currency;
+    if (amount.sign() <= 0) throw invalid_argument("a budget allocation is positive, not " + amount.to_string());
+    if (auto existing = book_->find_account(root + ":Available", base)) {
+      const bool was_hard = book_->account(*existing).limit.min_normal.has_value();
+      if (was_hard != hard)
+        throw invalid_argument("the budget " + root + " is " + (was_hard ? "hard" : "soft") + "; it stays so");
+    } else {
+      Dimensions dims{{"owner", owner}, {"kind", std::string(concessions::to_string(kind))}, {"period", period.to_string()}};
+      AccountOptions available{dims, {}};
+      if (hard) available.limit.min_normal = Decimal();
+      book_->create_account(root + ":Available", AccountType::memo, base, available);
+      book_->create_account(root + ":Allocated", AccountType::memo, base, AccountOptions{dims, {}});
+      book_->create_account(root + ":Consumed", AccountType::memo, base, AccountOptions{dims, {}});
+    }
+    EntryDraft d;
+    d.date = on;
+    d.description = "Budget allocation " + owner + " " + std::string(concessions::to_string(kind)) + " " + period.to_string();
+    d.postings = {{book_->account_id(root + ":Available", base), amount, std::nullopt},
+                  {book_->account_id(root + ":Allocated", base), -amount, std::nullopt}};
+    return book_->post(d).id;
+  });
+}
+
+Utilisation Desk::utilisation(const std::string& owner, Kind kind, Period period) const {
+  const std::string root = budget_root(owner, kind, period);
+  const Currency base = book_->config().base_currency;
+  auto available = book_->find_account(root + ":Available", base);
+  if (!available)
+    throw not_found("there is no " + std::string(concessions::to_string(kind)) + " budget for " + owner + " in " +
+                    period.to_string());
+  Utilisation u{owner, std::string(concessions::to_string(kind)), period, base,
+                book_->account(*available).limit.min_normal.has_value(), {}, {}, {}, {}};
+  const Balance a = book_->balance(*available);
+  u.allocated = -book_->balance(book_->account_id(root + ":Allocated", base)).posted;
+  u.consumed = book_->balance(book_->account_id(root + ":Consumed", base)).posted;
+  u.reserved = a.pending_credits;
+  u.available = u.allocated - u.reserved - u.consumed;
+  return u;
+}
+
+std::vector<Utilisation> Desk::budgets() const {
+  std::vector<Utilisation> out;
+  for (std::size_t i = 0; i < book_->account_count(); ++i) {
+    const Account& a = book_->account(AccountId{static_cast<std::uint32_t>(i)});
+    if (!a.name.starts_with("Budget:") || !a.name.ends_with(":Available")) continue;
+    std::vector<std::string> parts;
+    std::stringstream ss(a.name);
+    for (std::string part; std::getline(ss, part, ':');) parts.push_back(part);
+    if (parts.size() != 5) continue;
+    out.push_back(utilisation(parts[1], concessions::parse_kind(parts[2]), Period::parse(parts[3])));
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- helpers
+
+void Desk::event(Timestamp at, const std::string& actor, const std::string& request, const std::string& what,
+                 std::string details) {
+  audit_.append(at, actor, request, what, std::move(details));
+}
+
+RequestRecord& Desk::find(std::string_view id) {
+  auto it = records_.find(id);
+  if (it == records_.end()) throw not_found("there is no request " + std::string(id));
+  return it->second;
+}
+
+const RequestRecord& Desk::get(std::string_view id) const {
+  auto it = records_.find(id);
+  if (it == records_.end()) throw not_found("there is no request " + std::string(id));
+  return it->second;
+}
+
+Money Desk::goodwill_trailing(const std::string& customer, Timestamp at) const {
+  Money total = Money::zero(book_->config().base_currency);
+  for (const auto& [id, r] : records_) {
+    const auto& c = r.request.content();
+    if (c.kind != Kind::goodwill || c.customer.id != customer) continue;
+    if (r.state() != State::approved && r.state() != State::applied && r.state() != State::reconciled) continue;
+    if (r.request.created_at() + 365 * kDay < at) continue;
+    total += Money(r.base_amount, total.currency());
+  }
+  return total;
+}
+
+Money Desk::refunded_through_amends(const std::string& charge_id) const {
+  const Charge& ch = charge(charge_id);
+  Money total = Money::zero(ch.amount.currency());
+  for (const auto& [id, r] : records_) {
+    const auto& c = r.request.content();
+    if (c.kind != Kind::refund || c.claim.original_transaction != charge_id || !r.amount) continue;
+    if (r.state() == State::approved || r.state() == State::applied || r.state() == State::reconciled ||
+        r.state() == State::pending_approval)
+      total += *r.amount;
+  }
+  return total;
+}
+
+void Desk::notify(const RequestRecord& r, const std::string& what, Timestamp at) {
+  const auto& c = r.request.content();
+  Notification n;
+  n.id = static_cast<std::int64_t>(outbox_.size()) + 1;
+  n.request = r.id();
+  n.event = what;
+  n.customer = c.customer.id;
+  n.created_at = at;
+  const std::string amount = r.amount ? r.amount->to_string() : (c.amount ? c.amount->to_string() : "");
+  if (what == "applied") {
+    n.subject = "Your " + kind_label(c.kind) + " of " + amount;
+    std::string how;
+    switch (c.kind) {
+      case Kind::refund:
+        how = "It will be returned to the original payment method (" + c.claim.original_transaction +
+              ") and usually appears within 5 to 10 business days.";
+        break;
+      case Kind::retention_offer:
+        how = c.claim.discount && c.claim.months > 0
+                  ? "It appears as a " + (*c.claim.discount * 100).round(2).to_string() + "% discount on your next " +
+                        std::to_string(c.claim.months) + " monthly invoices."
+                  : "It appears as a credit on your next invoice.";
+        break;
+      default:
+        how = "It is held as a credit on your account and is taken off your next invoice.";
+    }
+    n.body = "We have applied a " + kind_label(c.kind) + " of " + amount + " to your account" +
+             (c.service_period ? " for " + c.service_period->to_string() : std::string()) +
+             (c.reason_code.empty() ? std::string() : " (reason: " + c.reason_code + ")") + ". " + how +
+             " Reference: " + r.id() + ".";
+  } else {
+    n.subject = "About your " + kind_label(c.kind) + " request " + r.id();
+    const std::string why = r.request.history().empty() ? std::string() : r.request.history().back().comment;
+    n.body = "We are sorry: we could not approve the " + kind_label(c.kind) + (amount.empty() ? "" : " of " + amount) +
+             " you asked for." + (why.empty() ? std::string() : " Reason: " + why + ".");
+    if (!r.alternatives.empty()) {
+      n.body += " What we can offer instead:";
+      for (const std::string& alt : r.alternatives) n.body += " " + alt + ";";
+      n.body.back() = '.';
+    }
+    n.body += " Reference: " + r.id() + ".";
+  }
+  outbox_.push_back(std::move(n));
+  event(at, kSystem, r.id(), "notified", Json().add("message", outbox_.back().id).add("event", what).add("customer", c.customer.id).str());
+}
+
+void Desk::load_notification(Notification n) {
+  if (static_cast<std::size_t>(n.id) != outbox_.size() + 1) return;
+  outbox_.push_back(std::move(n));
+}
+
+void Desk::load_audit(requests::AuditEvent e) { audit_.adopt(std::move(e)); }
+
+void Desk::load_record(RequestRecord record) {
+  const std::string id = record.id();
+  // Ids "R-000123" keep the counter ahead of every stored request.
+  if (id.size() == 8 && id.starts_with("R-")) {
+    std::size_t n = 0;
+    for (char c : id.substr(2)) n = n * 10 + static_cast<std::size_t>(c - '0');
+    next_number_ = std::max(next_number_, n + 1);
+  }
+  records_.insert_or_assign(id, std::move(record));
+}
+
+// ---------------------------------------------------------------- validation and routing
+
+void Desk::validate_and_route(RequestRecord& r, const std::string& actor, Timestamp at) {
+  const policy::Policy& pol = policy();
+  const auto& c = r.request.content();
+  const Date today = day_of(at);
+  const Currency base = book_->config().base_currency;
+  r.request.act(Action::submit, actor, at);
+  event(at, actor, r.id(), "submitted", Json().add("version", static_cast<std::int64_t>(r.request.version()))
+                                            .add("kind", concessions::to_string(c.kind))
+                                            .add("customer", c.customer.id)
+                                            .add("amount", c.amount ? c.amount->to_string() : std::string("computed"))
+                                            .add("evidence", c.evidence).str());
+  concessions::Assessment a{Money::zero(c.currency), {}};
+  auto refuse = [&](std::string code, std::string message) {
+    a.findings.push_back({std::move(code), concessions::Severity::refusal, false, std::move(message)});
+  };
+  switch (c.kind) {
+    case Kind::service_credit: {
+      if (!c.claim.period_fee || !c.claim.measured_availability || !c.service_period) {
+        refuse("incomplete_claim", "a service credit claim needs the period's fee, the measured availability and the "
+                                   "service period");
+        break;
+      }
+      if (!(c.claim.period_fee->currency() == c.currency)) {
+        refuse("currency_differs", "the period's fee is in " + std::string(c.claim.period_fee->currency().code()) +
+                                       " but the request is in " + std::string(c.currency.code()));
+        break;
+      }
+      a = concessions::assess_service_credit(
+          pol.terms.service_credit, {*c.claim.period_fee, *c.claim.measured_availability, *c.service_period, today, c.amount});
+      break;
+    }
+    case Kind::refund: {
+      if (!c.amount) {
+        refuse("no_amount", "a refund names its amount");
+        break;
+      }
+      auto ch = charges_.find(c.claim.original_transaction);
+      if (c.claim.original_transaction.empty() || ch == charges_.end()) {
+        refuse("no_original_transaction",
+               c.claim.original_transaction.empty()
+                   ? "a refund ties to an original charge or invoice; name it"
+                   : "charge " + c.claim.original_transaction + " is not known; record it from billing first");
+        a.amount = *c.amount;
+        break;
+      }
+      if (ch->second.customer != c.customer.id) {
+        refuse("other_customer", "charge " + ch->first + " belongs to customer " + ch->second.customer + ", not " +
+                                     c.customer.id);
+        a.amount = *c.amount;
+        break;
+      }
+      Money refunded = Money(ch->second.refunded_in_billing, ch->second.amount.currency());
+      // Earlier refunds of the charge through amends (not this request).
+      for (const auto& [id, other] : records_) {
+        if (id == r.id()) continue;
+        const auto& oc = other.request.content();
+        if (oc.kind != Kind::refund || oc.claim.original_transaction != ch->first || !other.amount) continue;
+        const State s = other.state();
+        if ((s == State::approved || s == State::applied || s == State::reconciled || s == State::pending_approval) &&
+            other.amount->currency() == refunded.currency())
+          refunded += *other.amount;
+      }
+      a = concessions::assess_refund(pol.terms.refund,
+                                     {ch->first, ch->second.amount, ch->second.day, refunded}, *c.amount, today);
+      break;
+    }
+    case Kind::goodwill: {
+      if (!c.amount) {
+        refuse("no_amount", "a goodwill credit names its amount");
+        break;
+      }
+      a.amount = *c.amount;
+      if (c.amount->amount().sign() <= 0) {
+        refuse("not_positive", "a goodwill credit is a positive amount, not " + c.amount->to_string());
+        break;
+      }
+      const Money in_base = to_base(*c.amount, today);
+      concessions::CustomerContext ctx{c.customer.id, c.customer.tier,
+                                       c.customer.value ? to_base(*c.customer.value, today) : Money::zero(base),
+                                       goodwill_trailing(c.customer.id, at)};
+      if (pol.terms.goodwill.per_request_cap.empty() && pol.terms.goodwill.trailing_cap.empty()) {
+        a.findings.push_back({"customer_context", concessions::Severity::note, false,
+                              "customer " + ctx.id + " (" + ctx.tier + ", value " + ctx.value.to_string() + ") had " +
+                                  ctx.goodwill_trailing_12_months.to_string() + " of goodwill in the last 12 months"});
+      } else {
+        a = concessions::assess_goodwill(pol.terms.goodwill, ctx, in_base);
+        a.amount = *c.amount;
+      }
+      break;
+    }
+    case Kind::retention_offer: {
+      if (!c.customer.value) {
+        refuse("no_customer_value", "a retention offer is weighed against the customer's value; give it");
+        break;
+      }
+      concessions::RetentionOffer offer;
+      offer.discount = c.claim.discount;
+      offer.monthly_fee = c.claim.monthly_fee;
+      offer.months = c.claim.months;
+      offer.credit = c.claim.discount ? std::nullopt : c.amount;
+      offer.changes_contract = c.claim.changes_contract;
+      a = concessions::assess_retention(pol.terms.retention, concessions::CustomerContext{c.customer.id, c.customer.tier, to_base(*c.customer.value, today), Money::zero(base)}, offer);
+      break;
+    }
+  }
+  // An overridable refusal, with an override asked for, becomes an exception
+  // for the policy's exception role to decide.
+  std::vector<std::string> exceptions;
+  bool refused = false;
+  std::string refusals;
+  for (concessions::Finding& f : a.findings) {
+    if (f.severity == concessions::Severity::refusal && f.overridable && !c.claim.override_reason.empty()) {
+      f.severity = concessions::Severity::exception;
+      f.message += " (override asked: " + c.claim.override_reason + ")";
+    }
+    if (f.severity == concessions::Severity::refusal) {
+      refused = true;
+      refusals += (refusals.empty() ? "" : "; ") + f.message;
+    }
+    if (f.severity == concessions::Severity::exception) exceptions.push_back(f.code);
+  }
+  r.assessment = a;
+  // What is granted: the requested amount (an exception when above the
+  // computed one) or the computed amount.
+  Money granted = c.amount && c.kind != Kind::retention_offer ? *c.amount : a.amount;
+  if (c.kind == Kind::retention_offer) granted = a.amount;
+  if (!refused && granted.amount().sign() <= 0) {
+    refused = true;
+    refusals = "nothing is owed";
+    for (const auto& f : a.findings)
+      if (f.severity == concessions::Severity::note) refusals += "; " + f.message;
+  }
+  r.amount = granted;
+  r.request.act(Action::validate, kSystem, at);
+  {
+    Json findings;
+    std::string list = "[";
+    for (std::size_t i = 0; i < a.findings.size(); ++i)
+      list += (i ? "," : "") + Json().add("code", a.findings[i].code)
+                                   .add("severity", concessions::to_string(a.findings[i].severity))
+                                   .add("message", a.findings[i].message).str();
+    event(at, kSystem, r.id(), refused ? "refused" : "validated",
+          Json().add("amount", granted.to_string()).raw("findings", list + "]").str());
+    for (const auto& f : a.findings)
+      if (f.severity == concessions::Severity::exception)
+        event(at, kSystem, r.id(), "flagged", Json().add("code", f.code).add("message", f.message).str());
+  }
+  if (refused) {
+    r.request.act(Action::decline, kSystem, at, refusals);
+    event(at, kSystem, r.id(), "declined", Json().add("reason", refusals).str());
+    notify(r, "declined", at);
+    return;
+  }
+  r.base_amount = to_base(granted, today, &r.conversion).amount();
+  r.policy_version = pol.version;
+  r.route = policy::route(pol, policy::RouteInput{c.kind, r.base_amount, c.customer.tier, !exceptions.empty(), exceptions});
+  r.budget_owner = c.team;
+  r.budget_period = Period::of(day_of(r.request.created_at()));
+  Json routed;
+  routed.add("policy", pol.version).add("outcome", policy::to_string(r.route.outcome)).add("rule", r.route.rule)
+      .add("base_amount", r.base_amount.to_string()).add("explanation", r.route.explanation);
+  event(at, kSystem, r.id(), "routed", routed.str());
+  switch (r.route.outcome) {
+    case policy::Outcome::blocked:
+      r.blocked = r.route.reason;
+      event(at, kSystem, r.id(), "blocked", Json().add("reason", r.route.reason).str());
+      return;
+    case policy::Outcome::auto_approved:
+      r.request.act(Action::route, kSystem, at);
+      r.request.act(Action::approve, "policy:" + r.route.rule, at, "auto-approved by rule " + r.route.rule);
+      event(at, "policy:" + r.route.rule, r.id(), "approved", Json().add("auto", true).add("rule", r.route.rule).str());
+      on_chain_complete(r, at);
+      return;
+    case policy::Outcome::needs_approval:
+      r.request.act(Action::route, kSystem, at);
+      r.chain.emplace(pol, r.route, c.requester, at);
+      return;
+  }
+}
+
+// The chain is complete (or the request auto-approved): reserve the budget.
+// A hard budget without room refuses (budget_exceeded); a soft one adds the
+// policy's budget step once, or records the overrun.
+void Desk::on_chain_complete(RequestRecord& r, Timestamp at) {
+  const auto& c = r.request.content();
+  const policy::Policy& pol = policy(r.policy_version);
+  if (!pol.terms.draws_on_budget(c.kind)) return;
+  const Currency base = book_->config().base_currency;
+  const std::string root = budget_root(r.budget_owner, c.kind, *r.budget_period);
+  auto available = book_->find_account(root + ":Available", base);
+  if (!available)
+    throw budget_exceeded("there is no " + std::string(concessions::to_string(c.kind)) + " budget for " + r.budget_owner +
+                          " in " + r.budget_period->to_string() + "; allocate one before approving " + r.id());
+  const Utilisation u = utilisation(r.budget_owner, c.kind, *r.budget_period);
+  const Money need(r.base_amount, base);
+  if (u.available < r.base_amount) {
+    const std::string message = "the " + r.budget_owner + " " + std::string(concessions::to_string(c.kind)) +
+                                " budget for " + r.budget_period->to_string() + " has " +
+                                Money(u.available, base).to_string() + " left; " + r.id() + " needs " + need.to_string();
+    if (u.hard) throw budget_exceeded(message);
+    if (!pol.terms.budget_escalate_to.empty() && !r.budget_escalated && r.chain) {
+      r.budget_escalated = true;
+      r.chain->add_step(policy::Step{false, {pol.terms.budget_escalate_to}, std::nullopt, {}}, at);
+      event(at, kSystem, r.id(), "budget_escalated", Json().add("to", pol.terms.budget_escalate_to).add("reason", message).str());
+      return;  // still pending: the budget step decides
+    }
+    event(at, kSystem, r.id(), "over_budget", Json().add("reason", message).str());
+  }
+  EntryDraft d;
+  d.date = day_of(at);
+  d.description = "Reserved for " + r.id();
+  d.idempotency_key = "budget:" + r.id();
+  d.metadata = {{"request", r.id()}};
+  d.postings = {{book_->account_id(root + ":Consumed", base), r.base_amount, std::nullopt},
+                {*available, -r.base_amount, std::nullopt}};
+  try {
+    r.reservation = book_->reserve(d).id;
+  } catch (const balance_limit_exceeded& e) {
+    throw budget_exceeded("the " + r.budget_owner + " budget has no room for " + r.id() + ": " + e.what());
+  }
+  event(at, kSystem, r.id(), "reserved",
+        Json().add("budget", root).add("amount", need.to_string()).add("entry", static_cast<std::int64_t>(r.reservation.value)).str());
+}
+
+void Desk::release(RequestRecord& r, Date on, const std::string& why) {
+  if (!r.reservation || book_->status_of(r.reservation) != EntryStatus::pending) return;
+  book_->void_pending(r.reservation, on, why);
+}
+
+// ---------------------------------------------------------------- the lifecycle
+
+const RequestRecord& Desk::submit(requests::RequestContent content, Timestamp at, bool submit_now, std::string id) {
+  return atomically([&]() -> const RequestRecord& {
+    if (id.empty()) {
+      char buf[16];
+      std::snprintf(buf, sizeof buf, "R-%06zu", next_number_);
+      id = buf;
+    }
+    if (records_.count(id)) throw invalid_argument("request " + id + " exists already");
+    if (content.team.empty()) throw invalid_argument("request " + id + " names the requester's team");
+    if (content.customer.id.empty()) throw invalid_argument("request " + id + " names the customer");
+    const std::string actor = content.requester;
+    touch_new(id);
+    RequestRecord& r = records_.emplace(id, RequestRecord{requests::Request(id, std::move(content), at)}).first->second;
+    ++next_number_;
+    event(at, actor, id, "created", Json().add("kind", concessions::to_string(r.request.content().kind)).str());
+    if (submit_now) validate_and_route(r, actor, at);
+    return r;
+  });
+}
+
+const RequestRecord& Desk::amend(const std::string& id, requests::RequestContent content, const std::string& actor,
+                                 Timestamp at) {
+  return atomically([&]() -> const RequestRecord& {
+    RequestRecord& r = touch(id);
+    r.request.amend(std::move(content), actor, at);
+    event(at, actor, id, "amended", Json().add("version", static_cast<std::int64_t>(r.request.version())).str());
+    return r;
+  });
+}
+
+const RequestRecord& Desk::resubmit(const std::string& id, const std::string& actor, Timestamp at) {
+  return atomically([&]() -> const RequestRecord& {
+    RequestRecord& r = touch(id);
+    if (actor != r.request.content().requester)
+      throw invalid_argument("only the requester (" + r.request.content().requester + ") submits request " + id);
+    r.chain.reset();
+    r.route = {};
+    r.blocked.clear();
+    r.budget_escalated = false;
+    validate_and_route(r, actor, at);
+    return r;
+  });
+}
+
+const RequestRecord& Desk::approve(const std::string& id, const std::string& person, Timestamp at,
+                                   const std::string& comment) {
+  return atomically([&]() -> const RequestRecord& {
+    RequestRecord& r = touch(id);
+    if (r.state() != State::pending_approval) {
+      if (r.state() == State::validated && !r.blocked.empty())
+        throw approvals::approval_error("request " + id + " is blocked: " + r.blocked + "; nobody can approve it");
+      requests::next_state(r.state(), Action::approve);  // throws, saying what it can do
+    }
+    const bool done = r.chain->approve(person, day_of(at), at, comment);
+    const approvals::Approval* given = nullptr;
+    for (const auto& step : r.chain->steps())
+      for (const auto& a : step.approvals)
+        if (a.person == person) given = &a;
+    AMENDS_ASSERT(given != nullptr);
+    event(at, person, id, "approved",
+          Json().add("role", given->role).add("delegate", given->as_delegate).add("comment", comment).add("complete", done).str());
+    if (!done) return r;
+    on_chain_complete(r, at);
+    if (!r.chain->complete()) return r;  // a budget step was added
+    r.request.act(Action::approve, person, at, comment);
+    return r;
+  });
+}
+
+const RequestRecord& Desk::decline(const std::string& id, const std::string& person, Timestamp at,
+                                   const std::string& comment, std::vector<std::string> alternatives) {
+  return atomically([&]() -> const RequestRecord& {
+    RequestRecord& r = touch(id);
+    if (comment.empty()) throw invalid_argument("a decline says why");
+    if (r.state() == State::pending_approval) {
+      if (person == r.request.content().requester)
+        throw approvals::approval_error(person + " requested " + id + "; nobody decides their own request");
+      if (!r.chain) throw approvals::approval_error("request " + id + " has no approval chain");
+      auto who = r.chain->waiting_for(day_of(at));
+      if (std::find(who.begin(), who.end(), person) == who.end())
+        throw approvals::approval_error(person + " is not an approver of the current step of " + id);
+    } else if (!(r.state() == State::validated && !r.blocked.empty() && person != r.request.content().requester)) {
+      requests::next_state(r.state(), Action::decline);
+      if (r.state() != State::validated) throw approvals::approval_error("request " + id + " is not awaiting approval");
+      throw approvals::approval_error("request " + id + " is not awaiting approval");
+    }
+    r.request.act(Action::decline, person, at, comment);
+    r.alternatives = std::move(alternatives);
+    release(r, day_of(at), "declined: " + comment);
+    event(at, person, id, "declined", Json().add("comment", comment).add("alternatives", r.alternatives).str());
+    notify(r, "declined", at);
+    return r;
+  });
+}
+
+const RequestRecord& Desk::return_for_information(const std::string& id, const std::string& person, Timestamp at,
+                                                  const std::string& comment) {
+  return atomically([&]() -> const RequestRecord& {
+    RequestRecord& r = touch(id);
+    if (comment.empty()) throw invalid_argument("returning a request says what is missing");
+    if (person == r.request.content().requester)
+      throw approvals::approval_error(person + " requested " + id + "; an approver returns it");
+    if (r.state() == State::pending_approval) {
+      auto who = r.chain->waiting_for(day_of(at));
+      if (std::find(who.begin(), who.end(), person) == who.end())
+        throw approvals::approval_error(person + " is not an approver of the current step of " + id);
+    }
+    r.request.act(Action::return_for_information, person, at, comment);
+    r.chain.reset();
+    event(at, person, id, "returned", Json().add("comment", comment).str());
+    return r;
+  });
+}
+
+const RequestRecord& Desk::cancel(const std::string& id, const std::string& actor, Timestamp at,
+                                  const std::string& reason) {
+  return atomically([&]() -> const RequestRecord& {
+    RequestRecord& r = touch(id);
+    if (r.state() == State::approved && r.accrued)
+      throw request_state_error("request " + id + " was accrued at a period close; reverse it instead of cancelling");
+    r.request.act(Action::cancel, actor, at, reason);
+    release(r, day_of(at), "cancelled: " + reason);
+    event(at, actor, id, "cancelled", Json().add("reason", reason).str());
+    return r;
+  });
+}
+
+const RequestRecord& Desk::expire(const std::string& id, Timestamp at, const std::string& reason) {
+  return atomically([&]() -> const RequestRecord& {
+    RequestRecord& r = touch(id);
+    if (r.state() == State::approved && r.accrued)
+      throw request_state_error("request " + id + " was accrued at a period close; it can't expire");
+    r.request.act(Action::expire, kSystem, at, reason);
+    release(r, day_of(at), "expired: " + reason);
+    event(at, kSystem, id, "expired", Json().add("reason", reason).str());
+    return r;
+  });
+}
+
+std::vector<EntryId> Desk::post_concession(RequestRecord& r, const std::string& actor, Timestamp at,
+                                           std::optional<Period> into) {
+  const auto& c = r.request.content();
+  const policy::Policy& pol = policy(r.policy_version);
+  const Date today = day_of(at);
+  const Period service = c.service_period.value_or(Period::of(today));
+  concessions::PostingPeriod pp;
+  if (into) {
+    pp.period = *into;
+    pp.out_of_period = service < *into;
+    if (pp.out_of_period) pp.note = "out-of-period adjustment for " + service.to_string();
+  } else {
+    pp = concessions::posting_period(book_->periods(), service);
+  }
+  const Period now = Period::of(today);
+  const Date date = pp.period == now ? today : (pp.period < now ? last_day(pp.period) : first_day(pp.period));
+  concessions::Event ev = concessions::Event::goodwill_credited;
+  switch (c.kind) {
+    case Kind::goodwill: ev = concessions::Event::goodwill_credited; break;
+    case Kind::service_credit: ev = concessions::Event::service_credit_accrued; break;
+    case Kind::refund: ev = concessions::Event::refund_approved; break;
+    case Kind::retention_offer: ev = concessions::Event::retention_discount; break;
+  }
+  // A discount over several months posts once per invoiced month; anything
+  // else posts once. allocate() splits the total without losing a cent.
+  std::vector<std::pair<Date, Money>> parts;
+  if (c.kind == Kind::retention_offer && c.claim.discount && c.claim.months > 1) {
+    const std::vector<Money> shares = allocate_evenly(*r.amount, static_cast<std::size_t>(c.claim.months));
+    for (int m = 0; m < c.claim.months; ++m)
+      parts.emplace_back(m == 0 ? date : first_day(pp.period.plus_months(m)), shares[static_cast<std::size_t>(m)]);
+  } else {
+    parts.emplace_back(date, *r.amount);
+  }
+  std::vector<EntryId> ids;
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    EntryDraft d;
+    d.date = parts[i].first;
+    d.description = std::string(concessions::to_string(ev)) + " for " + c.customer.id + ": " + r.id() +
+                    (pp.note.empty() ? std::string() : " (" + pp.note + ")");
+    d.idempotency_key = "request:" + r.id() + ":" + std::to_string(i + 1);
+    d.metadata = {{"request", r.id()},
+                  {"kind", std::string(concessions::to_string(c.kind))},
+                  {"service_period", service.to_string()},
+                  {"policy", r.policy_version},
+                  {"applied_by", actor}};
+    if (pp.out_of_period) d.metadata.emplace_back("out_of_period", service.to_string());
+    if (!c.reason_code.empty()) d.metadata.emplace_back("reason", c.reason_code);
+    for (const concessions::PostingLine& line : concessions::postings_for(ev, c.customer.id, parts[i].second, pol.terms.accounting)) {
+      const AccountId account = ensure_account(line.account, type_of(line.account), parts[i].second.currency());
+      d.postings.push_back({account, line.amount, std::nullopt});
+    }
+    ids.push_back(book_->post(d).id);
+  }
+  r.posting_period = pp.period;
+  r.out_of_period = pp.out_of_period;
+  return ids;
+}
+
+const RequestRecord& Desk::apply(const std::string& id, const std::string& actor, Timestamp at) {
+  return atomically([&]() -> const RequestRecord& {
+    RequestRecord& r = touch(id);
+    requests::next_state(r.state(), Action::apply);  // throws unless approved
+    if (!r.accrued) {
+      r.entries = post_concession(r, actor, at);
+      if (r.reservation && book_->status_of(r.reservation) == EntryStatus::pending)
+        book_->post_pending(r.reservation, day_of(at), {}, "Consumed by " + id);
+    }
+    r.request.act(Action::apply, actor, at);
+    std::vector<std::string> entries;
+    for (EntryId e : r.entries) entries.push_back(std::to_string(e.value));
+    event(at, actor, id, "applied",
+          Json().add("amount", r.amount->to_string()).add("entries", entries).add("posting_period", r.posting_period->to_string())
+              .add("out_of_period", r.out_of_period).add("accrued", r.accrued).str());
+    notify(r, "applied", at);
+    return r;
+  });
+}
+
+const RequestRecord& Desk::reconcile(const std::string& id, const std::string& actor, Timestamp at,
+                                     const std::string& reference) {
+  return atomically([&]() -> const RequestRecord& {
+    RequestRecord& r = touch(id);
+    r.request.act(Action::reconcile, actor, at, reference);
+    event(at, actor, id, "reconciled", Json().add("reference", reference).str());
+    return r;
+  });
+}
+
+std::vector<std::string> Desk::escalate_due(Timestamp now) {
+  return atomically([&] {
+    std::vector<std::string> out;
+    std::vector<std::string> ids;
+    for (const auto& [id, r] : records_)
+      if (r.state() == State::pending_approval && r.chain) ids.push_back(id);
+    for (const std::string& id : ids) {
+      RequestRecord probe = records_.at(id);
+      if (probe.chain->escalate_due(now).empty()) continue;
+      RequestRecord& r = touch(id);
+      for (const approvals::Escalation& e : r.chain->escalate_due(now))
+        event(now, kSystem, id, "escalated", Json().add("step", static_cast<std::int64_t>(e.step) + 1).add("to", e.to_role).str());
+      out.push_back(id);
+    }
+    return out;
+  });
+}
+
+CloseReport Desk::close_period(Period period, const std::string& actor, Timestamp at, bool accrue) {
+  return atomically([&] {
+    CloseReport report;
+    report.period = period;
+    std::vector<std::string> stranded;
+    for (const auto& [id, r] : records_) {
+      if (r.state() != State::approved || r.accrued) continue;
+      const Period service = r.request.content().service_period.value_or(*r.budget_period);
+      if (service <= period || (r.budget_period && *r.budget_period <= period)) stranded.push_back(id);
+    }
+    if (!stranded.empty() && !accrue) {
+      std::string list;
+      for (const std::string& s : stranded) list += (list.empty() ? "" : ", ") + s;
+      throw close_refused("closing " + period.to_string() + " would strand " + std::to_string(stranded.size()) +
+                          " approved, unapplied request(s) and their budget reservations: " + list +
+                          "; apply them, or close with accrual to post them into " + period.to_string());
+    }
+    for (const std::string& id : stranded) {
+      RequestRecord& r = touch(id);
+      r.entries = post_concession(r, actor, at, period);
+      if (r.reservation && book_->status_of(r.reservation) == EntryStatus::pending)
+        book_->post_pending(r.reservation, day_of(at), {}, "Consumed at the close of " + period.to_string());
+      r.accrued = true;
+      event(at, actor, id, "accrued", Json().add("period", period.to_string()).str());
+      report.accrued.push_back(id);
+    }
+    book_->set_period_state(period, PeriodState::closed);
+    std::map<std::string, CloseReport::KindTotal> totals;
+    for (const auto& [id, r] : records_) {
+      const auto& c = r.request.content();
+      if (r.posting_period == period && !r.entries.empty()) {
+        auto& t = totals[std::string(concessions::to_string(c.kind))];
+        t.kind = concessions::to_string(c.kind);
+        ++t.count;
+        t.amount += r.base_amount;
+        if (r.out_of_period) report.out_of_period.push_back(id);
+      }
+      const State s = r.state();
+      if ((s == State::submitted || s == State::validated || s == State::pending_approval || s == State::returned) &&
+          c.service_period.value_or(*r.budget_period) <= period)
+        report.in_flight.push_back(id);
+    }
+    for (auto& [k, t] : totals) report.posted.push_back(t);
+    for (const Utilisation& u : budgets())
+      if (u.period == period) report.budgets.push_back(u);
+    event(at, actor, "", "period_closed",
+          Json().add("period", period.to_string()).add("accrued", report.accrued).add("in_flight", report.in_flight).str());
+    return report;
+  });
+}
+
+// ---------------------------------------------------------------- reading
+
+std::vector<std::string> Desk::pending_for(const std::string& person, Date on) const {
+  std::vector<std::pair<Timestamp, std::string>> found;
+  for (const auto& [id, r] : records_) {
+    if (r.state() != State::pending_approval || !r.chain) continue;
+    auto who = r.chain->waiting_for(on);
+    if (std::find(who.begin(), who.end(), person) != who.end()) found.emplace_back(r.request.created_at(), id);
+  }
+  std::sort(found.begin(), found.end());
+  std::vector<std::string> out;
+  for (auto& f : found) out.push_back(std::move(f.second));
+  return out;
+}
+
+std::string Desk::explain(std::string_view id) const {
+  const RequestRecord& r = get(id);
+  const auto& c = r.request.content();
+  std::ostringstream out;
+  out << "Request " << r.id() << ": " << kind_label(c.kind) << " for customer " << c.customer.id << " (" << c.customer.tier
+      << "), requested by " << c.requester << " of " << c.team << "; now " << requests::to_string(r.state()) << ".\n";
+  if (r.amount) {
+    out << "Amount: " << r.amount->to_string();
+    if (!r.conversion.empty()) out << " = " << r.base_amount.to_string() << " " << book_->config().base_currency.code() << " (" << r.conversion << ")";
+    out << ".\n";
+  }
+  for (const concessions::Finding& f : r.assessment.findings)
+    out << "Validation " << concessions::to_string(f.severity) << " [" << f.code << "]: " << f.message << "\n";
+  if (!r.policy_version.empty()) {
+    out << "Routed by policy " << r.policy_version << ": " << policy::to_string(r.route.outcome);
+    if (!r.route.rule.empty()) out << " by rule \"" << r.route.rule << "\"";
+    if (!r.route.reason.empty()) out << " (" << r.route.reason << ")";
+    out << ".\n";
+    for (const std::string& line : r.route.explanation) out << "  " << line << "\n";
+  }
+  if (r.chain) {
+    for (std::size_t i = 0; i < r.chain->steps().size(); ++i) {
+      const auto& s = r.chain->steps()[i];
+      out << "Step " << i + 1 << " (" << (s.step.all_of ? "all of " : "any of ");
+      for (std::size_t k = 0; k < s.step.roles.size(); ++k) out << (k ? ", " : "") << s.step.roles[k];
+      out << "): " << (s.done ? "done" : (i == r.chain->current_step() ? "waiting" : "later"));
+      if (s.escalated) out << ", escalated to " << s.step.escalate_to;
+      for (const auto& a : s.approvals)
+        out << "; approved by " << a.person << " as " << a.role << (a.as_delegate ? " (delegate)" : "");
+      out << "\n";
+    }
+  }
+  if (r.reservation) out << "Budget " << r.budget_owner << " " << r.budget_period->to_string() << ": reservation entry " << r.reservation.value << ".\n";
+  if (!r.entries.empty()) {
+    out << "Posted in " << r.posting_period->to_string() << (r.out_of_period ? " (out-of-period adjustment)" : "") << " as entr" << (r.entries.size() == 1 ? "y" : "ies");
+    for (EntryId e : r.entries) out << " " << e.value;
+    out << ".\n";
+  }
+  return out.str();
+}
+
+}  // namespace amends::desk

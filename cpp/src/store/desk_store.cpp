@@ -1,0 +1,531 @@
+// The desk's tables: loading them into a Desk, writing what a write changed.
+#include "amends/desk_store.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "session.hpp"
+#include "text.hpp"
+
+namespace amends::store {
+
+namespace {
+
+using nlohmann::json;
+using requests::Action;
+using requests::State;
+using requests::Timestamp;
+
+// ---------------------------------------------------------------- JSON of the parts
+
+json money(const std::optional<Money>& m) {
+  if (!m) return nullptr;
+  return json{{"amount", m->amount().to_string(m->currency().minor_units())}, {"currency", std::string(m->currency().code())}};
+}
+
+std::optional<Money> money_of(const json& j) {
+  if (j.is_null()) return std::nullopt;
+  return Money(Decimal::parse(j.at("amount").get<std::string>()), Currency::of(j.at("currency").get<std::string>()));
+}
+
+json decimal(const std::optional<Decimal>& d) {
+  if (!d) return nullptr;
+  return d->to_string();
+}
+
+std::optional<Decimal> decimal_of(const json& j) {
+  if (j.is_null()) return std::nullopt;
+  return Decimal::parse(j.get<std::string>());
+}
+
+json period(const std::optional<Period>& p) {
+  if (!p) return nullptr;
+  return p->to_string();
+}
+
+std::optional<Period> period_of(const json& j) {
+  if (j.is_null()) return std::nullopt;
+  return Period::parse(j.get<std::string>());
+}
+
+Action action_of(const std::string& name) {
+  for (int i = 0; i <= static_cast<int>(Action::amend); ++i)
+    if (requests::to_string(static_cast<Action>(i)) == name) return static_cast<Action>(i);
+  throw store_error("a stored request names an unknown action " + name);
+}
+
+json content(const requests::RequestContent& c) {
+  return json{{"kind", std::string(concessions::to_string(c.kind))},
+              {"customer", {{"id", c.customer.id}, {"tier", c.customer.tier}, {"value", money(c.customer.value)}}},
+              {"amount", money(c.amount)},
+              {"currency", std::string(c.currency.code())},
+              {"reason_code", c.reason_code},
+              {"justification", c.justification},
+              {"evidence", c.evidence},
+              {"requester", c.requester},
+              {"team", c.team},
+              {"service_period", period(c.service_period)},
+              {"claim",
+               {{"period_fee", money(c.claim.period_fee)},
+                {"measured_availability", decimal(c.claim.measured_availability)},
+                {"original_transaction", c.claim.original_transaction},
+                {"discount", decimal(c.claim.discount)},
+                {"monthly_fee", money(c.claim.monthly_fee)},
+                {"months", c.claim.months},
+                {"changes_contract", c.claim.changes_contract},
+                {"override_reason", c.claim.override_reason}}}};
+}
+
+requests::RequestContent content_of(const json& j) {
+  requests::RequestContent c;
+  c.kind = concessions::parse_kind(j.at("kind").get<std::string>());
+  c.customer.id = j.at("customer").at("id").get<std::string>();
+  c.customer.tier = j.at("customer").at("tier").get<std::string>();
+  c.customer.value = money_of(j.at("customer").at("value"));
+  c.amount = money_of(j.at("amount"));
+  c.currency = Currency::of(j.at("currency").get<std::string>());
+  c.reason_code = j.at("reason_code").get<std::string>();
+  c.justification = j.at("justification").get<std::string>();
+  c.evidence = j.at("evidence").get<std::vector<std::string>>();
+  c.requester = j.at("requester").get<std::string>();
+  c.team = j.at("team").get<std::string>();
+  c.service_period = period_of(j.at("service_period"));
+  const json& cl = j.at("claim");
+  c.claim.period_fee = money_of(cl.at("period_fee"));
+  c.claim.measured_availability = decimal_of(cl.at("measured_availability"));
+  c.claim.original_transaction = cl.at("original_transaction").get<std::string>();
+  c.claim.discount = decimal_of(cl.at("discount"));
+  c.claim.monthly_fee = money_of(cl.at("monthly_fee"));
+  c.claim.months = cl.at("months").get<int>();
+  c.claim.changes_contract = cl.at("changes_contract").get<bool>();
+  c.claim.override_reason = cl.at("override_reason").get<std::string>();
+  return c;
+}
+
+json step(const policy::Step& s) {
+  return json{{"all_of", s.all_of},
+              {"roles", s.roles},
+              {"escalate_after_hours", s.escalate_after_hours ? json(*s.escalate_after_hours) : json(nullptr)},
+              {"escalate_to", s.escalate_to}};
+}
+
+policy::Step step_of(const json& j) {
+  policy::Step s;
+  s.all_of = j.at("all_of").get<bool>();
+  s.roles = j.at("roles").get<std::vector<std::string>>();
+  if (!j.at("escalate_after_hours").is_null()) s.escalate_after_hours = j.at("escalate_after_hours").get<int>();
+  s.escalate_to = j.at("escalate_to").get<std::string>();
+  return s;
+}
+
+policy::Outcome outcome_of(const std::string& name) {
+  for (auto o : {policy::Outcome::auto_approved, policy::Outcome::needs_approval, policy::Outcome::blocked})
+    if (policy::to_string(o) == name) return o;
+  throw store_error("a stored route has an unknown outcome " + name);
+}
+
+concessions::Severity severity_of(const std::string& name) {
+  for (auto s : {concessions::Severity::note, concessions::Severity::exception, concessions::Severity::refusal})
+    if (concessions::to_string(s) == name) return s;
+  throw store_error("a stored finding has an unknown severity " + name);
+}
+
+}  // namespace
+
+std::string record_to_json(const desk::RequestRecord& r) {
+  json versions = json::array();
+  for (const auto& v : r.request.versions()) versions.push_back(content(v));
+  json history = json::array();
+  for (const auto& t : r.request.history())
+    history.push_back(json{{"at", t.at},
+                           {"actor", t.actor},
+                           {"action", std::string(requests::to_string(t.action))},
+                           {"from", std::string(requests::to_string(t.from))},
+                           {"to", std::string(requests::to_string(t.to))},
+                           {"comment", t.comment}});
+  json findings = json::array();
+  for (const auto& f : r.assessment.findings)
+    findings.push_back(json{{"code", f.code},
+                            {"severity", std::string(concessions::to_string(f.severity))},
+                            {"overridable", f.overridable},
+                            {"message", f.message}});
+  json steps = json::array();
+  for (const auto& s : r.route.steps) steps.push_back(step(s));
+  json chain = nullptr;
+  if (r.chain) {
+    json states = json::array();
+    for (const auto& s : r.chain->steps()) {
+      json approvals = json::array();
+      for (const auto& a : s.approvals)
+        approvals.push_back(json{{"person", a.person}, {"role", a.role}, {"at", a.at}, {"comment", a.comment}, {"as_delegate", a.as_delegate}});
+      states.push_back(json{{"step", step(s.step)}, {"started_at", s.started_at}, {"escalated", s.escalated}, {"done", s.done}, {"approvals", approvals}});
+    }
+    chain = json{{"requester", r.chain->requester()}, {"current", r.chain->current_step()}, {"steps", states}};
+  }
+  json entries = json::array();
+  for (EntryId e : r.entries) entries.push_back(e.value);
+  json j{{"id", r.id()},
+         {"state", std::string(requests::to_string(r.state()))},
+         {"created_at", r.request.created_at()},
+         {"versions", versions},
+         {"history", history},
+         {"policy_version", r.policy_version},
+         {"assessment", {{"amount", money(r.assessment.amount)}, {"findings", findings}}},
+         {"amount", money(r.amount)},
+         {"base_amount", r.base_amount.to_string()},
+         {"conversion", r.conversion},
+         {"route",
+          {{"policy_version", r.route.policy_version},
+           {"outcome", std::string(policy::to_string(r.route.outcome))},
+           {"rule", r.route.rule},
+           {"steps", steps},
+           {"reason", r.route.reason},
+           {"explanation", r.route.explanation}}},
+         {"chain", chain},
+         {"budget_owner", r.budget_owner},
+         {"budget_period", period(r.budget_period)},
+         {"budget_escalated", r.budget_escalated},
+         {"reservation", r.reservation.value},
+         {"entries", entries},
+         {"posting_period", period(r.posting_period)},
+         {"out_of_period", r.out_of_period},
+         {"accrued", r.accrued},
+         {"alternatives", r.alternatives},
+         {"blocked", r.blocked}};
+  return j.dump();
+}
+
+desk::RequestRecord record_from_json(const std::string& text, const desk::Desk& d) {
+  try {
+    const json j = json::parse(text);
+    std::vector<requests::RequestContent> versions;
+    for (const json& v : j.at("versions")) versions.push_back(content_of(v));
+    std::vector<requests::Transition> history;
+    for (const json& t : j.at("history"))
+      history.push_back(requests::Transition{t.at("at").get<std::int64_t>(), t.at("actor").get<std::string>(),
+                                             action_of(t.at("action").get<std::string>()),
+                                             requests::parse_state(t.at("from").get<std::string>()),
+                                             requests::parse_state(t.at("to").get<std::string>()),
+                                             t.at("comment").get<std::string>()});
+    desk::RequestRecord r(requests::Request::restore(j.at("id").get<std::string>(),
+                                                     requests::parse_state(j.at("state").get<std::string>()),
+                                                     std::move(versions), std::move(history),
+                                                     j.at("created_at").get<std::int64_t>()));
+    r.policy_version = j.at("policy_version").get<std::string>();
+    r.assessment.amount = *money_of(j.at("assessment").at("amount"));
+    for (const json& f : j.at("assessment").at("findings"))
+      r.assessment.findings.push_back(concessions::Finding{f.at("code").get<std::string>(),
+                                                           severity_of(f.at("severity").get<std::string>()),
+                                                           f.at("overridable").get<bool>(), f.at("message").get<std::string>()});
+    r.amount = money_of(j.at("amount"));
+    r.base_amount = Decimal::parse(j.at("base_amount").get<std::string>());
+    r.conversion = j.at("conversion").get<std::string>();
+    const json& route = j.at("route");
+    r.route.policy_version = route.at("policy_version").get<std::string>();
+    r.route.outcome = outcome_of(route.at("outcome").get<std::string>());
+    r.route.rule = route.at("rule").get<std::string>();
+    for (const json& s : route.at("steps")) r.route.steps.push_back(step_of(s));
+    r.route.reason = route.at("reason").get<std::string>();
+    r.route.explanation = route.at("explanation").get<std::vector<std::string>>();
+    if (!j.at("chain").is_null()) {
+      const json& c = j.at("chain");
+      std::vector<approvals::StepState> states;
+      for (const json& s : c.at("steps")) {
+        approvals::StepState st;
+        st.step = step_of(s.at("step"));
+        st.started_at = s.at("started_at").get<std::int64_t>();
+        st.escalated = s.at("escalated").get<bool>();
+        st.done = s.at("done").get<bool>();
+        for (const json& a : s.at("approvals"))
+          st.approvals.push_back(approvals::Approval{a.at("person").get<std::string>(), a.at("role").get<std::string>(),
+                                                     a.at("at").get<std::int64_t>(), a.at("comment").get<std::string>(),
+                                                     a.at("as_delegate").get<bool>()});
+        states.push_back(std::move(st));
+      }
+      r.chain.emplace(d.policy(r.policy_version), c.at("requester").get<std::string>(), std::move(states),
+                      c.at("current").get<std::size_t>());
+    }
+    r.budget_owner = j.at("budget_owner").get<std::string>();
+    r.budget_period = period_of(j.at("budget_period"));
+    r.budget_escalated = j.at("budget_escalated").get<bool>();
+    r.reservation = EntryId{j.at("reservation").get<std::uint64_t>()};
+    for (const json& e : j.at("entries")) r.entries.push_back(EntryId{e.get<std::uint64_t>()});
+    r.posting_period = period_of(j.at("posting_period"));
+    r.out_of_period = j.at("out_of_period").get<bool>();
+    r.accrued = j.at("accrued").get<bool>();
+    r.alternatives = j.at("alternatives").get<std::vector<std::string>>();
+    r.blocked = j.at("blocked").get<std::string>();
+    return r;
+  } catch (const json::exception& e) {
+    throw store_error(std::string("a stored request record does not read back: ") + e.what());
+  }
+}
+
+// ---------------------------------------------------------------- DeskStore
+
+DeskStore::DeskStore(Book& book, desk::Desk& desk) : book_(&book), desk_(&desk) {
+  if (&desk.book() != &book.mirror()) throw invalid_argument("a desk is stored with the book whose mirror it keeps");
+  book.add_participant(*this);
+}
+
+DeskStore::~DeskStore() { book_->remove_participant(*this); }
+
+void DeskStore::reset() {
+  desk_->clear();
+  version_ = 0;
+  charges_loaded_ = 0;
+}
+
+namespace {
+
+requests::Timestamp micros_of(const pqxx::field& f) { return f.as<std::int64_t>(); }
+
+requests::Hash hash_of(const pqxx::field& f) {
+  const pqxx::binarystring bytes(f);
+  requests::Hash h{};
+  if (bytes.size() != h.size()) throw store_error("an audit hash in the database is not 32 bytes");
+  std::copy(bytes.begin(), bytes.end(), h.begin());
+  return h;
+}
+
+requests::AuditEvent audit_event_of(const pqxx::row& row) {
+  requests::AuditEvent e;
+  e.sequence = row[0].as<std::uint64_t>();
+  e.at = micros_of(row[1]);
+  e.actor = row[2].c_str();
+  e.request = row[3].c_str();
+  e.event = row[4].c_str();
+  e.details = row[5].c_str();
+  e.previous = hash_of(row[6]);
+  e.hash = hash_of(row[7]);
+  return e;
+}
+
+constexpr const char* kAuditColumns = "seq, at_micros, actor, request_id, event, details, previous, hash";
+
+}  // namespace
+
+void DeskStore::catch_up(Session& s, std::int64_t version) {
+  pqxx::transaction_base& tx = s.tx();
+  const int book = s.book_id();
+  if (version <= version_ && version_ != 0) return;
+  // Policies, in the order they were published.
+  for (const auto& row : tx.exec_params("SELECT body FROM amends.policies WHERE book_id = $1 ORDER BY published_at, version", book))
+    desk_->load_policy(row[0].c_str());
+  if (desk_->rates().size() != tx.exec_params1("SELECT count(*) FROM amends.fx_rates WHERE book_id = $1", book)[0].as<std::size_t>())
+    for (const auto& row : tx.exec_params("SELECT currency, day, rate FROM amends.fx_rates WHERE book_id = $1", book))
+      desk_->load_rate(desk::FxRate{Currency::of(row[0].c_str()), Date::parse(row[1].c_str()), Decimal::parse(row[2].c_str())});
+  if (desk_->charges().size() != tx.exec_params1("SELECT count(*) FROM amends.charges WHERE book_id = $1", book)[0].as<std::size_t>())
+    for (const auto& row : tx.exec_params(
+             "SELECT charge_id, customer, amount, currency, day, refunded FROM amends.charges WHERE book_id = $1", book)) {
+      const Currency c = Currency::of(row[3].c_str());
+      desk_->load_charge(desk::Charge{row[0].c_str(), row[1].c_str(), Money(Decimal::parse(row[2].c_str()), c),
+                                      Date::parse(row[4].c_str()), Decimal::parse(row[5].c_str())});
+    }
+  for (const auto& row : tx.exec_params(
+           std::string("SELECT ") + kAuditColumns + " FROM amends.audit_events WHERE book_id = $1 AND seq > $2 ORDER BY seq",
+           book, static_cast<std::int64_t>(desk_->audit().events().size())))
+    desk_->load_audit(audit_event_of(row));
+  for (const auto& row : tx.exec_params(
+           "SELECT message_id, request_id, event, customer, subject, body, "
+           "(extract(epoch FROM created_at) * 1000000)::bigint FROM amends.outbox WHERE book_id = $1 AND message_id > $2 "
+           "ORDER BY message_id",
+           book, static_cast<std::int64_t>(desk_->outbox().size())))
+    desk_->load_notification(desk::Notification{row[0].as<std::int64_t>(), row[1].c_str(), row[2].c_str(), row[3].c_str(),
+                                                row[4].c_str(), row[5].c_str(), row[6].as<std::int64_t>()});
+  {
+    pqxx::stream_from rows(tx, "(SELECT record::text FROM amends.requests WHERE book_id = " + std::to_string(book) +
+                                   " AND changed_version > " + std::to_string(version_) + " AND changed_version <= " +
+                                   std::to_string(version) + ")");
+    std::tuple<std::string> row;
+    while (rows >> row) desk_->load_record(record_from_json(std::get<0>(row), *desk_));
+    rows.complete();
+  }
+  version_ = version;
+}
+
+void DeskStore::begin() {
+  mark_ = desk_->mark();
+  active_ = true;
+}
+
+bool DeskStore::changed() const {
+  if (!active_) return false;
+  return !desk_->changed_records().empty() || desk_->audit().events().size() > mark_.audit ||
+         desk_->outbox().size() > mark_.outbox || desk_->policy_order().size() > mark_.policies ||
+         desk_->rates().size() > mark_.rates || !desk_->new_charges().empty();
+}
+
+void DeskStore::failed() {
+  if (!active_) return;
+  desk_->rollback(mark_);
+  active_ = false;
+}
+
+void DeskStore::committed() {
+  if (!active_) return;
+  desk_->commit_mark();
+  active_ = false;
+}
+
+void DeskStore::write(Session& s, std::int64_t version) {
+  pqxx::transaction_base& tx = s.tx();
+  const std::string book = std::to_string(s.book_id());
+  auto field = [](std::string& out, std::string_view v) { text::append_copy_field(out, v); };
+  // Policies, with the time and person of their audit event.
+  for (std::size_t i = mark_.policies; i < desk_->policy_order().size(); ++i) {
+    const std::string& version_name = desk_->policy_order()[i];
+    std::string by = "amends";
+    requests::Timestamp at = 0;
+    for (const auto& e : desk_->audit().events())
+      if (e.event == "policy_published" && e.details.find("\"version\":\"" + version_name + "\"") != std::string::npos) {
+        by = e.actor;
+        at = e.at;
+      }
+    tx.exec_params("INSERT INTO amends.policies (book_id, version, body, published_at, published_by) "
+                   "VALUES ($1, $2, $3, to_timestamp($4::double precision / 1000000), $5)",
+                   s.book_id(), version_name, desk_->policy_texts().at(version_name), std::to_string(at), by);
+  }
+  // Rates and charges recorded in this write.
+  if (desk_->rates().size() > mark_.rates) {
+    std::vector<std::pair<std::string, std::string>> have;
+    for (const auto& row : tx.exec_params("SELECT currency, day::text FROM amends.fx_rates WHERE book_id = $1", s.book_id()))
+      have.emplace_back(row[0].c_str(), row[1].c_str());
+    for (const desk::FxRate& r : desk_->rates()) {
+      if (std::find(have.begin(), have.end(), std::make_pair(std::string(r.currency.code()), r.day.to_string())) != have.end())
+        continue;
+      tx.exec_params("INSERT INTO amends.fx_rates (book_id, currency, day, rate) VALUES ($1, $2, $3, $4)", s.book_id(),
+                     std::string(r.currency.code()), r.day.to_string(), r.rate.to_string());
+    }
+  }
+  for (const std::string& id : desk_->new_charges()) {
+    const desk::Charge& c = desk_->charge(id);
+    tx.exec_params("INSERT INTO amends.charges (book_id, charge_id, customer, amount, currency, day, refunded) "
+                   "VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                   s.book_id(), c.id, c.customer, c.amount.amount().to_string(), std::string(c.amount.currency().code()),
+                   c.day.to_string(), c.refunded_in_billing.to_string());
+  }
+  // Requests: staged by COPY, then inserted or updated in one statement.
+  if (!desk_->changed_records().empty()) {
+    tx.exec0("CREATE TEMPORARY TABLE IF NOT EXISTS desk_requests_stage (request_id text, kind text, state text, "
+             "customer text, requester text, team text, amount numeric, currency char(3), policy_version text, "
+             "record jsonb, created_at_micros bigint) ON COMMIT DELETE ROWS");
+    std::string rows;
+    for (const std::string& id : desk_->changed_records()) {
+      if (!desk_->contains(id)) continue;
+      const desk::RequestRecord& r = desk_->get(id);
+      const auto& c = r.request.content();
+      field(rows, id);
+      rows += '\t';
+      field(rows, concessions::to_string(c.kind));
+      rows += '\t';
+      field(rows, requests::to_string(r.state()));
+      rows += '\t';
+      field(rows, c.customer.id);
+      rows += '\t';
+      field(rows, c.requester);
+      rows += '\t';
+      field(rows, c.team);
+      rows += '\t';
+      if (r.amount) {
+        field(rows, r.amount->amount().to_string());
+      } else {
+        rows += "\\N";
+      }
+      rows += '\t';
+      field(rows, r.amount ? r.amount->currency().code() : c.currency.code());
+      rows += '\t';
+      if (r.policy_version.empty()) {
+        rows += "\\N";
+      } else {
+        field(rows, r.policy_version);
+      }
+      rows += '\t';
+      field(rows, record_to_json(r));
+      rows += '\t';
+      rows += std::to_string(r.request.created_at());
+      rows += '\n';
+    }
+    if (!rows.empty()) {
+      rows.pop_back();
+      CopyIn copy(tx, "desk_requests_stage",
+                  {"request_id", "kind", "state", "customer", "requester", "team", "amount", "currency", "policy_version",
+                   "record", "created_at_micros"});
+      copy.write(rows);
+      copy.complete();
+      tx.exec0(
+          "INSERT INTO amends.requests AS r (book_id, request_id, kind, state, customer, requester, team, amount, currency, "
+          "policy_version, changed_version, record, created_at) "
+          "SELECT " + book + ", request_id, kind, state, customer, requester, team, amount, currency, policy_version, " +
+          std::to_string(version) +
+          ", record, to_timestamp(created_at_micros::double precision / 1000000) FROM desk_requests_stage "
+          "ON CONFLICT (book_id, request_id) DO UPDATE SET state = EXCLUDED.state, amount = EXCLUDED.amount, "
+          "currency = EXCLUDED.currency, policy_version = EXCLUDED.policy_version, "
+          "changed_version = EXCLUDED.changed_version, record = EXCLUDED.record");
+    }
+  }
+  // Audit events and notifications: appended by COPY; the database checks the chain.
+  const auto& events = desk_->audit().events();
+  if (events.size() > mark_.audit) {
+    std::string rows;
+    for (std::size_t i = mark_.audit; i < events.size(); ++i) {
+      const requests::AuditEvent& e = events[i];
+      rows += book + '\t' + std::to_string(e.sequence) + '\t' + std::to_string(e.at) + '\t';
+      field(rows, e.actor);
+      rows += '\t';
+      field(rows, e.request);
+      rows += '\t';
+      field(rows, e.event);
+      rows += '\t';
+      field(rows, e.details);
+      rows += "\t\\\\x" + requests::to_hex(e.previous) + "\t\\\\x" + requests::to_hex(e.hash) + '\n';
+    }
+    rows.pop_back();
+    CopyIn copy(tx, "amends.audit_events",
+                {"book_id", "seq", "at_micros", "actor", "request_id", "event", "details", "previous", "hash"});
+    copy.write(rows);
+    copy.complete();
+  }
+  const auto& outbox = desk_->outbox();
+  if (outbox.size() > mark_.outbox) {
+    std::string rows;
+    for (std::size_t i = mark_.outbox; i < outbox.size(); ++i) {
+      const desk::Notification& n = outbox[i];
+      rows += book + '\t' + std::to_string(n.id) + '\t';
+      field(rows, n.request);
+      rows += '\t';
+      field(rows, n.event);
+      rows += '\t';
+      field(rows, n.customer);
+      rows += '\t';
+      field(rows, n.subject);
+      rows += '\t';
+      field(rows, n.body);
+      rows += '\t' + requests::format_timestamp(n.created_at) + '\n';
+    }
+    rows.pop_back();
+    CopyIn copy(tx, "amends.outbox",
+                {"book_id", "message_id", "request_id", "event", "customer", "subject", "body", "created_at"});
+    copy.write(rows);
+    copy.complete();
+  }
+}
+
+requests::AuditTrail::Verification verify_audit(const std::string& dsn, const std::string& book, std::size_t* count) {
+  try {
+    pqxx::connection conn(dsn);
+    pqxx::read_transaction tx(conn);
+    pqxx::result b = tx.exec_params("SELECT book_id FROM amends.books WHERE name = $1", book);
+    if (b.empty()) throw store_error("there is no book named " + book + " in the database");
+    std::vector<requests::AuditEvent> events;
+    for (const auto& row : tx.exec_params(std::string("SELECT ") + kAuditColumns +
+                                              " FROM amends.audit_events WHERE book_id = $1 ORDER BY seq",
+                                          b[0][0].as<int>()))
+      events.push_back(audit_event_of(row));
+    if (count) *count = events.size();
+    return requests::AuditTrail::verify(events);
+  } catch (const pqxx::broken_connection& e) {
+    throw store_error(std::string("can't reach PostgreSQL: ") + e.what());
+  }
+}
+
+}  // namespace amends::store
