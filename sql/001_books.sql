@@ -838,10 +838,13 @@ BEGIN
     END IF;
 
     IF b.tx_special THEN
+      -- Reversals and completions look up the entries they name, one by
+      -- one through the primary keys: a hash join would read the whole book.
+      PERFORM set_config('enable_nestloop', 'on', true);
       -- A reversal mirrors its entry line by line.
       SELECT n.entry_id, e.reverses INTO r
         FROM new_postings n
-        JOIN amends.entries e ON e.book_id = n.book_id AND e.entry_id = n.entry_id
+        JOIN amends.entries e ON e.book_id = n.book_id AND e.entry_id = n.entry_id AND e.entry_id >= b.tx_first_entry
         LEFT JOIN amends.postings o ON o.book_id = n.book_id AND o.entry_id = e.reverses AND o.line = n.line
        WHERE n.book_id = b.book_id AND e.reverses IS NOT NULL
          AND (o.entry_id IS NULL OR o.account_id <> n.account_id OR o.amount <> -n.amount
@@ -854,7 +857,8 @@ BEGIN
       -- A completion posts no more than was reserved, per account and side.
       SELECT c.entry_id, c.completes, c.account_id INTO r
         FROM (SELECT e.entry_id, e.completes, n.account_id, sign(n.amount) AS side, sum(n.amount) AS amount
-                FROM new_postings n JOIN amends.entries e ON e.book_id = n.book_id AND e.entry_id = n.entry_id
+                FROM new_postings n
+                JOIN amends.entries e ON e.book_id = n.book_id AND e.entry_id = n.entry_id AND e.entry_id >= b.tx_first_entry
                WHERE n.book_id = b.book_id AND e.completes IS NOT NULL
                GROUP BY e.entry_id, e.completes, n.account_id, sign(n.amount)) c
         LEFT JOIN LATERAL (SELECT sum(o.amount) AS amount FROM amends.postings o

@@ -120,6 +120,7 @@ void Desk::clear() {
   rates_.clear();
   charges_.clear();
   records_.clear();
+  by_customer_.clear();
   audit_ = requests::AuditTrail();
   outbox_.clear();
   next_number_ = 1;
@@ -456,27 +457,24 @@ const RequestRecord& Desk::get(std::string_view id) const {
   return it->second;
 }
 
+void Desk::index(const RequestRecord& r) {
+  auto& ids = by_customer_[r.request.content().customer.id];
+  if (std::find(ids.begin(), ids.end(), r.id()) == ids.end()) ids.push_back(r.id());
+}
+
 Money Desk::goodwill_trailing(const std::string& customer, Timestamp at) const {
   Money total = Money::zero(book_->config().base_currency);
-  for (const auto& [id, r] : records_) {
+  auto ids = by_customer_.find(customer);
+  if (ids == by_customer_.end()) return total;
+  for (const std::string& id : ids->second) {
+    auto found = records_.find(id);
+    if (found == records_.end()) continue;
+    const RequestRecord& r = found->second;
     const auto& c = r.request.content();
     if (c.kind != Kind::goodwill || c.customer.id != customer) continue;
     if (r.state() != State::approved && r.state() != State::applied && r.state() != State::reconciled) continue;
     if (r.request.created_at() + 365 * kDay < at) continue;
     total += Money(r.base_amount, total.currency());
-  }
-  return total;
-}
-
-Money Desk::refunded_through_amends(const std::string& charge_id) const {
-  const Charge& ch = charge(charge_id);
-  Money total = Money::zero(ch.amount.currency());
-  for (const auto& [id, r] : records_) {
-    const auto& c = r.request.content();
-    if (c.kind != Kind::refund || c.claim.original_transaction != charge_id || !r.amount) continue;
-    if (r.state() == State::approved || r.state() == State::applied || r.state() == State::reconciled ||
-        r.state() == State::pending_approval)
-      total += *r.amount;
   }
   return total;
 }
@@ -542,6 +540,7 @@ void Desk::load_record(RequestRecord record) {
     for (char c : id.substr(2)) n = n * 10 + static_cast<std::size_t>(c - '0');
     next_number_ = std::max(next_number_, n + 1);
   }
+  index(record);
   records_.insert_or_assign(id, std::move(record));
 }
 
@@ -600,8 +599,11 @@ void Desk::validate_and_route(RequestRecord& r, const std::string& actor, Timest
       }
       Money refunded = Money(ch->second.refunded_in_billing, ch->second.amount.currency());
       // Earlier refunds of the charge through amends (not this request).
-      for (const auto& [id, other] : records_) {
-        if (id == r.id()) continue;
+      static const std::vector<std::string> none;
+      auto of_customer = by_customer_.find(c.customer.id);
+      for (const std::string& id : of_customer == by_customer_.end() ? none : of_customer->second) {
+        if (id == r.id() || !records_.count(id)) continue;
+        const RequestRecord& other = records_.at(id);
         const auto& oc = other.request.content();
         if (oc.kind != Kind::refund || oc.claim.original_transaction != ch->first || !other.amount) continue;
         const State s = other.state();
@@ -792,6 +794,7 @@ const RequestRecord& Desk::submit(requests::RequestContent content, Timestamp at
     touch_new(id);
     RequestRecord& r = records_.emplace(id, RequestRecord{requests::Request(id, std::move(content), at)}).first->second;
     ++next_number_;
+    index(r);
     event(at, actor, id, "created", Json().add("kind", concessions::to_string(r.request.content().kind)).str());
     if (submit_now) validate_and_route(r, actor, at);
     return r;
@@ -803,6 +806,7 @@ const RequestRecord& Desk::amend(const std::string& id, requests::RequestContent
   return atomically([&]() -> const RequestRecord& {
     RequestRecord& r = touch(id);
     r.request.amend(std::move(content), actor, at);
+    index(r);
     event(at, actor, id, "amended", Json().add("version", static_cast<std::int64_t>(r.request.version())).str());
     return r;
   });

@@ -232,6 +232,7 @@ class Desk {
 
  private:
   RequestRecord& find(std::string_view id);
+  void index(const RequestRecord& record);
   // Copy-on-write for the undo log: the record as it is before this write changes it.
   RequestRecord& touch(const std::string& id);
   void touch_new(const std::string& id);
@@ -250,7 +251,6 @@ class Desk {
   void notify(const RequestRecord& r, const std::string& what, Timestamp at);
   std::string budget_root(const std::string& owner, concessions::Kind kind, Period period) const;
   Money goodwill_trailing(const std::string& customer, Timestamp at) const;
-  Money refunded_through_amends(const std::string& charge) const;
   AccountId ensure_account(const std::string& name, AccountType type, Currency currency);
 
   Ledger* book_;
@@ -260,6 +260,8 @@ class Desk {
   std::vector<FxRate> rates_;  // sorted by (currency, day)
   std::map<std::string, Charge, std::less<>> charges_;
   std::map<std::string, RequestRecord, std::less<>> records_;
+  // Request ids by every customer they have named (filter on the current one).
+  std::map<std::string, std::vector<std::string>, std::less<>> by_customer_;
   requests::AuditTrail audit_;
   std::vector<Notification> outbox_;
   std::size_t next_number_ = 1;

@@ -1,6 +1,10 @@
 // The desk's tables: loading them into a Desk, writing what a write changed.
 #include "amends/desk_store.hpp"
 
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+
 #include <nlohmann/json.hpp>
 
 #include "session.hpp"
@@ -117,12 +121,6 @@ policy::Step step_of(const json& j) {
   return s;
 }
 
-policy::Outcome outcome_of(const std::string& name) {
-  for (auto o : {policy::Outcome::auto_approved, policy::Outcome::needs_approval, policy::Outcome::blocked})
-    if (policy::to_string(o) == name) return o;
-  throw store_error("a stored route has an unknown outcome " + name);
-}
-
 concessions::Severity severity_of(const std::string& name) {
   for (auto s : {concessions::Severity::note, concessions::Severity::exception, concessions::Severity::refusal})
     if (concessions::to_string(s) == name) return s;
@@ -148,8 +146,6 @@ std::string record_to_json(const desk::RequestRecord& r) {
                             {"severity", std::string(concessions::to_string(f.severity))},
                             {"overridable", f.overridable},
                             {"message", f.message}});
-  json steps = json::array();
-  for (const auto& s : r.route.steps) steps.push_back(step(s));
   json chain = nullptr;
   if (r.chain) {
     json states = json::array();
@@ -173,13 +169,13 @@ std::string record_to_json(const desk::RequestRecord& r) {
          {"amount", money(r.amount)},
          {"base_amount", r.base_amount.to_string()},
          {"conversion", r.conversion},
+         // The route's steps and explanation are recomputed when the record
+         // is read back: routing is a function of the policy version and
+         // the request, both stored.
          {"route",
-          {{"policy_version", r.route.policy_version},
-           {"outcome", std::string(policy::to_string(r.route.outcome))},
+          {{"outcome", std::string(policy::to_string(r.route.outcome))},
            {"rule", r.route.rule},
-           {"steps", steps},
-           {"reason", r.route.reason},
-           {"explanation", r.route.explanation}}},
+           {"reason", r.route.reason}}},
          {"chain", chain},
          {"budget_owner", r.budget_owner},
          {"budget_period", period(r.budget_period)},
@@ -220,12 +216,19 @@ desk::RequestRecord record_from_json(const std::string& text, const desk::Desk& 
     r.base_amount = Decimal::parse(j.at("base_amount").get<std::string>());
     r.conversion = j.at("conversion").get<std::string>();
     const json& route = j.at("route");
-    r.route.policy_version = route.at("policy_version").get<std::string>();
-    r.route.outcome = outcome_of(route.at("outcome").get<std::string>());
-    r.route.rule = route.at("rule").get<std::string>();
-    for (const json& s : route.at("steps")) r.route.steps.push_back(step_of(s));
-    r.route.reason = route.at("reason").get<std::string>();
-    r.route.explanation = route.at("explanation").get<std::vector<std::string>>();
+    if (!r.policy_version.empty()) {
+      const auto& c = r.request.content();
+      std::vector<std::string> exceptions;
+      for (const auto& f : r.assessment.findings)
+        if (f.severity == concessions::Severity::exception) exceptions.push_back(f.code);
+      r.route = policy::route(d.policy(r.policy_version),
+                              policy::RouteInput{c.kind, r.base_amount, c.customer.tier, !exceptions.empty(), exceptions});
+      if (policy::to_string(r.route.outcome) != route.at("outcome").get<std::string>() ||
+          r.route.rule != route.at("rule").get<std::string>())
+        throw store_error("request " + r.id() + " does not route again as it was routed (" +
+                          route.at("outcome").get<std::string>() + " by \"" + route.at("rule").get<std::string>() +
+                          "\") under policy " + r.policy_version);
+    }
     if (!j.at("chain").is_null()) {
       const json& c = j.at("chain");
       std::vector<approvals::StepState> states;
@@ -404,6 +407,11 @@ void DeskStore::write(Session& s, std::int64_t version) {
                    s.book_id(), c.id, c.customer, c.amount.amount().to_string(), std::string(c.amount.currency().code()),
                    c.day.to_string(), c.refunded_in_billing.to_string());
   }
+  auto T = [t = std::chrono::steady_clock::now()](const char* what) mutable {
+    auto n = std::chrono::steady_clock::now();
+    if (getenv("AMENDS_TRACE")) fprintf(stderr, "TRACE   %s %.3f\n", what, std::chrono::duration<double>(n - t).count());
+    t = n;
+  };
   // Requests: staged by COPY, then inserted or updated in one statement.
   if (!desk_->changed_records().empty()) {
     tx.exec0("CREATE TEMPORARY TABLE IF NOT EXISTS desk_requests_stage (request_id text, kind text, state text, "
@@ -452,17 +460,23 @@ void DeskStore::write(Session& s, std::int64_t version) {
                    "record", "created_at_micros"});
       copy.write(rows);
       copy.complete();
+      // Updates first, then the new requests (an upsert would run the insert
+      // checks on rows that are updates).
+      tx.exec0("UPDATE amends.requests r SET state = s.state, amount = s.amount, currency = s.currency, "
+               "policy_version = s.policy_version, changed_version = " + std::to_string(version) +
+               ", record = s.record FROM desk_requests_stage s WHERE r.book_id = " + book +
+               " AND r.request_id = s.request_id");
       tx.exec0(
-          "INSERT INTO amends.requests AS r (book_id, request_id, kind, state, customer, requester, team, amount, currency, "
+          "INSERT INTO amends.requests (book_id, request_id, kind, state, customer, requester, team, amount, currency, "
           "policy_version, changed_version, record, created_at) "
           "SELECT " + book + ", request_id, kind, state, customer, requester, team, amount, currency, policy_version, " +
           std::to_string(version) +
-          ", record, to_timestamp(created_at_micros::double precision / 1000000) FROM desk_requests_stage "
-          "ON CONFLICT (book_id, request_id) DO UPDATE SET state = EXCLUDED.state, amount = EXCLUDED.amount, "
-          "currency = EXCLUDED.currency, policy_version = EXCLUDED.policy_version, "
-          "changed_version = EXCLUDED.changed_version, record = EXCLUDED.record");
+          ", record, to_timestamp(created_at_micros::double precision / 1000000) FROM desk_requests_stage s "
+          "WHERE NOT EXISTS (SELECT 1 FROM amends.requests r WHERE r.book_id = " + book +
+          " AND r.request_id = s.request_id)");
     }
   }
+  T("requests");
   // Audit events and notifications: appended by COPY; the database checks the chain.
   const auto& events = desk_->audit().events();
   if (events.size() > mark_.audit) {
@@ -485,6 +499,7 @@ void DeskStore::write(Session& s, std::int64_t version) {
     copy.write(rows);
     copy.complete();
   }
+  T("audit");
   const auto& outbox = desk_->outbox();
   if (outbox.size() > mark_.outbox) {
     std::string rows;
@@ -508,6 +523,7 @@ void DeskStore::write(Session& s, std::int64_t version) {
     copy.write(rows);
     copy.complete();
   }
+  T("outbox");
 }
 
 requests::AuditTrail::Verification verify_audit(const std::string& dsn, const std::string& book, std::size_t* count) {
