@@ -19,6 +19,15 @@ Date day_of(Timestamp at) {
   return Date::from_days(static_cast<std::int32_t>(days));
 }
 
+// Every step is an audit event, and the trail's times never go backwards:
+// refuse an operation dated before the last event before it changes
+// anything (the ledger's completions and voids can't be rolled back).
+void check_clock(const requests::AuditTrail& audit, Timestamp at) {
+  if (!audit.events().empty() && at < audit.events().back().at)
+    throw invalid_argument("the desk records its steps in time order: " + requests::format_timestamp(at) +
+                           " is before its last step at " + requests::format_timestamp(audit.events().back().at));
+}
+
 Date last_day(Period p) { return Date::from_ymd(p.next().year(), p.next().month(), 1).plus_days(-1); }
 Date first_day(Period p) { return Date::from_ymd(p.year(), p.month(), 1); }
 
@@ -253,6 +262,7 @@ auto Desk::atomically(F&& f) -> decltype(f()) {
 
 const policy::Policy& Desk::publish_policy(std::string_view toml_text, const std::string& actor, Timestamp at) {
   return atomically([&]() -> const policy::Policy& {
+    check_clock(audit_, at);
     auto parsed = std::make_unique<policy::Policy>(policy::Policy::parse(toml_text));
     if (!(parsed->base_currency == book_->config().base_currency))
       throw policy::policy_error("the policy is in " + std::string(parsed->base_currency.code()) + " but book " +
@@ -650,7 +660,13 @@ void Desk::validate_and_route(RequestRecord& r, const std::string& actor, Timest
       offer.months = c.claim.months;
       offer.credit = c.claim.discount ? std::nullopt : c.amount;
       offer.changes_contract = c.claim.changes_contract;
-      a = concessions::assess_retention(pol.terms.retention, concessions::CustomerContext{c.customer.id, c.customer.tier, to_base(*c.customer.value, today), Money::zero(base)}, offer);
+      // The offer and the value in one currency: the request's when the value
+      // is given in it, else the base currency.
+      const Money value =
+          c.customer.value->currency() == c.currency ? *c.customer.value : to_base(*c.customer.value, today);
+      a = concessions::assess_retention(
+          pol.terms.retention,
+          concessions::CustomerContext{c.customer.id, c.customer.tier, value, Money::zero(value.currency())}, offer);
       break;
     }
   }
@@ -749,7 +765,16 @@ void Desk::on_chain_complete(RequestRecord& r, Timestamp at) {
                                 " budget for " + r.budget_period->to_string() + " has " +
                                 Money(u.available, base).to_string() + " left; " + r.id() + " needs " + need.to_string();
     if (u.hard) throw budget_exceeded(message);
-    if (!pol.terms.budget_escalate_to.empty() && !r.budget_escalated && r.chain) {
+    // Nobody approves twice: when someone with the budget role approved
+    // already, they have decided on the whole amount; no step is added.
+    bool authority_approved = false;
+    if (r.chain && !pol.terms.budget_escalate_to.empty())
+      for (const approvals::StepState& s : r.chain->steps())
+        for (const approvals::Approval& ap : s.approvals) {
+          const auto people = pol.people_for(pol.terms.budget_escalate_to, day_of(ap.at));
+          if (std::find(people.begin(), people.end(), ap.person) != people.end()) authority_approved = true;
+        }
+    if (!pol.terms.budget_escalate_to.empty() && !r.budget_escalated && r.chain && !authority_approved) {
       r.budget_escalated = true;
       r.chain->add_step(policy::Step{false, {pol.terms.budget_escalate_to}, std::nullopt, {}}, at);
       event(at, kSystem, r.id(), "budget_escalated", Json().add("to", pol.terms.budget_escalate_to).add("reason", message).str());
@@ -782,6 +807,7 @@ void Desk::release(RequestRecord& r, Date on, const std::string& why) {
 
 const RequestRecord& Desk::submit(requests::RequestContent content, Timestamp at, bool submit_now, std::string id) {
   return atomically([&]() -> const RequestRecord& {
+    check_clock(audit_, at);
     if (id.empty()) {
       char buf[16];
       std::snprintf(buf, sizeof buf, "R-%06zu", next_number_);
@@ -790,6 +816,9 @@ const RequestRecord& Desk::submit(requests::RequestContent content, Timestamp at
     if (records_.count(id)) throw invalid_argument("request " + id + " exists already");
     if (content.team.empty()) throw invalid_argument("request " + id + " names the requester's team");
     if (content.customer.id.empty()) throw invalid_argument("request " + id + " names the customer");
+    if (content.customer.id.find(':') != std::string::npos)
+      throw invalid_argument("request " + id + ": customer id \"" + content.customer.id +
+                             "\" has a ':', which no Liabilities:CustomerCredits:<customer> account can carry");
     const std::string actor = content.requester;
     touch_new(id);
     RequestRecord& r = records_.emplace(id, RequestRecord{requests::Request(id, std::move(content), at)}).first->second;
@@ -804,6 +833,7 @@ const RequestRecord& Desk::submit(requests::RequestContent content, Timestamp at
 const RequestRecord& Desk::amend(const std::string& id, requests::RequestContent content, const std::string& actor,
                                  Timestamp at) {
   return atomically([&]() -> const RequestRecord& {
+    check_clock(audit_, at);
     RequestRecord& r = touch(id);
     r.request.amend(std::move(content), actor, at);
     index(r);
@@ -814,6 +844,7 @@ const RequestRecord& Desk::amend(const std::string& id, requests::RequestContent
 
 const RequestRecord& Desk::resubmit(const std::string& id, const std::string& actor, Timestamp at) {
   return atomically([&]() -> const RequestRecord& {
+    check_clock(audit_, at);
     RequestRecord& r = touch(id);
     if (actor != r.request.content().requester)
       throw invalid_argument("only the requester (" + r.request.content().requester + ") submits request " + id);
@@ -829,6 +860,7 @@ const RequestRecord& Desk::resubmit(const std::string& id, const std::string& ac
 const RequestRecord& Desk::approve(const std::string& id, const std::string& person, Timestamp at,
                                    const std::string& comment) {
   return atomically([&]() -> const RequestRecord& {
+    check_clock(audit_, at);
     RequestRecord& r = touch(id);
     if (r.state() != State::pending_approval) {
       if (r.state() == State::validated && !r.blocked.empty())
@@ -854,6 +886,7 @@ const RequestRecord& Desk::approve(const std::string& id, const std::string& per
 const RequestRecord& Desk::decline(const std::string& id, const std::string& person, Timestamp at,
                                    const std::string& comment, std::vector<std::string> alternatives) {
   return atomically([&]() -> const RequestRecord& {
+    check_clock(audit_, at);
     RequestRecord& r = touch(id);
     if (comment.empty()) throw invalid_argument("a decline says why");
     if (r.state() == State::pending_approval) {
@@ -880,6 +913,7 @@ const RequestRecord& Desk::decline(const std::string& id, const std::string& per
 const RequestRecord& Desk::return_for_information(const std::string& id, const std::string& person, Timestamp at,
                                                   const std::string& comment) {
   return atomically([&]() -> const RequestRecord& {
+    check_clock(audit_, at);
     RequestRecord& r = touch(id);
     if (comment.empty()) throw invalid_argument("returning a request says what is missing");
     if (person == r.request.content().requester)
@@ -899,6 +933,7 @@ const RequestRecord& Desk::return_for_information(const std::string& id, const s
 const RequestRecord& Desk::cancel(const std::string& id, const std::string& actor, Timestamp at,
                                   const std::string& reason) {
   return atomically([&]() -> const RequestRecord& {
+    check_clock(audit_, at);
     RequestRecord& r = touch(id);
     if (r.state() == State::approved && r.accrued)
       throw request_state_error("request " + id + " was accrued at a period close; reverse it instead of cancelling");
@@ -911,6 +946,7 @@ const RequestRecord& Desk::cancel(const std::string& id, const std::string& acto
 
 const RequestRecord& Desk::expire(const std::string& id, Timestamp at, const std::string& reason) {
   return atomically([&]() -> const RequestRecord& {
+    check_clock(audit_, at);
     RequestRecord& r = touch(id);
     if (r.state() == State::approved && r.accrued)
       throw request_state_error("request " + id + " was accrued at a period close; it can't expire");
@@ -961,6 +997,7 @@ std::vector<EntryId> Desk::post_concession(RequestRecord& r, const std::string& 
     d.description = std::string(concessions::to_string(ev)) + " for " + c.customer.id + ": " + r.id() +
                     (pp.note.empty() ? std::string() : " (" + pp.note + ")");
     d.idempotency_key = "request:" + r.id() + ":" + std::to_string(i + 1);
+    d.allow_locked_period = into.has_value();  // accruing at a close: the period being closed may be locked
     d.metadata = {{"request", r.id()},
                   {"kind", std::string(concessions::to_string(c.kind))},
                   {"service_period", service.to_string()},
@@ -981,6 +1018,7 @@ std::vector<EntryId> Desk::post_concession(RequestRecord& r, const std::string& 
 
 const RequestRecord& Desk::apply(const std::string& id, const std::string& actor, Timestamp at) {
   return atomically([&]() -> const RequestRecord& {
+    check_clock(audit_, at);
     RequestRecord& r = touch(id);
     requests::next_state(r.state(), Action::apply);  // throws unless approved
     if (!r.accrued) {
@@ -1002,6 +1040,7 @@ const RequestRecord& Desk::apply(const std::string& id, const std::string& actor
 const RequestRecord& Desk::reconcile(const std::string& id, const std::string& actor, Timestamp at,
                                      const std::string& reference) {
   return atomically([&]() -> const RequestRecord& {
+    check_clock(audit_, at);
     RequestRecord& r = touch(id);
     r.request.act(Action::reconcile, actor, at, reference);
     event(at, actor, id, "reconciled", Json().add("reference", reference).str());
@@ -1011,6 +1050,7 @@ const RequestRecord& Desk::reconcile(const std::string& id, const std::string& a
 
 std::vector<std::string> Desk::escalate_due(Timestamp now) {
   return atomically([&] {
+    check_clock(audit_, now);
     std::vector<std::string> out;
     std::vector<std::string> ids;
     for (const auto& [id, r] : records_)
@@ -1029,6 +1069,7 @@ std::vector<std::string> Desk::escalate_due(Timestamp now) {
 
 CloseReport Desk::close_period(Period period, const std::string& actor, Timestamp at, bool accrue) {
   return atomically([&] {
+    check_clock(audit_, at);
     CloseReport report;
     report.period = period;
     std::vector<std::string> stranded;
@@ -1044,14 +1085,19 @@ CloseReport Desk::close_period(Period period, const std::string& actor, Timestam
                           " approved, unapplied request(s) and their budget reservations: " + list +
                           "; apply them, or close with accrual to post them into " + period.to_string());
     }
+    // Entries first (appended: undone on failure), then the reservations'
+    // completions, which change earlier entries and so come last.
     for (const std::string& id : stranded) {
       RequestRecord& r = touch(id);
       r.entries = post_concession(r, actor, at, period);
-      if (r.reservation && book_->status_of(r.reservation) == EntryStatus::pending)
-        book_->post_pending(r.reservation, day_of(at), {}, "Consumed at the close of " + period.to_string());
       r.accrued = true;
       event(at, actor, id, "accrued", Json().add("period", period.to_string()).str());
       report.accrued.push_back(id);
+    }
+    for (const std::string& id : stranded) {
+      RequestRecord& r = records_.at(id);
+      if (r.reservation && book_->status_of(r.reservation) == EntryStatus::pending)
+        book_->post_pending(r.reservation, day_of(at), {}, "Consumed at the close of " + period.to_string());
     }
     book_->set_period_state(period, PeriodState::closed);
     std::map<std::string, CloseReport::KindTotal> totals;

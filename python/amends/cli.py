@@ -10,6 +10,17 @@
     amends db status            running or stopped, pid, data directory, DSN (exit 0 running, 3 stopped)
     amends version
 
+The concession desk (amends.cli_desk; each takes --dsn, --book and, where it prints, --json):
+
+    amends policy publish FILE          publish an approval policy; prints its version
+    amends request submit|show|list|approve|decline|return|apply|cancel|resubmit
+    amends approvals pending --approver X
+    amends budgets [allocate ...]       list the budgets, or add to one
+    amends rates set ...                amends charges record ...
+    amends period close YYYY-MM --as X [--accrue]
+    amends audit verify                 exit 0 if the hash chain is intact, 1 if it is broken
+    amends outbox
+
 `amends db` takes --data-dir DIR; the default is $AMENDS_DATA_DIR, else
 $XDG_DATA_HOME/amends/pg, else ~/.local/share/amends/pg.
 """
@@ -21,6 +32,7 @@ import sys
 from typing import Sequence
 
 import amends
+from amends import cli_desk
 from amends.cluster import Cluster, ClusterError
 
 # What `amends db status` returns for a stopped server, as `pg_ctl status` does.
@@ -85,6 +97,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     commands.add_parser("version", help="print the version")
 
+    cli_desk.add_parsers(commands)
+
     args = parser.parse_args(argv)
     try:
         if args.command == "tour":
@@ -115,6 +129,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "version":
             print(amends.__version__)
             return 0
+        if args.command in cli_desk.COMMANDS:
+            return cli_desk.run(args)
     except (amends.AmendsError, ClusterError) as error:
         print(f"amends: {type(error).__name__}: {error}", file=sys.stderr)
         return 2

@@ -150,7 +150,11 @@ class Desk:
             self.book._store.sync()
 
     def transaction(self, fn: Callable[[], _T]) -> _T:
-        """Runs fn() -- any number of desk and book operations -- as one transaction."""
+        """Runs fn() -- any number of desk and book operations -- as one PostgreSQL transaction.
+
+        On an amends.Book everything fn() did commits together or not at all. In memory
+        (amends.Ledger) each operation is atomic by itself, and fn() simply runs.
+        """
         return self._write("desk", fn)
 
     # ------------------------------------------------------------------ reference data

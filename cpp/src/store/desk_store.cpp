@@ -1,10 +1,6 @@
 // The desk's tables: loading them into a Desk, writing what a write changed.
 #include "amends/desk_store.hpp"
 
-#include <chrono>
-#include <cstdio>
-#include <cstdlib>
-
 #include <nlohmann/json.hpp>
 
 #include "session.hpp"
@@ -407,11 +403,6 @@ void DeskStore::write(Session& s, std::int64_t version) {
                    s.book_id(), c.id, c.customer, c.amount.amount().to_string(), std::string(c.amount.currency().code()),
                    c.day.to_string(), c.refunded_in_billing.to_string());
   }
-  auto T = [t = std::chrono::steady_clock::now()](const char* what) mutable {
-    auto n = std::chrono::steady_clock::now();
-    if (getenv("AMENDS_TRACE")) fprintf(stderr, "TRACE   %s %.3f\n", what, std::chrono::duration<double>(n - t).count());
-    t = n;
-  };
   // Requests: staged by COPY, then inserted or updated in one statement.
   if (!desk_->changed_records().empty()) {
     tx.exec0("CREATE TEMPORARY TABLE IF NOT EXISTS desk_requests_stage (request_id text, kind text, state text, "
@@ -476,7 +467,6 @@ void DeskStore::write(Session& s, std::int64_t version) {
           " AND r.request_id = s.request_id)");
     }
   }
-  T("requests");
   // Audit events and notifications: appended by COPY; the database checks the chain.
   const auto& events = desk_->audit().events();
   if (events.size() > mark_.audit) {
@@ -499,7 +489,6 @@ void DeskStore::write(Session& s, std::int64_t version) {
     copy.write(rows);
     copy.complete();
   }
-  T("audit");
   const auto& outbox = desk_->outbox();
   if (outbox.size() > mark_.outbox) {
     std::string rows;
@@ -523,7 +512,6 @@ void DeskStore::write(Session& s, std::int64_t version) {
     copy.write(rows);
     copy.complete();
   }
-  T("outbox");
 }
 
 requests::AuditTrail::Verification verify_audit(const std::string& dsn, const std::string& book, std::size_t* count) {

@@ -743,6 +743,7 @@ struct Book::Impl {
             op();
           } catch (...) {
             for (Participant* p : participants) p->failed();
+            tx.abort();  // restoring may read the book afresh, in a transaction of its own
             restore(*snap);
             throw;
           }
@@ -752,24 +753,18 @@ struct Book::Impl {
             for (Participant* p : participants) p->committed();
             return;  // nothing to write: the transaction rolls back
           }
-          auto t0 = std::chrono::steady_clock::now();
           write_changes(tx, *snap, changes);
-          auto t1 = std::chrono::steady_clock::now();
           if (others) {
             Session session(tx, info.id);
             for (Participant* p : participants)
               if (p->changed()) p->write(session, new_version);
           }
-          auto t2 = std::chrono::steady_clock::now();
-          if (getenv("AMENDS_TRACE")) fprintf(stderr, "TRACE ledger %.3f desk %.3f\n", std::chrono::duration<double>(t1 - t0).count(), std::chrono::duration<double>(t2 - t1).count());
           if (fail_at_commit == 1) {
             fail_at_commit = 0;
             conn->disconnect();
           }
           try {
-            auto tc = std::chrono::steady_clock::now();
             tx.commit();
-            if (getenv("AMENDS_TRACE")) fprintf(stderr, "TRACE commit %.3f\n", std::chrono::duration<double>(std::chrono::steady_clock::now() - tc).count());
             if (fail_at_commit == 2) {
               fail_at_commit = 0;
               conn->disconnect();
