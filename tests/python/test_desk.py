@@ -295,3 +295,19 @@ def test_hard_budget_holds_under_concurrent_approvers(pg_books_dsn: str) -> None
     assert (u.reserved, u.available) == (D("900.00"), D("100.00"))
     assert sorted(r.id for r in fresh.requests("approved")) == sorted(approved)
     assert fresh.verify_audit()["ok"]
+
+
+def test_submitted_and_applied_in_one_transaction(pg_books_dsn: str, clock: Clock) -> None:
+    # The database sees the request go from nothing to applied in one write and checks each move of it.
+    desk = amends.Desk(amends.open(pg_books_dsn, f"desk_{uuid.uuid4().hex[:10]}"), policy=POLICY, clock=clock)
+    desk.allocate("support", "goodwill", "2026-11", "1000.00", on="2026-11-01")
+
+    def both() -> str:
+        r = desk._core.submit({"kind": "goodwill", "customer": "C-16", "tier": "growth", "amount": "40.00",
+                               "requester": "ana", "team": "support"}, 1_793_700_000_000_000)
+        desk._core.apply(r["id"], "billing-bot", 1_793_700_000_000_001)
+        return str(r["id"])
+
+    rid = desk.transaction(both)
+    again = stored(desk)
+    assert again.get(rid).state == "applied" and again.book.balance("ContraRevenue:Goodwill") == D("40.00")

@@ -451,20 +451,21 @@ void DeskStore::write(Session& s, std::int64_t version) {
                    "record", "created_at_micros"});
       copy.write(rows);
       copy.complete();
-      // Updates first, then the new requests (an upsert would run the insert
-      // checks on rows that are updates).
-      tx.exec0("UPDATE amends.requests r SET state = s.state, amount = s.amount, currency = s.currency, "
-               "policy_version = s.policy_version, changed_version = " + std::to_string(version) +
-               ", record = s.record FROM desk_requests_stage s WHERE r.book_id = " + book +
-               " AND r.request_id = s.request_id");
+      // New requests go in as drafts and every staged row is then updated
+      // to its state, so the database checks each move against the
+      // lifecycle (an upsert would run the insert checks on updates).
       tx.exec0(
           "INSERT INTO amends.requests (book_id, request_id, kind, state, customer, requester, team, amount, currency, "
           "policy_version, changed_version, record, created_at) "
-          "SELECT " + book + ", request_id, kind, state, customer, requester, team, amount, currency, policy_version, " +
+          "SELECT " + book + ", request_id, kind, 'draft', customer, requester, team, amount, currency, policy_version, " +
           std::to_string(version) +
           ", record, to_timestamp(created_at_micros::double precision / 1000000) FROM desk_requests_stage s "
           "WHERE NOT EXISTS (SELECT 1 FROM amends.requests r WHERE r.book_id = " + book +
           " AND r.request_id = s.request_id)");
+      tx.exec0("UPDATE amends.requests r SET state = s.state, amount = s.amount, currency = s.currency, "
+               "policy_version = s.policy_version, changed_version = " + std::to_string(version) +
+               ", record = s.record FROM desk_requests_stage s WHERE r.book_id = " + book +
+               " AND r.request_id = s.request_id AND (r.state IS DISTINCT FROM s.state OR r.record <> s.record)");
     }
   }
   // Audit events and notifications: appended by COPY; the database checks the chain.

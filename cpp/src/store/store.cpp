@@ -15,6 +15,7 @@
 #include <pqxx/pqxx>
 #include <pqxx/tablewriter>
 
+#include "amends/requests.hpp"
 #include "session.hpp"
 #include "text.hpp"
 
@@ -56,7 +57,12 @@ std::string primary_message(const std::exception& e) {
   if (state == "AM012") throw entry_not_found(message);
   if (state == "AM013") throw already_reversed(message);
   if (state == "AM014") throw pending_state_error(message);
+  if (state == "AM015") throw invalid_entry(message);
+  if (state == "AM016") throw store_error(message);
   if (state == "AM017") throw invalid_argument(message);
+  if (state == "AM018") throw store_error("the audit trail refused an event: " + message);
+  if (state == "AM019") throw request_state_error(message);
+  if (state == "AM020") throw invalid_argument(message);
   if (state == "23505") {
     if (message.find("entries_idempotency_key") != std::string::npos)
       throw idempotency_conflict("the database refused a reused idempotency key: " + message);
