@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The main job on the embedded default: the tour, which posts a month of
-# concessions into a book in amends' own PostgreSQL cluster (created and
-# started on first use) and prints the trial balance and a statement.
+# The main job on the embedded default: the tour, which runs the four
+# concession processes (service credit, goodwill, refund, retention offer)
+# under the sample policy in a book of amends' own PostgreSQL cluster
+# (created and started on first use) and prints what happened.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash ci/setup.sh >&2

@@ -103,7 +103,10 @@ std::string CloseReport::text() const {
   std::ostringstream out;
   out << "Close report for " << period.to_string() << "\n";
   if (posted.empty()) out << "  no concessions posted in the period\n";
-  for (const KindTotal& k : posted) out << "  posted  " << k.kind << ": " << k.count << " for " << k.amount.to_string() << "\n";
+  const int places = base_currency.minor_units();
+  for (const KindTotal& k : posted)
+    out << "  posted  " << k.kind << ": " << k.count << " for " << k.amount.to_string(places) << " "
+        << base_currency.code() << "\n";
   auto list = [&](const char* what, const std::vector<std::string>& ids) {
     if (ids.empty()) return;
     out << "  " << what << ": ";
@@ -114,9 +117,9 @@ std::string CloseReport::text() const {
   list("out-of-period adjustments", out_of_period);
   list("still awaiting approval", in_flight);
   for (const Utilisation& u : budgets)
-    out << "  budget " << u.owner << " " << u.kind << ": allocated " << u.allocated.to_string() << ", consumed "
-        << u.consumed.to_string() << ", reserved " << u.reserved.to_string() << ", available "
-        << u.available.to_string() << " " << u.currency.code() << "\n";
+    out << "  budget " << u.owner << " " << u.kind << ": allocated " << u.allocated.to_string(places) << ", consumed "
+        << u.consumed.to_string(places) << ", reserved " << u.reserved.to_string(places) << ", available "
+        << u.available.to_string(places) << " " << u.currency.code() << "\n";
   return out.str();
 }
 
@@ -262,7 +265,6 @@ auto Desk::atomically(F&& f) -> decltype(f()) {
 
 const policy::Policy& Desk::publish_policy(std::string_view toml_text, const std::string& actor, Timestamp at) {
   return atomically([&]() -> const policy::Policy& {
-    check_clock(audit_, at);
     auto parsed = std::make_unique<policy::Policy>(policy::Policy::parse(toml_text));
     if (!(parsed->base_currency == book_->config().base_currency))
       throw policy::policy_error("the policy is in " + std::string(parsed->base_currency.code()) + " but book " +
@@ -274,6 +276,7 @@ const policy::Policy& Desk::publish_policy(std::string_view toml_text, const std
       throw policy::policy_error("policy version " + version +
                                  " is already published with other text; give the new policy a new version");
     }
+    check_clock(audit_, at);
     event(at, actor, "", "policy_published", Json().add("version", version).add("rules", static_cast<std::int64_t>(parsed->rules.size())).str());
     policy_texts_.emplace(version, std::string(toml_text));
     policy_order_.push_back(version);
@@ -1072,6 +1075,7 @@ CloseReport Desk::close_period(Period period, const std::string& actor, Timestam
     check_clock(audit_, at);
     CloseReport report;
     report.period = period;
+    report.base_currency = book_->config().base_currency;
     std::vector<std::string> stranded;
     for (const auto& [id, r] : records_) {
       if (r.state() != State::approved || r.accrued) continue;

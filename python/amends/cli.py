@@ -1,6 +1,6 @@
 """The amends command line.
 
-    amends tour                 the main job: a month of concessions in the embedded default PostgreSQL
+    amends tour                 the main job: the four concession processes in the embedded default PostgreSQL
                                 (--dsn DSN for another server, --memory for an in-memory book)
     amends load FILE.csv        post a postings CSV into a book in PostgreSQL, durably and exactly once
     amends balance FILE.csv     load postings from CSV and print the balance report
@@ -67,7 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="amends", description="A ledger for the money a company gives back to its customers.")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    tour = commands.add_parser("tour", help="post a month of concessions in memory and print the trial balance")
+    tour = commands.add_parser("tour", help="run the four concession processes on the sample policy and print what happened")
     tour.add_argument("--customers", type=int, default=6)
     tour.add_argument("--seed", type=int, default=2026)
     tour.add_argument("--memory", action="store_true", help="use an in-memory book instead of PostgreSQL")

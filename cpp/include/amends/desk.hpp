@@ -112,6 +112,7 @@ struct FxRate {
 
 struct CloseReport {
   Period period;
+  Currency base_currency = Currency::of("USD");
   struct KindTotal {
     std::string kind;
     std::size_t count = 0;
