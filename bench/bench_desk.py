@@ -96,9 +96,14 @@ def one_run(run: int, args: argparse.Namespace, amends, psycopg, cluster_dsn: st
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("CHECKPOINT")
     t0 = time.perf_counter()
+    batches = []
     for lo in range(0, args.requests, args.batch):
+        b0 = time.perf_counter()
         desk.approve_and_apply([(i, "lena") for i in ids[lo:lo + args.batch]], "billing-bot")
+        batches.append(time.perf_counter() - b0)
     apply_s = time.perf_counter() - t0
+    log(f"run {run}: approve-and-apply batches: first {statistics.median(batches[:5]):.3f} s, "
+        f"last {statistics.median(batches[-5:]):.3f} s (medians of 5)")
 
     # Checks (untimed), from a fresh session.
     book.close()
@@ -132,6 +137,8 @@ def one_run(run: int, args: argparse.Namespace, amends, psycopg, cluster_dsn: st
         "approve_apply_s": apply_s,
         "approve_apply_per_s": args.requests / apply_s,
         "audit_events": audit["events"],
+        "first_batches_s": statistics.median(batches[:5]),
+        "last_batches_s": statistics.median(batches[-5:]),
     }
 
 

@@ -451,6 +451,7 @@ void DeskStore::write(Session& s, std::int64_t version) {
                    "record", "created_at_micros"});
       copy.write(rows);
       copy.complete();
+      tx.exec0("ANALYZE desk_requests_stage");  // so the joins below look requests up by key
       // New requests go in as drafts and every staged row is then updated
       // to its state, so the database checks each move against the
       // lifecycle (an upsert would run the insert checks on updates).
