@@ -181,6 +181,12 @@ Policy Policy::parse(std::string_view toml_text) {
   p.version = text_of(doc.get("version"), "version");
   if (const toml::node* base = doc.get("base_currency")) p.base_currency = Currency::of(text_of(base, "base_currency"));
   p.exception_role = text_of(doc.get("exception_role"), "exception_role", false);
+  if (const toml::node* er = doc.get("exception_roles")) {
+    const toml::table* t = er->as_table();
+    if (!t) fail("exception_roles", "must be a table of finding code = \"role\"");
+    for (const auto& [code, role] : *t)
+      p.exception_roles.emplace(std::string(code.str()), text_of(&role, "exception_roles." + std::string(code.str())));
+  }
   if (const toml::table* roles = doc["roles"].as_table()) {
     for (const auto& [name, people] : *roles) {
       const std::string role_name(name.str());
@@ -257,6 +263,7 @@ Policy Policy::parse(std::string_view toml_text) {
     if (!p.role(role)) fail(where, "names the role \"" + role + "\", which [roles] does not define");
   };
   if (!p.exception_role.empty()) check_role(p.exception_role, "exception_role");
+  for (const auto& [code, role] : p.exception_roles) check_role(role, "exception_roles." + code);
   p.terms = terms_of(doc);
   if (!p.terms.budget_escalate_to.empty()) check_role(p.terms.budget_escalate_to, "budget.escalate_to");
   for (const Rule& rule : p.rules)
@@ -356,9 +363,29 @@ Route route(const Policy& policy, const RouteInput& request) {
     }
     result.explanation.push_back(head + " matches: a " + kind + " request of " + amount + " (tier " + request.tier +
                                  ") needs " + steps);
-    if (request.has_exception && !policy.exception_role.empty()) {
-      result.steps.push_back(Step{false, {policy.exception_role}, std::nullopt, {}});
-      result.explanation.push_back("the request has exceptions, so " + policy.exception_role + " approves it too");
+    // Each exception goes to the role the policy names for it, or to the
+    // exception role; one step per role, in the order the findings came.
+    std::vector<std::pair<std::string, std::string>> extra;  // role, codes
+    for (const std::string& code : request.exception_codes) {
+      auto named = policy.exception_roles.find(code);
+      const std::string role = named != policy.exception_roles.end() ? named->second : policy.exception_role;
+      if (role.empty()) continue;
+      auto at = std::find_if(extra.begin(), extra.end(), [&](const auto& e) { return e.first == role; });
+      if (at == extra.end()) {
+        extra.emplace_back(role, code);
+      } else {
+        at->second += ", " + code;
+      }
+    }
+    if (request.has_exception && request.exception_codes.empty() && !policy.exception_role.empty())
+      extra.emplace_back(policy.exception_role, "exceptions");
+    for (const auto& [role, codes] : extra) {
+      if (std::any_of(result.steps.begin(), result.steps.end(), [&](const Step& s) {
+            return !s.all_of && s.roles.size() == 1 && s.roles[0] == role;
+          }))
+        continue;  // the rule's own steps already ask that role
+      result.steps.push_back(Step{false, {role}, std::nullopt, {}});
+      result.explanation.push_back("the request has exceptions (" + codes + "), so " + role + " approves it too");
     }
     return result;
   }

@@ -171,3 +171,30 @@ TEST(Policy, TheHotPathMatchesTheRuleRouteNames) {
 }
 
 }  // namespace
+
+TEST(PolicyExceptionRoles, AFindingCanGoToItsOwnRoleAndAnUnknownRoleIsRefused) {
+  const std::string base = R"(
+version = "x"
+exception_role = "finance"
+[exception_roles]
+needs_legal_review = "legal"
+[roles]
+finance = ["fatima"]
+legal = ["leo"]
+lead = ["lena"]
+[[rules]]
+name = "offers"
+kinds = ["retention_offer"]
+steps = [ { any_of = ["lead"] } ]
+)";
+  const amends::policy::Policy p = amends::policy::Policy::parse(base);
+  amends::policy::RouteInput in{amends::concessions::Kind::retention_offer, amends::Decimal::parse("100"), "growth", true,
+                                {"needs_legal_review", "above_value_share"}};
+  const amends::policy::Route r = amends::policy::route(p, in);
+  ASSERT_EQ(r.steps.size(), 3u);
+  EXPECT_EQ(r.steps[1].roles, std::vector<std::string>{"legal"});
+  EXPECT_EQ(r.steps[2].roles, std::vector<std::string>{"finance"});
+  std::string bad = base;
+  bad.replace(bad.find("\"legal\"\n[roles]"), 7, "\"counsel\"");
+  EXPECT_THROW(amends::policy::Policy::parse(bad), amends::policy::policy_error);
+}

@@ -311,3 +311,14 @@ def test_submitted_and_applied_in_one_transaction(pg_books_dsn: str, clock: Cloc
     rid = desk.transaction(both)
     again = stored(desk)
     assert again.get(rid).state == "applied" and again.book.balance("ContraRevenue:Goodwill") == D("40.00")
+
+
+def test_a_contract_change_adds_a_legal_review_step(desk: amends.Desk) -> None:
+    r = desk.submit(kind="retention_offer", customer="C-17", tier="enterprise", customer_value="90000.00",
+                    amount="1200.00", changes_contract=True, requester="ana", team="support")
+    assert [s["roles"] for s in r.steps] == [["finance", "strategy"], ["legal"]]
+    assert [f["code"] for f in r.findings if f["severity"] == "exception"] == ["needs_legal_review"]
+    desk.approve(r.id, "raj")
+    desk.approve(r.id, "sofia")
+    assert desk.get(r.id).state == "pending_approval" and desk.waiting_for(r.id) == ["leo"]
+    assert desk.approve(r.id, "leo", comment="new term reviewed").state == "approved"

@@ -58,7 +58,7 @@ def test_an_exception_goes_to_people_and_finance_and_the_route_says_why(policy: 
     assert route.explain().splitlines() == [
         'rule "small goodwill" does not apply: 400.00 USD is over its ceiling of 50.00 USD',
         'rule "goodwill" matches: a goodwill request of 400.00 USD (tier growth) needs team_lead, then finance and cfo',
-        "the request has exceptions, so finance approves it too",
+        "the request has exceptions (above_tier_cap), so finance approves it too",
     ]
 
 

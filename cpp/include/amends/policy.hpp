@@ -6,6 +6,8 @@
 //   version = "2026-11-01"
 //   base_currency = "USD"
 //   exception_role = "finance"          # a request with exception findings also needs this role
+//   [exception_roles]                   # ... or, for these findings, this one
+//   needs_legal_review = "legal"
 //
 //   [roles]
 //   team_lead = ["lena", "omar"]
@@ -32,6 +34,7 @@
 //             { all_of = ["finance"], escalate_after_hours = 24, escalate_to = "cfo" } ]
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -112,6 +115,9 @@ struct Policy {
   std::string version;
   Currency base_currency = Currency::of("USD");
   std::string exception_role;  // empty: exceptions need no extra step
+  // Exceptions a particular role decides instead ([exception_roles]
+  // needs_legal_review = "legal"); the others go to exception_role.
+  std::map<std::string, std::string, std::less<>> exception_roles;
   std::vector<Role> roles;
   std::vector<Delegation> delegations;
   std::vector<Rule> rules;
