@@ -19,10 +19,12 @@ EXCEPTIONS = [
 def test_amends_exports_its_whole_exception_tree():
     names = {cls.__name__ for cls in EXCEPTIONS}
 
-    assert len(EXCEPTIONS) == 26
+    assert len(EXCEPTIONS) == 30
     assert {"AmendsError", "UnbalancedEntry", "PeriodClosed", "IdempotencyConflict", "AmendsIOError", "StoreError",
-            "SchemaError"} <= names
+            "SchemaError", "BudgetExceeded", "NotFound", "RequestStateError", "CloseRefused"} <= names
     assert issubclass(amends.SchemaError, amends.StoreError)
+    assert issubclass(amends.BudgetExceeded, amends.BalanceLimitExceeded)
+    assert issubclass(amends.NotFound, LookupError)
 
 
 @pytest.mark.parametrize("cls", EXCEPTIONS, ids=lambda cls: cls.__name__)
