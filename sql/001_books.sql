@@ -464,6 +464,7 @@ DECLARE
   bk record;
   r record;
   b amends.books;
+  bad boolean;
 BEGIN
   FOR bk IN SELECT DISTINCT book_id FROM new_accounts ORDER BY book_id LOOP
     b := amends.writing(bk.book_id);
@@ -474,6 +475,12 @@ BEGIN
                                           b.book_id, r.n, r.n - 1, r.last_id));
     END IF;
   END LOOP;
+  -- Many new accounts: one hash join against the book's accounts. (A nested
+  -- loop can pick the (book_id, version) index and read every account of
+  -- the book once per new one while the statistics still think it small.)
+  IF (SELECT count(*) FROM new_accounts) > 100 THEN
+    PERFORM set_config('enable_nestloop', 'off', true);
+  END IF;
   SELECT n.name, n.currency, n.type, a.type AS other_type,
          (n.posted <> 0 OR n.pending_debits <> 0 OR n.pending_credits <> 0 OR n.closed) AS not_fresh,
          (min_scale(n.min_normal) > c.minor_units OR min_scale(n.max_normal) > c.minor_units) AS too_fine,
@@ -484,7 +491,9 @@ BEGIN
    WHERE a.account_id IS NOT NULL OR n.posted <> 0 OR n.pending_debits <> 0 OR n.pending_credits <> 0 OR n.closed
       OR min_scale(n.min_normal) > c.minor_units OR min_scale(n.max_normal) > c.minor_units OR n.min_normal > n.max_normal
    LIMIT 1;
-  IF FOUND THEN
+  bad := FOUND;
+  PERFORM set_config('enable_nestloop', 'on', true);
+  IF bad THEN
     IF r.other_type IS NOT NULL THEN
       PERFORM amends.fail('AM017', format('account %s is a %s account in another currency; it can''t be a %s account in %s', r.name, r.other_type, r.type, r.currency));
     ELSIF r.not_fresh THEN

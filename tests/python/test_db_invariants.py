@@ -687,6 +687,28 @@ def test_entry_and_account_ids_are_dense(chart: Db, conn: psycopg.Connection) ->
     check_invariants(conn, chart.book)
 
 
+def test_a_bulk_of_new_accounts_is_checked_like_one(chart: Db, conn: psycopg.Connection) -> None:
+    # 150 accounts in one statement (the bulk path of the check), the last of them an
+    # expense account named like an existing asset account in another currency.
+    def bulk(last_type: str) -> None:
+        with write(conn, chart.book) as tx:
+            rows = [(chart.book, tx.next_account + i, f"Assets:Bulk{i}", "USD", "asset") for i in range(149)]
+            rows.append((chart.book, tx.next_account + 149, "Assets:Cash", "GBP", last_type))
+            with conn.cursor() as cur:
+                cur.execute("INSERT INTO amends.accounts (book_id, account_id, name, currency, type) SELECT * FROM "
+                            "unnest(%s::int[], %s::int[], %s::text[], %s::char(3)[], %s::text[])",
+                            [list(col) for col in zip(*rows)])
+
+    before = snapshot(conn, chart.book)
+    with refused("AM017"):
+        bulk("expense")
+    assert snapshot(conn, chart.book)["accounts"] == before["accounts"]
+    bulk("asset")
+    assert one(conn, "SELECT count(*) FROM amends.accounts WHERE book_id = %s", (chart.book,))[0] == \
+        len(before["accounts"]) + 150
+    check_invariants(conn, chart.book)
+
+
 # ------------------------------------------------------------------ reversals and reservations
 
 

@@ -323,7 +323,12 @@ void DeskStore::catch_up(Session& s, std::int64_t version) {
   for (const auto& row : tx.exec_params(
            std::string("SELECT ") + kAuditColumns + " FROM amends.audit_events WHERE book_id = $1 AND seq > $2 ORDER BY seq",
            book, static_cast<std::int64_t>(desk_->audit().events().size())))
-    desk_->load_audit(audit_event_of(row));
+    try {
+      desk_->load_audit(audit_event_of(row));
+    } catch (const invalid_argument&) {
+      throw store_error("the audit trail of book " + std::to_string(book) + " does not verify at event " +
+                        row[0].c_str() + ": it was changed outside amends; `amends audit verify` says how");
+    }
   for (const auto& row : tx.exec_params(
            "SELECT message_id, request_id, event, customer, subject, body, "
            "(extract(epoch FROM created_at) * 1000000)::bigint FROM amends.outbox WHERE book_id = $1 AND message_id > $2 "
