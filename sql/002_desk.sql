@@ -84,7 +84,7 @@ CREATE TABLE amends.requests (
   currency        char(3)     NOT NULL REFERENCES amends.currencies,
   policy_version  text,               -- the policy it was routed by, once routed
   changed_version bigint      NOT NULL,  -- the book version (amends.changes) of its last change
-  record          jsonb       NOT NULL,  -- the whole request: versions, history
+  record          json        NOT NULL,  -- the whole request: versions, history
   created_at      timestamptz NOT NULL,
   PRIMARY KEY (book_id, request_id),
   FOREIGN KEY (book_id, policy_version) REFERENCES amends.policies (book_id, version)

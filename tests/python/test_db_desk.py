@@ -409,7 +409,7 @@ def request_row(conn: psycopg.Connection, book: int, request_id: str) -> tuple[A
 
 
 def move(conn: psycopg.Connection, book: int, request_id: str, state: str, version: int) -> None:
-    conn.execute("UPDATE amends.requests SET state = %s, changed_version = %s, record = record || '{\"moved\": true}'"
+    conn.execute("UPDATE amends.requests SET state = %s, changed_version = %s, record = (record::jsonb || '{\"moved\": true}')::json"
                  " WHERE book_id = %s AND request_id = %s", (state, version, book, request_id))
 
 
