@@ -900,9 +900,9 @@ const RequestRecord& Desk::decline(const std::string& id, const std::string& per
       if (std::find(who.begin(), who.end(), person) == who.end())
         throw approvals::approval_error(person + " is not an approver of the current step of " + id);
     } else if (!(r.state() == State::validated && !r.blocked.empty() && person != r.request.content().requester)) {
-      requests::next_state(r.state(), Action::decline);
-      if (r.state() != State::validated) throw approvals::approval_error("request " + id + " is not awaiting approval");
-      throw approvals::approval_error("request " + id + " is not awaiting approval");
+      requests::next_state(r.state(), Action::decline);  // a final or applied request: says what it can do
+      throw approvals::approval_error("request " + id + " is " + std::string(requests::to_string(r.state())) +
+                                      ", not awaiting approval; only its approvers decline it then");
     }
     r.request.act(Action::decline, person, at, comment);
     r.alternatives = std::move(alternatives);
