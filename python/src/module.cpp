@@ -11,4 +11,5 @@ PYBIND11_MODULE(_core, m) {
   amends::python::register_store(m);
   amends::python::register_policy(m);
   amends::python::register_desk(m);
+  amends::python::register_reconcile(m);
 }

@@ -1,0 +1,86 @@
+// Matching what the ledger says was granted against what the billing system
+// did: the engine behind reconciliation.
+//
+// Both sides come as columns of integers. Strings (request ids, billing ids,
+// customers, currencies) are coded by the caller into dense non-negative
+// integers from ONE shared dictionary per column kind, so that a billing
+// item's reference code equals the code of the ledger item (the request) it
+// names. Amounts are in the currency's minor unit; days since 1970-01-01.
+//
+// Passes, each over what the earlier ones left:
+//   0. duplicate billing ids (the same object exported twice);
+//   1. by reference: billing items that name a ledger item; one or several
+//      (a credit split over two credit notes, two refunds for one request)
+//      whose sum is the ledger amount match; voided or failed ones are status
+//      problems; a second item for the full amount is a duplicate; other sums
+//      are amount mismatches;
+//   2. by customer, currency and amount within the date window (nearest day
+//      first), then within the amount tolerance;
+//   3. splits without a reference: one ledger item equal to two billing items
+//      of its customer and currency in the window, or one billing item equal
+//      to two ledger items;
+//   4. an unmatched billing item equal to a matched one of its customer
+//      (same currency and amount, in the window) is a duplicate;
+//   5. a single unmatched item on each side for a customer and currency in
+//      the window: an amount mismatch;
+//   what is left is missing in billing (ledger side) or missing in the ledger
+//   (billing side; a voided or failed one is not applicable: nothing was given).
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string_view>
+#include <vector>
+
+namespace amends::reconcile {
+
+enum class Outcome : std::uint8_t {
+  matched,
+  amount_mismatch,
+  missing_in_billing,  // ledger side: authorised, never applied in billing
+  missing_in_ledger,   // billing side: credited without an authorised request
+  duplicate,
+  status_problem,      // voided credit note, failed refund, still pending
+  not_applicable,      // voided or failed in billing and not in the ledger: nothing was given
+};
+std::string_view to_string(Outcome outcome);
+
+enum class Pass : std::uint8_t { none, duplicate_id, reference, amount_and_date, tolerance, split, same_content, only_candidate };
+std::string_view to_string(Pass pass);
+
+enum class Status : std::uint8_t { ok, void_, failed, pending };
+
+struct Items {
+  std::span<const std::int64_t> id;         // the item's own id code (ledger: the request's)
+  std::span<const std::int64_t> reference;  // billing: the request code it names, or -1; ledger: empty
+  std::span<const std::int64_t> customer;
+  std::span<const std::int32_t> currency;
+  std::span<const std::int64_t> amount;  // minor units, positive: given to the customer
+  std::span<const std::int32_t> day;
+  std::span<const std::uint8_t> status;  // billing: Status; ledger: empty
+  std::size_t size() const { return amount.size(); }
+};
+
+struct Options {
+  std::int64_t amount_tolerance = 0;  // minor units: a difference up to this still matches
+  std::int32_t days = 3;              // the date window, each way
+  bool splits = true;
+};
+
+struct Side {
+  std::vector<Outcome> outcome;
+  std::vector<Pass> pass;
+  std::vector<std::int64_t> counterpart;  // index on the other side (or this side, for a duplicate), -1 none
+  std::vector<std::int64_t> difference;   // billing minus ledger, minor units (mismatches, tolerance matches)
+};
+
+struct Result {
+  Side ledger, billing;
+  std::size_t count(const Side& side, Outcome outcome) const;
+};
+
+// Throws invalid_argument when the columns of a side differ in length or a
+// code is negative where it may not be.
+Result match(const Items& ledger, const Items& billing, const Options& options = {});
+
+}  // namespace amends::reconcile

@@ -1,0 +1,267 @@
+"""Reconciliation: what the ledger says was granted against what the billing system did.
+
+    batch = amends.importers.read("stripe", ["credit_notes.json", "refunds.json"])
+    result = desk.reconcile(batch, period="2026-10")
+    result.missing_in_ledger          # credits issued in billing that nobody authorised
+    result.exceptions                 # every item that did not match, exceptions first, with a reason
+    result.corrections                # proposed corrections, for a person to approve
+
+The matching runs in C++ (amends/reconcile.hpp) over integer-coded columns;
+this module codes the strings, renders the reasons in words and keeps the
+results as DataFrames. Amounts are integers in the currency's minor unit on
+both sides; `Decimal` columns are added for people.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+import pandas as pd  # type: ignore[import-untyped]
+
+import amends
+from amends import _core
+from amends.billing import BillingBatch
+
+__all__ = ["LEDGER_COLUMNS", "OUTCOMES", "EXCEPTIONS", "ReconcileResult", "match", "checksum"]
+
+LEDGER_COLUMNS = ("id", "customer", "currency", "amount_minor", "date", "kind")
+OUTCOMES: tuple[str, ...] = tuple(_core.RECONCILE_OUTCOMES)
+PASSES: tuple[str, ...] = tuple(_core.RECONCILE_PASSES)
+# The outcomes a person has to look at, most urgent first.
+EXCEPTIONS = ("missing_in_ledger", "status_problem", "duplicate", "amount_mismatch", "missing_in_billing")
+_STATUS_CODES = {"ok": 0, "void": 1, "failed": 2, "pending": 3}
+_EPOCH = np.datetime64("1970-01-01", "D")
+
+
+def _days(dates: pd.Series) -> np.ndarray:
+    values = pd.to_datetime(dates).to_numpy(dtype="datetime64[D]")
+    return (values - _EPOCH).astype("int32")
+
+
+def _places(currencies: pd.Series) -> np.ndarray:
+    codes, uniques = pd.factorize(currencies)
+    places = np.array([amends.currency(str(c)).minor_units for c in uniques], dtype="int64")
+    return places[codes]
+
+
+def _decimal(minor: np.ndarray, places: np.ndarray) -> list[Decimal]:
+    return [Decimal(int(v)).scaleb(-int(p)) for v, p in zip(minor, places)]
+
+
+def checksum(ledger: pd.DataFrame, billing: BillingBatch, parameters: dict[str, Any]) -> str:
+    """SHA-256 over both inputs (in a canonical column order) and the parameters: the same inputs, the same run."""
+    h = hashlib.sha256()
+    h.update(json.dumps(parameters, sort_keys=True, default=str).encode())
+    for frame, columns in ((ledger, LEDGER_COLUMNS), (billing.frame, ("source", "id", "object", "customer", "currency",
+                                                                       "amount_minor", "date", "status", "reference",
+                                                                       "parent"))):
+        h.update(str(len(frame)).encode())
+        for column in columns:
+            h.update(column.encode())
+            h.update(pd.util.hash_pandas_object(frame[column].astype(str), index=False).to_numpy().tobytes())
+    return h.hexdigest()
+
+
+@dataclasses.dataclass
+class ReconcileResult:
+    """Per-item outcomes on both sides (DataFrames), with reasons in words and proposed corrections."""
+
+    ledger: pd.DataFrame   # LEDGER_COLUMNS + outcome, matched_by, counterpart, difference_minor, reason
+    billing: pd.DataFrame  # billing COLUMNS + outcome, matched_by, counterpart, difference_minor, reason
+    parameters: dict[str, Any]
+    inputs_sha256: str = ""
+    run_id: int | None = None
+    seconds: float = 0.0
+
+    def _of(self, outcome: str) -> pd.DataFrame:
+        return pd.concat([self.ledger[self.ledger["outcome"] == outcome].assign(side="ledger"),
+                          self.billing[self.billing["outcome"] == outcome].assign(side="billing")], ignore_index=True)
+
+    @property
+    def matched(self) -> pd.DataFrame:
+        return self._of("matched")
+
+    @property
+    def amount_mismatch(self) -> pd.DataFrame:
+        return self._of("amount_mismatch")
+
+    @property
+    def missing_in_billing(self) -> pd.DataFrame:
+        return self.ledger[self.ledger["outcome"] == "missing_in_billing"]
+
+    @property
+    def missing_in_ledger(self) -> pd.DataFrame:
+        return self.billing[self.billing["outcome"] == "missing_in_ledger"]
+
+    @property
+    def duplicates(self) -> pd.DataFrame:
+        return self.billing[self.billing["outcome"] == "duplicate"]
+
+    @property
+    def status_problems(self) -> pd.DataFrame:
+        return self._of("status_problem")
+
+    @property
+    def exceptions(self) -> pd.DataFrame:
+        """Every item that needs a person, the most urgent kinds first."""
+        parts = [self._of(o) for o in EXCEPTIONS]
+        frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+        return frame
+
+    @property
+    def ok(self) -> bool:
+        """True when everything reconciles within tolerance."""
+        return not any((side["outcome"].isin(EXCEPTIONS)).any() for side in (self.ledger, self.billing))
+
+    def summary(self) -> dict[str, Any]:
+        counts = {f"ledger_{o}": int((self.ledger["outcome"] == o).sum()) for o in OUTCOMES}
+        counts |= {f"billing_{o}": int((self.billing["outcome"] == o).sum()) for o in OUTCOMES}
+        return {"ledger_items": len(self.ledger), "billing_items": len(self.billing),
+                "exceptions": int(self.ledger["outcome"].isin(EXCEPTIONS).sum() + self.billing["outcome"].isin(EXCEPTIONS).sum()),
+                **{k: v for k, v in counts.items() if v}}
+
+    @property
+    def corrections(self) -> pd.DataFrame:
+        """Proposed corrections, never posted: for a person to approve."""
+        rows: list[dict[str, Any]] = []
+        for r in self.missing_in_billing.itertuples(index=False):
+            rows.append({"action": "apply_in_billing", "request": r.id, "billing_id": "", "amount_minor": r.amount_minor,
+                         "currency": r.currency,
+                         "reason": f"{r.id} was approved and applied in the ledger but billing has no credit for it: apply it in billing"})
+        for r in self.missing_in_ledger.itertuples(index=False):
+            rows.append({"action": "investigate_unauthorised", "request": "", "billing_id": r.id,
+                         "amount_minor": r.amount_minor, "currency": r.currency,
+                         "reason": f"{r.object} {r.id} credited customer {r.customer} without an authorised request: "
+                                   "void it in billing, or submit a request for it"})
+        for r in self.billing[self.billing["outcome"] == "status_problem"].itertuples(index=False):
+            if r.status == "failed" and r.object == "refund":
+                action, what = "reverse_refund", f"refund {r.id} failed in billing: reverse the refund posted for {r.counterpart}"
+            elif r.status == "void":
+                action, what = "reissue_or_reverse", f"{r.object} {r.id} was voided in billing: reissue it, or reverse {r.counterpart}"
+            else:
+                continue
+            rows.append({"action": action, "request": r.counterpart, "billing_id": r.id, "amount_minor": r.amount_minor,
+                         "currency": r.currency, "reason": what})
+        for r in self.duplicates.itertuples(index=False):
+            rows.append({"action": "void_duplicate", "request": "", "billing_id": r.id, "amount_minor": r.amount_minor,
+                         "currency": r.currency, "reason": f"{r.object} {r.id} repeats {r.counterpart}: void it in billing"})
+        for r in self.ledger[self.ledger["outcome"] == "amount_mismatch"].itertuples(index=False):
+            rows.append({"action": "adjust", "request": r.id, "billing_id": r.counterpart,
+                         "amount_minor": r.difference_minor, "currency": r.currency,
+                         "reason": f"billing credited {r.difference_minor:+d} minor units against {r.id}: correct one side"})
+        return pd.DataFrame(rows, columns=["action", "request", "billing_id", "amount_minor", "currency", "reason"])
+
+
+def _reasons(frame: pd.DataFrame, side: str, other: pd.DataFrame, days: int) -> list[str]:
+    out = []
+    places = _places(frame["currency"]) if len(frame) else np.zeros(0, dtype="int64")
+    for k, r in enumerate(frame.itertuples(index=False)):
+        p = int(places[k])
+        amount = f"{Decimal(int(r.amount_minor)).scaleb(-p)} {r.currency}"
+        diff = f"{Decimal(int(r.difference_minor)).scaleb(-p):+} {r.currency}"
+        o, via, cp = r.outcome, r.matched_by, r.counterpart
+        if o == "matched":
+            out.append({"reference": f"matched {cp} by reference", "amount_and_date": f"matched {cp} by customer, amount and date",
+                        "tolerance": f"matched {cp} within the amount tolerance ({diff})",
+                        "split": f"matched {cp} as part of a split"}.get(via, f"matched {cp}"))
+        elif o == "amount_mismatch":
+            out.append(f"{amount} here, but {cp} differs by {diff}" + (" (the only candidate of this customer and currency within "
+                                                                      f"{days} days)" if via == "only_candidate" else ""))
+        elif o == "missing_in_billing":
+            out.append(f"approved and applied ({amount}) but not found in billing within {days} days: the credit was never applied")
+        elif o == "missing_in_ledger":
+            out.append(f"{amount} credited to {r.customer} in billing with no authorised request in the ledger")
+        elif o == "duplicate":
+            out.append(f"the same {amount} as {cp}" + (" (the same billing id twice)" if via == "duplicate_id" else ""))
+        elif o == "status_problem":
+            if side == "billing":
+                out.append(f"{r.raw_status} in billing ({r.status}) for {cp}")
+            else:
+                out.append(f"the billing item for it ({cp}) is not final or was undone")
+        else:
+            out.append(f"{r.raw_status} in billing and not in the ledger: nothing was given")
+    return out
+
+
+def match(ledger: pd.DataFrame, billing: BillingBatch, *, amount_tolerance_minor: int = 0, days: int = 3,
+          splits: bool = True) -> ReconcileResult:
+    """Matches ledger items (LEDGER_COLUMNS) against a billing batch; see amends/reconcile.hpp for the passes."""
+    import time
+
+    missing = [c for c in LEDGER_COLUMNS if c not in ledger.columns]
+    if missing:
+        raise amends.InvalidArgument(f"the ledger items need the columns {', '.join(missing)}")
+    bf = billing.frame
+    t0 = time.perf_counter()
+    # One dictionary per kind of string, shared by both sides.
+    n = len(ledger)
+    request_codes, _ = pd.factorize(pd.concat([ledger["id"], bf["reference"]], ignore_index=True).astype(str))
+    ref = request_codes[n:].astype("int64")
+    ref[(bf["reference"].astype(str) == "").to_numpy()] = -1
+    customer_codes, _ = pd.factorize(pd.concat([ledger["customer"], bf["customer"]], ignore_index=True).astype(str))
+    currency_codes, _ = pd.factorize(pd.concat([ledger["currency"], bf["currency"]], ignore_index=True).astype(str))
+    billing_ids, _ = pd.factorize(bf["id"].astype(str))
+    status = bf["status"].map(_STATUS_CODES).to_numpy(dtype="uint8")
+    raw = _core.reconcile_match(
+        {"id": request_codes[:n].astype("int64"), "customer": customer_codes[:n].astype("int64"),
+         "currency": currency_codes[:n].astype("int32"), "amount_minor": ledger["amount_minor"].to_numpy(dtype="int64"),
+         "day": _days(ledger["date"])},
+        {"id": billing_ids.astype("int64"), "reference": ref, "customer": customer_codes[n:].astype("int64"),
+         "currency": currency_codes[n:].astype("int32"), "amount_minor": bf["amount_minor"].to_numpy(dtype="int64"),
+         "day": _days(bf["date"]), "status": status},
+        amount_tolerance_minor, days, splits)
+    seconds = time.perf_counter() - t0
+    outcomes = np.array(OUTCOMES, dtype=object)
+    passes = np.array(PASSES, dtype=object)
+
+    def side(frame: pd.DataFrame, r: dict[str, np.ndarray], counterpart_ids: np.ndarray, own_ids: np.ndarray,
+             which: str) -> pd.DataFrame:
+        out = frame.reset_index(drop=True).copy()
+        out["outcome"] = outcomes[r["outcome"]]
+        out["matched_by"] = passes[r["pass"]]
+        cp = r["counterpart"]
+        # A duplicate's counterpart is on its own side; anything else on the other.
+        same = out["outcome"].to_numpy() == "duplicate"
+        names = np.where(cp < 0, "", np.where(same, own_ids[np.clip(cp, 0, None)] if len(own_ids) else "",
+                                               counterpart_ids[np.clip(cp, 0, None)] if len(counterpart_ids) else ""))
+        out["counterpart"] = names
+        out["difference_minor"] = r["difference"]
+        out["reason"] = ""
+        return out
+
+    lid = ledger["id"].astype(str).to_numpy()
+    bid = bf["id"].astype(str).to_numpy()
+    lres = side(ledger, raw["ledger"], bid, lid, "ledger")
+    bres = side(bf, raw["billing"], lid, bid, "billing")
+    for frame, which, other in ((lres, "ledger", bres), (bres, "billing", lres)):
+        matched = frame["outcome"] == "matched"
+        how = frame["matched_by"].map({"reference": " by reference", "amount_and_date": " by customer, amount and date",
+                                       "tolerance": " within the amount tolerance", "split": " as part of a split"})
+        frame.loc[matched, "reason"] = "matched " + frame.loc[matched, "counterpart"] + how[matched].fillna("")
+        needs = ~matched
+        if needs.any():
+            frame.loc[needs, "reason"] = _reasons(frame[needs], which, other, days)
+    params = {"amount_tolerance_minor": amount_tolerance_minor, "days": days, "splits": splits}
+    return ReconcileResult(lres, bres, params, seconds=seconds)
+
+
+def ledger_items(desk: "amends.Desk", first: dt.date, last: dt.date) -> pd.DataFrame:
+    """The applied concessions of a desk whose application falls in first..last: the ledger side."""
+    rows = []
+    for r in desk.requests():
+        if r.state not in ("applied", "reconciled") or r.amount is None:
+            continue
+        applied = next((h["at"] for h in reversed(r.history) if h["to"] == "applied"), None)
+        if applied is None or not (first <= applied.date() <= last):
+            continue
+        places = amends.currency(r.currency).minor_units
+        rows.append({"id": r.id, "customer": r.customer, "currency": r.currency,
+                     "amount_minor": int(r.amount.scaleb(places)), "date": applied.date(), "kind": r.kind,
+                     "state": r.state})
+    return pd.DataFrame(rows, columns=[*LEDGER_COLUMNS, "state"])
