@@ -135,6 +135,8 @@ void Desk::clear() {
   by_customer_.clear();
   audit_ = requests::AuditTrail();
   outbox_.clear();
+  runs_.clear();
+  new_run_rows_.clear();
   next_number_ = 1;
   before_.clear();
   op_before_.clear();
@@ -149,6 +151,7 @@ void Desk::clear() {
 
 Desk::Mark Desk::mark() {
   marked_ = true;
+  new_run_rows_.clear();
   before_.clear();
   changed_order_.clear();
   new_charges_.clear();
@@ -157,7 +160,7 @@ Desk::Mark Desk::mark() {
 }
 
 Desk::Mark Desk::counts() const {
-  return Mark{audit_.events().size(), outbox_.size(), rates_.size(), policy_order_.size(), next_number_};
+  return Mark{audit_.events().size(), outbox_.size(), rates_.size(), policy_order_.size(), next_number_, runs_.size()};
 }
 
 void Desk::undo(std::map<std::string, std::optional<RequestRecord>, std::less<>>& before, const Mark& m,
@@ -187,6 +190,11 @@ void Desk::undo(std::map<std::string, std::optional<RequestRecord>, std::less<>>
     policy_order_.pop_back();
   }
   next_number_ = m.next_id;
+  if (runs_.size() > m.runs) {
+    const std::size_t added = runs_.size() - m.runs;
+    runs_.resize(m.runs);
+    new_run_rows_.resize(new_run_rows_.size() >= added ? new_run_rows_.size() - added : 0);
+  }
 }
 
 void Desk::rollback(const Mark& m) {
@@ -196,6 +204,7 @@ void Desk::rollback(const Mark& m) {
 }
 
 void Desk::commit_mark() {
+  new_run_rows_.clear();
   before_.clear();
   changed_order_.clear();
   new_charges_.clear();
@@ -239,6 +248,7 @@ auto Desk::atomically(F&& f) -> decltype(f()) {
       if (!in_store_write) {
         new_charges_.clear();
         added_rates_.clear();
+        new_run_rows_.clear();
       }
     } else {
       decltype(auto) result = f();
@@ -247,6 +257,7 @@ auto Desk::atomically(F&& f) -> decltype(f()) {
       if (!in_store_write) {
         new_charges_.clear();
         added_rates_.clear();
+        new_run_rows_.clear();
       }
       return result;
     }
@@ -1049,6 +1060,43 @@ const RequestRecord& Desk::reconcile(const std::string& id, const std::string& a
     event(at, actor, id, "reconciled", Json().add("reference", reference).str());
     return r;
   });
+}
+
+const ReconciliationRun& Desk::record_run(ReconciliationRun run, const std::vector<std::string>& reconciled,
+                                          std::string items, std::string corrections) {
+  return atomically([&]() -> const ReconciliationRun& {
+    check_clock(audit_, run.at);
+    if (run.actor.empty()) throw invalid_argument("a reconciliation run names who ran it");
+    if (run.inputs_sha256.size() != 64) throw invalid_argument("a run's inputs checksum is a SHA-256 in hex");
+    if (find_run(run.inputs_sha256))
+      throw invalid_argument("a reconciliation run of these inputs is recorded already (" + run.inputs_sha256 + ")");
+    run.id = static_cast<std::int64_t>(runs_.size()) + 1;
+    const std::string comment = "reconciliation run " + std::to_string(run.id) + " (" + run.source + ")";
+    for (const std::string& id : reconciled) {
+      RequestRecord& r = touch(id);
+      if (r.state() != State::applied) continue;  // reconciled already, or not applied: left as it is
+      r.request.act(Action::reconcile, run.actor, run.at, comment);
+      event(run.at, run.actor, id, "reconciled", Json().add("run", run.id).add("source", run.source).str());
+    }
+    event(run.at, run.actor, "", "reconciliation_run",
+          Json().add("run", run.id).add("source", run.source).add("first", run.first.to_string())
+              .add("last", run.last.to_string()).add("inputs_sha256", run.inputs_sha256)
+              .add("exceptions", run.exceptions).raw("summary", run.summary).str());
+    runs_.push_back(std::move(run));
+    new_run_rows_.push_back(RunRows{std::move(items), std::move(corrections)});
+    return runs_.back();
+  });
+}
+
+const ReconciliationRun* Desk::find_run(std::string_view sha) const {
+  for (const ReconciliationRun& r : runs_)
+    if (r.inputs_sha256 == sha) return &r;
+  return nullptr;
+}
+
+void Desk::load_run(ReconciliationRun run) {
+  if (static_cast<std::size_t>(run.id) != runs_.size() + 1) return;
+  runs_.push_back(std::move(run));
 }
 
 std::vector<std::string> Desk::escalate_due(Timestamp now) {

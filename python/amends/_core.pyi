@@ -560,6 +560,23 @@ class _Desk(metaclass=_pybind11_type):
     def approve_and_apply(self, approvals: Sequence[tuple[str, str]], actor: str, at: int) -> None: ...
     def reconcile(self, id: str, actor: str, at: int, reference: str) -> dict[str, Any]: ...
     def escalate_due(self, now: int) -> list[str]: ...
+    def record_run(
+        self,
+        source: str,
+        first: _DateLike,
+        last: _DateLike,
+        parameters: str,
+        inputs_sha256: str,
+        summary: str,
+        exceptions: int,
+        reconciled: Sequence[str],
+        items: str,
+        corrections: str,
+        actor: str,
+        at: int,
+    ) -> int: ...
+    def find_run(self, inputs_sha256: str) -> int | None: ...
+    def runs(self) -> list[dict[str, Any]]: ...
     def close_period(self, period: _PeriodLike, actor: str, at: int, accrue: bool = False) -> dict[str, Any]: ...
     def get(self, id: str) -> dict[str, Any]: ...
     def contains(self, id: str) -> bool: ...
@@ -578,3 +595,11 @@ class _DeskStore(metaclass=_pybind11_type):
 
 def verify_audit(dsn: str, book: str) -> dict[str, Any]:
     """Reads a book's audit trail afresh from PostgreSQL and verifies its hash chain."""
+
+RECONCILE_OUTCOMES: list[str]
+RECONCILE_PASSES: list[str]
+
+def reconcile_match(
+    ledger: dict[str, Any], billing: dict[str, Any], amount_tolerance: int = 0, days: int = 3, splits: bool = True
+) -> dict[str, dict[str, npt.NDArray[Any]]]:
+    """Matches coded ledger and billing columns; returns per side outcome, pass, counterpart and difference arrays."""

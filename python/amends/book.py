@@ -159,6 +159,12 @@ class Book(Ledger):
         """Reloads the whole book from the database."""
         self._store.reload()
 
+    def reconcile(self, billing: Any, period: Any, **options: Any) -> Any:
+        """Reconciles this book's applied concessions in `period` against a BillingBatch (see amends.Desk.reconcile)."""
+        from amends.desk import Desk
+
+        return Desk(self).reconcile(billing, period, **options)
+
     def __repr__(self) -> str:
         return f"<amends.Book {self.name!r} #{self.book_id} v{self._store.version}>"
 

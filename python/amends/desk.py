@@ -264,6 +264,22 @@ class Desk:
         raw["budgets"] = [Utilisation(**u) for u in raw["budgets"]]
         return CloseReport(**raw)
 
+    # ------------------------------------------------------------------ reconciliation
+
+    def reconcile(self, billing: Any, period: Any, **options: Any) -> Any:
+        """Reconciles the applied concessions of `period` against a BillingBatch; see amends.reconcile.run."""
+        from amends import reconcile
+
+        self._sync()
+        return reconcile.run(self, billing, period, **options)
+
+    def reconciliation_runs(self) -> list[dict[str, Any]]:
+        self._sync()
+        runs = self._core.runs()
+        for r in runs:
+            r["at"] = _utc(r["at"])
+        return list(runs)
+
     # ------------------------------------------------------------------ reading
 
     def get(self, id: str) -> Request:

@@ -265,3 +265,76 @@ def ledger_items(desk: "amends.Desk", first: dt.date, last: dt.date) -> pd.DataF
                      "amount_minor": int(r.amount.scaleb(places)), "date": applied.date(), "kind": r.kind,
                      "state": r.state})
     return pd.DataFrame(rows, columns=[*LEDGER_COLUMNS, "state"])
+
+
+def _copy_text(frame: pd.DataFrame, columns: list[str]) -> str:
+    """Rows as PostgreSQL COPY text (tab-separated, backslash escapes)."""
+    if frame.empty:
+        return ""
+    out = frame[columns].copy()
+    for c in columns:
+        if out[c].dtype == object:
+            out[c] = (out[c].astype(str).str.replace("\\", "\\\\", regex=False).str.replace("\t", "\\t", regex=False)
+                      .str.replace("\n", "\\n", regex=False).str.replace("\r", "\\r", regex=False))
+    return str(out.to_csv(sep="\t", header=False, index=False, quoting=3, escapechar=None, lineterminator="\n"))
+
+
+def _period_range(period: str | tuple[Any, Any]) -> tuple[dt.date, dt.date]:
+    if isinstance(period, tuple):
+        first, last = (p if isinstance(p, dt.date) else dt.date.fromisoformat(str(p)) for p in period)
+        return first, last
+    p = amends.Period(period)
+    return p.first_day, p.last_day
+
+
+def run(desk: "amends.Desk", billing: BillingBatch, period: str | tuple[Any, Any], *, source: str | None = None,
+        amount_tolerance_minor: int = 0, days: int = 3, splits: bool = True, actor: str = "amends",
+        at: dt.datetime | None = None) -> ReconcileResult:
+    """Reconciles a desk's applied concessions in `period` against a billing batch, and records the run.
+
+    Both sides are taken within the period (a "YYYY-MM" or a (first, last) pair of dates). The run is
+    recorded with its inputs' checksum in the same transaction that moves the matched requests to
+    `reconciled`; the same inputs again give the same result and record nothing new.
+    """
+    first, last = _period_range(period)
+    batch = billing.between(first, last)
+    ledger = ledger_items(desk, first, last)
+    if source is None:
+        sources = sorted(set(batch.frame["source"])) if len(batch) else ["none"]
+        source = "+".join(sources) if sources else "none"
+    parameters = {"amount_tolerance_minor": amount_tolerance_minor, "days": days, "splits": splits,
+                  "period": [str(first), str(last)], "source": source}
+    # Requests reconciled by an earlier run count as applied: the inputs are the same either way.
+    sha = checksum(ledger.drop(columns=["state"]), batch, parameters)
+    result = match(ledger.drop(columns=["state"]), batch, amount_tolerance_minor=amount_tolerance_minor, days=days,
+                   splits=splits)
+    result.parameters = parameters
+    result.inputs_sha256 = sha
+    existing = desk._core.find_run(sha)
+    if existing is not None:
+        result.run_id = int(existing)
+        return result
+    summary = result.summary()
+    items = pd.concat([
+        result.ledger.assign(side="ledger", position=np.arange(len(result.ledger)), item_id=result.ledger["id"],
+                             day=pd.to_datetime(result.ledger["date"]).dt.strftime("%Y-%m-%d")),
+        result.billing.assign(side="billing", position=np.arange(len(result.billing)), item_id=result.billing["id"],
+                              day=pd.to_datetime(result.billing["date"]).dt.strftime("%Y-%m-%d")),
+    ], ignore_index=True)
+    item_columns = ["side", "position", "item_id", "customer", "currency", "amount_minor", "day", "outcome", "matched_by",
+                    "counterpart", "difference_minor", "reason"]
+    corrections = result.corrections.reset_index(drop=True)
+    corrections.insert(0, "correction_id", np.arange(1, len(corrections) + 1))
+    correction_columns = ["correction_id", "action", "request", "billing_id", "amount_minor", "currency", "reason"]
+    reconciled = [str(i) for i in result.ledger.loc[result.ledger["outcome"] == "matched", "id"]]
+    items_text = _copy_text(items, item_columns)
+    corrections_text = _copy_text(corrections, correction_columns)
+
+    def record() -> int:
+        micros = desk._at(at)
+        return int(desk._core.record_run(source, first, last, json.dumps(parameters), sha, json.dumps(summary),
+                                         int(summary["exceptions"]), reconciled, items_text, corrections_text, actor,
+                                         micros))
+
+    result.run_id = desk._write("reconcile", record)
+    return result

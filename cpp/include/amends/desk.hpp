@@ -126,6 +126,19 @@ struct CloseReport {
   std::string text() const;                    // for people
 };
 
+// A reconciliation run as the desk records it (sql/003_reconciliation.sql).
+struct ReconciliationRun {
+  std::int64_t id = 0;  // dense per book
+  std::string source;
+  Date first, last;
+  std::string parameters;  // JSON
+  std::string inputs_sha256;
+  std::string summary;     // JSON
+  std::int64_t exceptions = 0;
+  Timestamp at = 0;
+  std::string actor;
+};
+
 class Desk {
  public:
   // The desk of `book`, whose chart it extends with the accounts it posts to.
@@ -184,6 +197,24 @@ class Desk {
   const RequestRecord& apply(const std::string& id, const std::string& actor, Timestamp at);
   const RequestRecord& reconcile(const std::string& id, const std::string& actor, Timestamp at,
                                  const std::string& reference);
+  // Records a reconciliation run and moves the applied requests it matched
+  // to reconciled, in one operation. `items` and `corrections` are the
+  // run's rows as COPY text (tab-separated, one line each) for the store:
+  // items: side, position, item_id, customer, currency, amount_minor, day,
+  // outcome, matched_by, counterpart, difference_minor, reason; corrections:
+  // correction_id, action, request_id, billing_id, amount_minor, currency,
+  // reason. A run with the same inputs_sha256 exists: invalid_argument.
+  const ReconciliationRun& record_run(ReconciliationRun run, const std::vector<std::string>& reconciled,
+                                      std::string items, std::string corrections);
+  const ReconciliationRun* find_run(std::string_view inputs_sha256) const;
+  const std::vector<ReconciliationRun>& runs() const { return runs_; }
+  // The rows of the runs recorded since mark(), for the store.
+  struct RunRows {
+    std::string items, corrections;
+  };
+  const std::vector<RunRows>& new_run_rows() const { return new_run_rows_; }
+  void load_run(ReconciliationRun run);
+
   // Escalates every overdue approval step; returns the requests escalated.
   std::vector<std::string> escalate_due(Timestamp now);
 
@@ -210,6 +241,7 @@ class Desk {
   struct Mark {
     std::size_t audit = 0, outbox = 0, rates = 0, policies = 0;
     std::size_t next_id = 0;
+    std::size_t runs = 0;
   };
   Mark mark();
   // Undoes everything since the mark (the write failed).
@@ -265,6 +297,8 @@ class Desk {
   std::map<std::string, std::vector<std::string>, std::less<>> by_customer_;
   requests::AuditTrail audit_;
   std::vector<Notification> outbox_;
+  std::vector<ReconciliationRun> runs_;
+  std::vector<RunRows> new_run_rows_;
   std::size_t next_number_ = 1;
 
   // The undo log of the write in progress.

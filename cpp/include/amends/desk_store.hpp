@@ -31,6 +31,8 @@ class DeskStore final : public Participant {
   void reset() override;
 
  private:
+  void write_runs(Session& session);
+
   Book* book_;
   desk::Desk* desk_;
   std::int64_t version_ = 0;

@@ -336,6 +336,14 @@ void DeskStore::catch_up(Session& s, std::int64_t version) {
            book, static_cast<std::int64_t>(desk_->outbox().size())))
     desk_->load_notification(desk::Notification{row[0].as<std::int64_t>(), row[1].c_str(), row[2].c_str(), row[3].c_str(),
                                                 row[4].c_str(), row[5].c_str(), row[6].as<std::int64_t>()});
+  for (const auto& row : tx.exec_params(
+           "SELECT run_id, source, period_first, period_last, parameters::text, inputs_sha256, summary::text, exceptions, "
+           "(extract(epoch FROM created_at) * 1000000)::bigint, created_by FROM amends.reconciliation_runs "
+           "WHERE book_id = $1 AND run_id > $2 ORDER BY run_id",
+           book, static_cast<std::int64_t>(desk_->runs().size())))
+    desk_->load_run(desk::ReconciliationRun{row[0].as<std::int64_t>(), row[1].c_str(), Date::parse(row[2].c_str()),
+                                            Date::parse(row[3].c_str()), row[4].c_str(), row[5].c_str(), row[6].c_str(),
+                                            row[7].as<std::int64_t>(), row[8].as<std::int64_t>(), row[9].c_str()});
   {
     pqxx::stream_from rows(tx, "(SELECT record::text FROM amends.requests WHERE book_id = " + std::to_string(book) +
                                    " AND changed_version > " + std::to_string(version_) + " AND changed_version <= " +
@@ -356,7 +364,7 @@ bool DeskStore::changed() const {
   if (!active_) return false;
   return !desk_->changed_records().empty() || desk_->audit().events().size() > mark_.audit ||
          desk_->outbox().size() > mark_.outbox || desk_->policy_order().size() > mark_.policies ||
-         desk_->rates().size() > mark_.rates || !desk_->new_charges().empty();
+         desk_->rates().size() > mark_.rates || !desk_->new_charges().empty() || desk_->runs().size() > mark_.runs;
 }
 
 void DeskStore::failed() {
@@ -518,6 +526,59 @@ void DeskStore::write(Session& s, std::int64_t version) {
                 {"book_id", "message_id", "request_id", "event", "customer", "subject", "body", "created_at"});
     copy.write(rows);
     copy.complete();
+  }
+  if (!desk_->new_run_rows().empty()) write_runs(s);
+}
+
+namespace {
+
+// COPY text of `rows` (lines of tab-separated fields) with book and run prefixed.
+std::string prefixed(const std::string& rows, const std::string& prefix) {
+  std::string out;
+  out.reserve(rows.size() + (rows.size() / 64 + 1) * prefix.size());
+  std::size_t at = 0;
+  while (at < rows.size()) {
+    std::size_t end = rows.find('\n', at);
+    if (end == std::string::npos) end = rows.size();
+    if (end > at) {
+      if (!out.empty()) out += '\n';
+      out += prefix;
+      out.append(rows, at, end - at);
+    }
+    at = end + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
+void DeskStore::write_runs(Session& s) {
+  pqxx::transaction_base& tx = s.tx();
+  const auto& runs = desk_->runs();
+  const auto& rows = desk_->new_run_rows();
+  const std::size_t first = runs.size() - rows.size();
+  for (std::size_t k = 0; k < rows.size(); ++k) {
+    const desk::ReconciliationRun& r = runs[first + k];
+    tx.exec_params("INSERT INTO amends.reconciliation_runs (book_id, run_id, source, period_first, period_last, parameters, "
+                   "inputs_sha256, summary, exceptions, created_at, created_by) VALUES ($1, $2, $3, $4, $5, $6::json, $7, "
+                   "$8::json, $9, to_timestamp($10::double precision / 1000000), $11)",
+                   s.book_id(), r.id, r.source, r.first.to_string(), r.last.to_string(), r.parameters, r.inputs_sha256,
+                   r.summary, r.exceptions, std::to_string(r.at), r.actor);
+    const std::string prefix = std::to_string(s.book_id()) + '\t' + std::to_string(r.id) + '\t';
+    if (!rows[k].items.empty()) {
+      CopyIn copy(tx, "amends.reconciliation_items",
+                  {"book_id", "run_id", "side", "position", "item_id", "customer", "currency", "amount_minor", "day",
+                   "outcome", "matched_by", "counterpart", "difference_minor", "reason"});
+      copy.write(prefixed(rows[k].items, prefix));
+      copy.complete();
+    }
+    if (!rows[k].corrections.empty()) {
+      CopyIn copy(tx, "amends.reconciliation_corrections",
+                  {"book_id", "run_id", "correction_id", "action", "request_id", "billing_id", "amount_minor", "currency",
+                   "reason"});
+      copy.write(prefixed(rows[k].corrections, prefix));
+      copy.complete();
+    }
   }
 }
 
