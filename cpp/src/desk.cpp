@@ -1073,8 +1073,10 @@ const ReconciliationRun& Desk::record_run(ReconciliationRun run, const std::vect
     run.id = static_cast<std::int64_t>(runs_.size()) + 1;
     const std::string comment = "reconciliation run " + std::to_string(run.id) + " (" + run.source + ")";
     for (const std::string& id : reconciled) {
+      auto found = records_.find(id);
+      if (found == records_.end()) throw not_found("a reconciliation run names request " + id + ", which the desk has not");
+      if (found->second.state() != State::applied) continue;  // reconciled already, or not applied: left as it is
       RequestRecord& r = touch(id);
-      if (r.state() != State::applied) continue;  // reconciled already, or not applied: left as it is
       r.request.act(Action::reconcile, run.actor, run.at, comment);
       event(run.at, run.actor, id, "reconciled", Json().add("run", run.id).add("source", run.source).str());
     }
