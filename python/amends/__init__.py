@@ -64,6 +64,8 @@ from amends.ledger import (
 from amends.book import SCHEMA_VERSION, Book, migrate, open, read_postings
 from amends.policy import Policy, Route
 from amends.desk import CloseReport, Desk, Request, verify_audit
+from amends.billing import BadRow, BillingBatch, BillingImportError
+from amends.reconcile import ReconcileResult
 
 
 __all__ = [
@@ -88,7 +90,11 @@ __all__ = [
     "read_postings",
     "BalanceLimitExceeded",
     "BatchResult",
+    "BadRow",
     "BatchTooLarge",
+    "BillingBatch",
+    "BillingImportError",
+    "ReconcileResult",
     "BudgetExceeded",
     "CloseRefused",
     "CloseReport",

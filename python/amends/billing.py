@@ -57,6 +57,8 @@ class BadRow:
 class BillingImportError(amends.InvalidArgument):
     """A billing export with rows that can't be read; nothing was imported. `.rows` lists them."""
 
+    __module__ = "amends"
+
     def __init__(self, rows: list[BadRow]) -> None:
         self.rows = rows
         shown = "\n".join(f"  {r}" for r in rows[:20])

@@ -246,7 +246,8 @@ class Desk:
         """Posts the approved request's entries, consumes its budget reservation and notifies the customer."""
         return Request._of(self._write("apply", lambda: self._core.apply(id, actor, self._at(at))))
 
-    def reconcile(self, id: str, actor: str, reference: str, at: dt.datetime | None = None) -> Request:
+    def mark_reconciled(self, id: str, actor: str, reference: str, at: dt.datetime | None = None) -> Request:
+        """Moves one applied request to reconciled by hand (reconcile() does it for what a run matched)."""
         return Request._of(self._write("reconcile", lambda: self._core.reconcile(id, actor, self._at(at), reference)))
 
     def approve_and_apply(self, approvals: Iterable[tuple[str, str]], actor: str, at: dt.datetime | None = None) -> None:

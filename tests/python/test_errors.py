@@ -19,9 +19,9 @@ EXCEPTIONS = [
 def test_amends_exports_its_whole_exception_tree():
     names = {cls.__name__ for cls in EXCEPTIONS}
 
-    assert len(EXCEPTIONS) == 30
+    assert len(EXCEPTIONS) == 31
     assert {"AmendsError", "UnbalancedEntry", "PeriodClosed", "IdempotencyConflict", "AmendsIOError", "StoreError",
-            "SchemaError", "BudgetExceeded", "NotFound", "RequestStateError", "CloseRefused"} <= names
+            "SchemaError", "BudgetExceeded", "NotFound", "RequestStateError", "CloseRefused", "BillingImportError"} <= names
     assert issubclass(amends.SchemaError, amends.StoreError)
     assert issubclass(amends.BudgetExceeded, amends.BalanceLimitExceeded)
     assert issubclass(amends.NotFound, LookupError)
