@@ -66,6 +66,7 @@ from amends.policy import Policy, Route
 from amends.desk import CloseReport, Desk, Request, verify_audit
 from amends.billing import BadRow, BillingBatch, BillingImportError
 from amends.reconcile import ReconcileResult
+from amends import importers
 
 
 __all__ = [

@@ -228,8 +228,11 @@ def match(ledger: pd.DataFrame, billing: BillingBatch, *, amount_tolerance_minor
         cp = r["counterpart"]
         # A duplicate's counterpart is on its own side; anything else on the other.
         same = out["outcome"].to_numpy() == "duplicate"
-        names = np.where(cp < 0, "", np.where(same, own_ids[np.clip(cp, 0, None)] if len(own_ids) else "",
-                                               counterpart_ids[np.clip(cp, 0, None)] if len(counterpart_ids) else ""))
+        names = np.full(len(cp), "", dtype=object)
+        own = same & (cp >= 0)
+        other = ~same & (cp >= 0)
+        names[own] = own_ids[cp[own]]
+        names[other] = counterpart_ids[cp[other]]
         out["counterpart"] = names
         out["difference_minor"] = r["difference"]
         out["reason"] = ""
