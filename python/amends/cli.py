@@ -21,6 +21,10 @@ The concession desk (amends.cli_desk; each takes --dsn, --book and, where it pri
     amends audit verify                 exit 0 if the hash chain is intact, 1 if it is broken
     amends outbox
 
+Reconciliation (amends.cli_reconcile):
+
+    amends reconcile --source S --input PATH... --period YYYY-MM   the ledger against a billing export, with reports
+
 `amends db` takes --data-dir DIR; the default is $AMENDS_DATA_DIR, else
 $XDG_DATA_HOME/amends/pg, else ~/.local/share/amends/pg.
 """
@@ -32,7 +36,7 @@ import sys
 from typing import Sequence
 
 import amends
-from amends import cli_desk
+from amends import cli_desk, cli_reconcile
 from amends.cluster import Cluster, ClusterError
 
 # What `amends db status` returns for a stopped server, as `pg_ctl status` does.
@@ -98,6 +102,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands.add_parser("version", help="print the version")
 
     cli_desk.add_parsers(commands)
+    cli_reconcile.add_parsers(commands)
 
     args = parser.parse_args(argv)
     try:
@@ -131,6 +136,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command in cli_desk.COMMANDS:
             return cli_desk.run(args)
+        if args.command in cli_reconcile.COMMANDS:
+            return cli_reconcile.run(args)
     except (amends.AmendsError, ClusterError) as error:
         print(f"amends: {type(error).__name__}: {error}", file=sys.stderr)
         return 2

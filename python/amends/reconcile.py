@@ -334,6 +334,10 @@ def run(desk: "amends.Desk", billing: BillingBatch, period: str | tuple[Any, Any
     corrections_text = _copy_text(corrections, correction_columns)
 
     def record() -> int:
+        # Under the write lock, caught up: another job may have recorded these inputs meanwhile.
+        again = desk._core.find_run(sha)
+        if again is not None:
+            return int(again)
         micros = desk._at(at)
         return int(desk._core.record_run(source, first, last, json.dumps(parameters), sha, json.dumps(summary),
                                          int(summary["exceptions"]), reconciled, items_text, corrections_text, actor,
