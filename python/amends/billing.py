@@ -32,6 +32,7 @@ import dataclasses
 import datetime as dt
 from typing import Any, Iterable
 
+import numpy as np
 import pandas as pd  # type: ignore[import-untyped]
 
 import amends
@@ -78,6 +79,9 @@ class BillingBatch:
         missing = [c for c in COLUMNS if c not in self.frame.columns]
         if missing:
             raise amends.InvalidArgument(f"a billing batch needs the columns {', '.join(missing)}")
+        if len(self.frame) and not pd.api.types.is_integer_dtype(self.frame["amount_minor"].dtype):
+            raise TypeError("a billing batch's amount_minor column holds integers of the currency's minor unit, not "
+                            f"{self.frame['amount_minor'].dtype}")
         bad = set(self.frame["status"].unique()) - set(STATUSES)
         if bad:
             raise amends.InvalidArgument(f"billing statuses are one of {', '.join(STATUSES)}, not {sorted(bad)}")
@@ -90,6 +94,9 @@ class BillingBatch:
         records = list(rows)
         frame = pd.DataFrame.from_records(records, columns=list(COLUMNS)) if records else pd.DataFrame(
             {c: pd.Series(dtype="int64" if c in ("line", "amount_minor") else "object") for c in COLUMNS})
+        for value in frame["amount_minor"]:
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+                raise TypeError(f"a billing amount_minor is an integer of the currency's minor unit, not {value!r}")
         frame["amount_minor"] = frame["amount_minor"].astype("int64")
         frame["line"] = frame["line"].astype("int64")
         return cls(frame, list(skipped or []))

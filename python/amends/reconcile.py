@@ -54,6 +54,13 @@ def _decimal(minor: np.ndarray, places: np.ndarray) -> list[Decimal]:
     return [Decimal(int(v)).scaleb(-int(p)) for v, p in zip(minor, places)]
 
 
+def _integer_amounts(column: pd.Series, side: str) -> None:
+    """Amounts are integers of the minor unit; a float column would be truncated, so it is refused."""
+    if len(column) and not pd.api.types.is_integer_dtype(column.dtype):
+        raise TypeError(f"the {side} amount_minor column holds {column.dtype}, not integers of the currency's minor "
+                        "unit: convert exact amounts (Decimal or str) with the currency's minor units first")
+
+
 def checksum(ledger: pd.DataFrame, billing: BillingBatch, parameters: dict[str, Any]) -> str:
     """SHA-256 over both inputs (in a canonical column order) and the parameters: the same inputs, the same run."""
     h = hashlib.sha256()
@@ -139,7 +146,10 @@ class ReconcileResult:
                          "amount_minor": r.amount_minor, "currency": r.currency,
                          "reason": f"{r.object} {r.id} credited customer {r.customer} without an authorised request: "
                                    "void it in billing, or submit a request for it"})
+        settled = set(self.ledger.loc[self.ledger["outcome"] == "matched", "id"])
         for r in self.billing[self.billing["outcome"] == "status_problem"].itertuples(index=False):
+            if r.counterpart in settled:
+                continue  # another billing item settled the request (a failed refund retried): nothing to undo
             if r.status == "failed" and r.object == "refund":
                 action, what = "reverse_refund", f"refund {r.id} failed in billing: reverse the refund posted for {r.counterpart}"
             elif r.status == "void":
@@ -197,7 +207,9 @@ def match(ledger: pd.DataFrame, billing: BillingBatch, *, amount_tolerance_minor
     missing = [c for c in LEDGER_COLUMNS if c not in ledger.columns]
     if missing:
         raise amends.InvalidArgument(f"the ledger items need the columns {', '.join(missing)}")
+    _integer_amounts(ledger["amount_minor"], "ledger")
     bf = billing.frame
+    _integer_amounts(bf["amount_minor"], "billing")
     t0 = time.perf_counter()
     # One dictionary per kind of string, shared by both sides.
     n = len(ledger)
