@@ -1,6 +1,8 @@
 #include "amends/reconcile.hpp"
 
 #include <algorithm>
+#include <compare>
+#include <tuple>
 #include <limits>
 #include <numeric>
 #include <string>
@@ -144,7 +146,10 @@ struct Engine {
     for (std::size_t j = 0; j < B.size(); ++j) {
       if (bdone[j] || B.reference[j] < 0) continue;
       const std::int64_t i = ledger_of.get(B.reference[j]);
-      if (i == kNone) continue;
+      // A reference to a request of another customer or currency is not that request's credit.
+      if (i == kNone || B.customer[j] != L.customer[static_cast<std::size_t>(i)] ||
+          B.currency[j] != L.currency[static_cast<std::size_t>(i)])
+        continue;
       target[j] = i;
       ++count[static_cast<std::size_t>(i) + 1];
     }
@@ -201,48 +206,52 @@ struct Engine {
     }
   }
 
+  // An unmatched ledger item, copied out so that the search runs over contiguous memory.
+  struct Open {
+    std::int64_t customer;
+    std::int64_t amount;
+    std::int32_t currency;
+    std::int32_t day;
+    std::uint32_t index;
+  };
+
   // Unmatched ledger items sorted by (customer, currency, amount, day).
-  std::vector<std::uint32_t> open_ledger() const {
-    std::vector<std::uint32_t> out;
+  std::vector<Open> open_ledger() const {
+    std::vector<Open> out;
     for (std::size_t i = 0; i < L.size(); ++i)
-      if (!ldone[i]) out.push_back(static_cast<std::uint32_t>(i));
-    std::sort(out.begin(), out.end(), [&](std::uint32_t a, std::uint32_t b) {
-      if (L.customer[a] != L.customer[b]) return L.customer[a] < L.customer[b];
-      if (L.currency[a] != L.currency[b]) return L.currency[a] < L.currency[b];
-      if (L.amount[a] != L.amount[b]) return L.amount[a] < L.amount[b];
-      if (L.day[a] != L.day[b]) return L.day[a] < L.day[b];
-      return a < b;
+      if (!ldone[i]) out.push_back({L.customer[i], L.amount[i], L.currency[i], L.day[i], static_cast<std::uint32_t>(i)});
+    std::sort(out.begin(), out.end(), [](const Open& a, const Open& b) {
+      return std::tie(a.customer, a.currency, a.amount, a.day, a.index) < std::tie(b.customer, b.currency, b.amount, b.day, b.index);
     });
     return out;
   }
 
   // The open ledger item of the billing item's customer and currency with
   // an amount in [low, high] nearest in days (within the window), or none.
-  std::int64_t nearest(const std::vector<std::uint32_t>& sorted, std::size_t j, std::int64_t low, std::int64_t high) const {
-    auto key_less = [&](std::uint32_t i, std::int64_t amount) {
-      if (L.customer[i] != B.customer[j]) return L.customer[i] < B.customer[j];
-      if (L.currency[i] != B.currency[j]) return L.currency[i] < B.currency[j];
-      return L.amount[i] < amount;
-    };
-    auto it = std::lower_bound(sorted.begin(), sorted.end(), low, key_less);
+  std::int64_t nearest(const std::vector<Open>& sorted, std::size_t j, std::int64_t low, std::int64_t high) const {
+    const std::int64_t customer = B.customer[j];
+    const std::int32_t currency = B.currency[j];
+    auto it = std::lower_bound(sorted.begin(), sorted.end(), low, [&](const Open& o, std::int64_t amount) {
+      return std::tie(o.customer, o.currency, o.amount) < std::tie(customer, currency, amount);
+    });
     std::int64_t best = kNone;
     std::int64_t best_score = std::numeric_limits<std::int64_t>::max();
     for (; it != sorted.end(); ++it) {
-      const std::uint32_t i = *it;
-      if (L.customer[i] != B.customer[j] || L.currency[i] != B.currency[j] || L.amount[i] > high) break;
-      if (ldone[i] || !near(i, j)) continue;
+      if (it->customer != customer || it->currency != currency || it->amount > high) break;
+      const std::int64_t days = std::abs(it->day - B.day[j]);
+      if (ldone[it->index] || days > opt.days) continue;
       // Nearest day first, then the smaller amount difference.
-      const std::int64_t score = std::abs(L.day[i] - B.day[j]) * (2 * opt.amount_tolerance + 1) + abs64(L.amount[i] - B.amount[j]);
+      const std::int64_t score = days * (2 * opt.amount_tolerance + 1) + abs64(it->amount - B.amount[j]);
       if (score < best_score) {
         best_score = score;
-        best = i;
+        best = it->index;
       }
     }
     return best;
   }
 
   void by_amount_and_date() {
-    const std::vector<std::uint32_t> sorted = open_ledger();
+    const std::vector<Open> sorted = open_ledger();
     if (sorted.empty()) return;
     for (std::size_t j = 0; j < B.size(); ++j) {
       if (bdone[j] || !usable(B.status[j])) continue;
@@ -269,7 +278,7 @@ struct Engine {
     auto bkey = [&](std::uint32_t j) { return std::pair(B.customer[j], B.currency[j]); };
     std::sort(ls.begin(), ls.end(), [&](std::uint32_t a, std::uint32_t b) { return std::pair(lkey(a), a) < std::pair(lkey(b), b); });
     std::sort(bs.begin(), bs.end(), [&](std::uint32_t a, std::uint32_t b) { return std::pair(bkey(a), a) < std::pair(bkey(b), b); });
-    const std::vector<std::uint32_t> matched = matched_billing();
+    const std::vector<std::uint32_t> matched = matched_billing(bs);
     std::size_t li = 0;
     for (std::size_t bi = 0; bi < bs.size();) {
       const auto key = bkey(bs[bi]);
@@ -284,10 +293,26 @@ struct Engine {
     }
   }
 
-  std::vector<std::uint32_t> matched_billing() const {
+  struct Key {
+    std::int64_t customer;
+    std::int32_t currency;
+    std::int64_t amount;
+    auto operator<=>(const Key&) const = default;
+  };
+
+  // The matched billing items an open one could repeat (the same customer,
+  // currency and amount), sorted by (customer, currency, amount, day).
+  std::vector<std::uint32_t> matched_billing(const std::vector<std::uint32_t>& open) const {
+    std::vector<Key> keys;
+    keys.reserve(open.size());
+    for (std::uint32_t j : open) keys.push_back({B.customer[j], B.currency[j], B.amount[j]});
+    std::sort(keys.begin(), keys.end());
+    keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
     std::vector<std::uint32_t> out;
     for (std::size_t j = 0; j < B.size(); ++j)
-      if (bdone[j] && r.billing.outcome[j] == Outcome::matched) out.push_back(static_cast<std::uint32_t>(j));
+      if (bdone[j] && r.billing.outcome[j] == Outcome::matched &&
+          std::binary_search(keys.begin(), keys.end(), Key{B.customer[j], B.currency[j], B.amount[j]}))
+        out.push_back(static_cast<std::uint32_t>(j));
     std::sort(out.begin(), out.end(), [&](std::uint32_t a, std::uint32_t b) {
       return std::tuple(B.customer[a], B.currency[a], B.amount[a], B.day[a], a) <
              std::tuple(B.customer[b], B.currency[b], B.amount[b], B.day[b], b);

@@ -165,6 +165,13 @@ class ReconcileResult:
             rows.append({"action": "adjust", "request": r.id, "billing_id": r.counterpart,
                          "amount_minor": r.difference_minor, "currency": r.currency,
                          "reason": f"billing credited {r.difference_minor:+d} minor units against {r.id}: correct one side"})
+        mismatched = set(self.ledger.loc[self.ledger["outcome"] == "amount_mismatch", "id"])
+        extra = self.billing[(self.billing["outcome"] == "amount_mismatch") & ~self.billing["counterpart"].isin(mismatched)]
+        for r in extra.itertuples(index=False):
+            rows.append({"action": "adjust", "request": r.counterpart, "billing_id": r.id, "amount_minor": r.difference_minor,
+                         "currency": r.currency,
+                         "reason": f"{r.object} {r.id} credited {r.difference_minor:+d} minor units against {r.counterpart}, "
+                                   "already settled by another item: void or correct it"})
         return pd.DataFrame(rows, columns=["action", "request", "billing_id", "amount_minor", "currency", "reason"])
 
 

@@ -381,7 +381,7 @@ def test_an_unknown_billing_status_is_refused() -> None:
         batch([billing_row("cn_1", "C-1", "USD", 5000, day(0), status="ok") | {"status": "refunded"}])
 
 
-# --- reported, not yet fixed: these say what should happen ---------------------------------------------------
+# --- found by these tests and fixed: floats refused, a retried refund proposes no reversal -------------------
 
 def test_a_float_amount_column_is_refused() -> None:
     ledger = ledger_frame([ledger_row("REQ-1", "C-1", "USD", 5000, day(0))])
