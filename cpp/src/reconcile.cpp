@@ -146,9 +146,9 @@ struct Engine {
     for (std::size_t j = 0; j < B.size(); ++j) {
       if (bdone[j] || B.reference[j] < 0) continue;
       const std::int64_t i = ledger_of.get(B.reference[j]);
-      // A reference to a request of another customer or currency is not that request's credit.
-      if (i == kNone || B.customer[j] != L.customer[static_cast<std::size_t>(i)] ||
-          B.currency[j] != L.currency[static_cast<std::size_t>(i)])
+      // A reference to a request in another currency (or of another customer, when asked) is not its credit.
+      if (i == kNone || B.currency[j] != L.currency[static_cast<std::size_t>(i)] ||
+          (opt.reference_needs_customer && B.customer[j] != L.customer[static_cast<std::size_t>(i)]))
         continue;
       target[j] = i;
       ++count[static_cast<std::size_t>(i) + 1];

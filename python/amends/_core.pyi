@@ -600,6 +600,11 @@ RECONCILE_OUTCOMES: list[str]
 RECONCILE_PASSES: list[str]
 
 def reconcile_match(
-    ledger: dict[str, Any], billing: dict[str, Any], amount_tolerance: int = 0, days: int = 3, splits: bool = True
+    ledger: dict[str, Any],
+    billing: dict[str, Any],
+    amount_tolerance: int = 0,
+    days: int = 3,
+    splits: bool = True,
+    reference_needs_customer: bool = False,
 ) -> dict[str, dict[str, npt.NDArray[Any]]]:
     """Matches coded ledger and billing columns; returns per side outcome, pass, counterpart and difference arrays."""

@@ -207,7 +207,7 @@ def _reasons(frame: pd.DataFrame, side: str, other: pd.DataFrame, days: int) -> 
 
 
 def match(ledger: pd.DataFrame, billing: BillingBatch, *, amount_tolerance_minor: int = 0, days: int = 3,
-          splits: bool = True) -> ReconcileResult:
+          splits: bool = True, reference_needs_customer: bool = False) -> ReconcileResult:
     """Matches ledger items (LEDGER_COLUMNS) against a billing batch; see amends/reconcile.hpp for the passes."""
     import time
 
@@ -234,7 +234,7 @@ def match(ledger: pd.DataFrame, billing: BillingBatch, *, amount_tolerance_minor
         {"id": billing_ids.astype("int64"), "reference": ref, "customer": customer_codes[n:].astype("int64"),
          "currency": currency_codes[n:].astype("int32"), "amount_minor": bf["amount_minor"].to_numpy(dtype="int64"),
          "day": _days(bf["date"]), "status": status},
-        amount_tolerance_minor, days, splits)
+        amount_tolerance_minor, days, splits, reference_needs_customer)
     seconds = time.perf_counter() - t0
     outcomes = np.array(OUTCOMES, dtype=object)
     passes = np.array(PASSES, dtype=object)
@@ -269,7 +269,8 @@ def match(ledger: pd.DataFrame, billing: BillingBatch, *, amount_tolerance_minor
         needs = ~matched
         if needs.any():
             frame.loc[needs, "reason"] = _reasons(frame[needs], which, other, days)
-    params = {"amount_tolerance_minor": amount_tolerance_minor, "days": days, "splits": splits}
+    params = {"amount_tolerance_minor": amount_tolerance_minor, "days": days, "splits": splits,
+              "reference_needs_customer": reference_needs_customer}
     return ReconcileResult(lres, bres, params, seconds=seconds)
 
 

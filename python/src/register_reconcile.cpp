@@ -86,13 +86,14 @@ void register_reconcile(py::module_& m) {
   m.attr("RECONCILE_PASSES") = passes;
   m.def(
       "reconcile_match",
-      [](const py::dict& ledger, const py::dict& billing, std::int64_t amount_tolerance, std::int32_t days, bool splits) {
+      [](const py::dict& ledger, const py::dict& billing, std::int64_t amount_tolerance, std::int32_t days, bool splits,
+         bool reference_needs_customer) {
         const Columns lc = columns_of(ledger, false), bc = columns_of(billing, true);
         const reconcile::Items l = items_of(lc, false), b = items_of(bc, true);
         reconcile::Result r;
         {
           py::gil_scoped_release release;
-          r = reconcile::match(l, b, reconcile::Options{amount_tolerance, days, splits});
+          r = reconcile::match(l, b, reconcile::Options{amount_tolerance, days, splits, reference_needs_customer});
         }
         py::dict out;
         out["ledger"] = side_of(r.ledger);
@@ -100,6 +101,7 @@ void register_reconcile(py::module_& m) {
         return out;
       },
       py::arg("ledger"), py::arg("billing"), py::arg("amount_tolerance") = 0, py::arg("days") = 3, py::arg("splits") = true,
+      py::arg("reference_needs_customer") = false,
       "Matches coded ledger and billing columns; returns per side outcome, pass, counterpart and difference arrays.");
 }
 

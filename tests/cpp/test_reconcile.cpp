@@ -590,10 +590,19 @@ TEST(ReconcileReference, AnotherCurrencyIsNotTheRequestsCredit) {
   expect_side(r.billing, {{Outcome::missing_in_ledger, Pass::none, kNone, 0}}, "billing");
 }
 
-TEST(ReconcileReference, AnotherCustomerIsNotTheRequestsCredit) {
-  const Result r = run({{1, 7, USD, 10000, d}}, {{100, 1, 8, USD, 10000, d}});
+TEST(ReconcileReference, AnotherCustomerIsNotTheRequestsCreditWhenCustomersMustAgree) {
+  Options same_customer;
+  same_customer.reference_needs_customer = true;
+  const Result r = run({{1, 7, USD, 10000, d}}, {{100, 1, 8, USD, 10000, d}}, same_customer);
   expect_side(r.ledger, {{Outcome::missing_in_billing, Pass::none, kNone, 0}}, "ledger");
   expect_side(r.billing, {{Outcome::missing_in_ledger, Pass::none, kNone, 0}}, "billing");
+}
+
+TEST(ReconcileReference, ByDefaultTheReferenceLinksCustomersNamedDifferently) {
+  // The ledger's C-1042 is billing's cus_Nf3...: the request id the credit note carries is the link.
+  const Result r = run({{1, 7, USD, 10000, d}}, {{100, 1, 8, USD, 10000, d}});
+  expect_side(r.ledger, {{Outcome::matched, Pass::reference, 0, 0}}, "ledger");
+  expect_side(r.billing, {{Outcome::matched, Pass::reference, 0, 0}}, "billing");
 }
 
 // --- refusals ---

@@ -289,7 +289,7 @@ def test_nearest_day_wins_and_the_window_holds() -> None:
     wide = match(ledger, billing, days=4)
     assert outcome(wide.billing, "cn_2")[["outcome", "counterpart", "matched_by"]].tolist() == \
         ["matched", "REQ-3", "amount_and_date"]
-    assert wide.parameters == {"amount_tolerance_minor": 0, "days": 4, "splits": True}
+    assert wide.parameters == {"amount_tolerance_minor": 0, "days": 4, "splits": True, "reference_needs_customer": False}
 
 
 def test_amount_tolerance() -> None:

@@ -65,6 +65,11 @@ struct Options {
   std::int64_t amount_tolerance = 0;  // minor units: a difference up to this still matches
   std::int32_t days = 3;              // the date window, each way
   bool splits = true;
+  // A reference match also needs the same customer id on both sides. Off by
+  // default: the ledger and billing often name customers differently (C-1042
+  // and cus_Nf3...), and the request id a billing item carries is the
+  // authorised link. The currency always has to agree.
+  bool reference_needs_customer = false;
 };
 
 struct Side {
