@@ -26,7 +26,7 @@ import pandas as pd  # type: ignore[import-untyped]
 
 import amends
 from amends import _core
-from amends.billing import BillingBatch
+from amends.billing import STATUSES, BillingBatch
 
 __all__ = ["LEDGER_COLUMNS", "OUTCOMES", "EXCEPTIONS", "ReconcileResult", "match", "checksum"]
 
@@ -220,13 +220,18 @@ def match(ledger: pd.DataFrame, billing: BillingBatch, *, amount_tolerance_minor
     t0 = time.perf_counter()
     # One dictionary per kind of string, shared by both sides.
     n = len(ledger)
-    request_codes, _ = pd.factorize(pd.concat([ledger["id"], bf["reference"]], ignore_index=True).astype(str))
+
+    def codes(left: pd.Series, right: pd.Series) -> np.ndarray:
+        found, _ = pd.factorize(pd.concat([left, right], ignore_index=True))
+        return found
+
+    request_codes = codes(ledger["id"], bf["reference"])
     ref = request_codes[n:].astype("int64")
-    ref[(bf["reference"].astype(str) == "").to_numpy()] = -1
-    customer_codes, _ = pd.factorize(pd.concat([ledger["customer"], bf["customer"]], ignore_index=True).astype(str))
-    currency_codes, _ = pd.factorize(pd.concat([ledger["currency"], bf["currency"]], ignore_index=True).astype(str))
-    billing_ids, _ = pd.factorize(bf["id"].astype(str))
-    status = bf["status"].map(_STATUS_CODES).to_numpy(dtype="uint8")
+    ref[(bf["reference"] == "").to_numpy()] = -1
+    customer_codes = codes(ledger["customer"], bf["customer"])
+    currency_codes = codes(ledger["currency"], bf["currency"])
+    billing_ids, _ = pd.factorize(bf["id"])
+    status = pd.Categorical(bf["status"], categories=STATUSES).codes.astype("uint8")
     raw = _core.reconcile_match(
         {"id": request_codes[:n].astype("int64"), "customer": customer_codes[:n].astype("int64"),
          "currency": currency_codes[:n].astype("int32"), "amount_minor": ledger["amount_minor"].to_numpy(dtype="int64"),
@@ -236,37 +241,34 @@ def match(ledger: pd.DataFrame, billing: BillingBatch, *, amount_tolerance_minor
          "day": _days(bf["date"]), "status": status},
         amount_tolerance_minor, days, splits, reference_needs_customer)
     seconds = time.perf_counter() - t0
-    outcomes = np.array(OUTCOMES, dtype=object)
-    passes = np.array(PASSES, dtype=object)
+    matched_words = {"reference": "matched by reference", "amount_and_date": "matched by customer, amount and date",
+                     "tolerance": "matched within the amount tolerance", "split": "matched as part of a split",
+                     "duplicate_id": "matched", "same_content": "matched", "only_candidate": "matched", "none": "matched"}
+    pass_words = [matched_words[p] for p in PASSES]
 
-    def side(frame: pd.DataFrame, r: dict[str, np.ndarray], counterpart_ids: np.ndarray, own_ids: np.ndarray,
-             which: str) -> pd.DataFrame:
-        out = frame.reset_index(drop=True).copy()
-        out["outcome"] = outcomes[r["outcome"]]
-        out["matched_by"] = passes[r["pass"]]
+    def side(frame: pd.DataFrame, r: dict[str, np.ndarray], counterpart_ids: np.ndarray, own_ids: np.ndarray) -> pd.DataFrame:
+        # No copy of the input's columns (copy-on-write): only the new columns take memory.
+        out = frame.reset_index(drop=True)
+        out = out.assign(outcome=pd.Categorical.from_codes(r["outcome"].astype("int8"), categories=list(OUTCOMES)),
+                         matched_by=pd.Categorical.from_codes(r["pass"].astype("int8"), categories=list(PASSES)))
         cp = r["counterpart"]
         # A duplicate's counterpart is on its own side; anything else on the other.
-        same = out["outcome"].to_numpy() == "duplicate"
+        same = r["outcome"] == OUTCOMES.index("duplicate")
         names = np.full(len(cp), "", dtype=object)
         own = same & (cp >= 0)
         other = ~same & (cp >= 0)
         names[own] = own_ids[cp[own]]
         names[other] = counterpart_ids[cp[other]]
-        out["counterpart"] = names
-        out["difference_minor"] = r["difference"]
-        out["reason"] = ""
-        return out
+        # Matched items say how (a few shared strings); the others why, in words, below.
+        reason = np.asarray(pass_words, dtype=object)[r["pass"]]
+        return out.assign(counterpart=names, difference_minor=r["difference"], reason=reason)
 
-    lid = ledger["id"].astype(str).to_numpy()
-    bid = bf["id"].astype(str).to_numpy()
-    lres = side(ledger, raw["ledger"], bid, lid, "ledger")
-    bres = side(bf, raw["billing"], lid, bid, "billing")
+    lid = ledger["id"].to_numpy(dtype=object)
+    bid = bf["id"].to_numpy(dtype=object)
+    lres = side(ledger, raw["ledger"], bid, lid)
+    bres = side(bf, raw["billing"], lid, bid)
     for frame, which, other in ((lres, "ledger", bres), (bres, "billing", lres)):
-        matched = frame["outcome"] == "matched"
-        how = frame["matched_by"].map({"reference": " by reference", "amount_and_date": " by customer, amount and date",
-                                       "tolerance": " within the amount tolerance", "split": " as part of a split"})
-        frame.loc[matched, "reason"] = "matched " + frame.loc[matched, "counterpart"] + how[matched].fillna("")
-        needs = ~matched
+        needs = (frame["outcome"] != "matched").to_numpy()
         if needs.any():
             frame.loc[needs, "reason"] = _reasons(frame[needs], which, other, days)
     params = {"amount_tolerance_minor": amount_tolerance_minor, "days": days, "splits": splits,
