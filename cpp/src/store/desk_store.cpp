@@ -394,7 +394,7 @@ void DeskStore::write(Session& s, std::int64_t version) {
         at = e.at;
       }
     tx.exec_params("INSERT INTO amends.policies (book_id, version, body, published_at, published_by) "
-                   "VALUES ($1, $2, $3, to_timestamp($4::double precision / 1000000), $5)",
+                   "VALUES ($1, $2, $3, 'epoch'::timestamptz + $4::bigint * interval '1 microsecond', $5)",
                    s.book_id(), version_name, desk_->policy_texts().at(version_name), std::to_string(at), by);
   }
   // Rates and charges recorded in this write.
@@ -473,7 +473,7 @@ void DeskStore::write(Session& s, std::int64_t version) {
           "policy_version, changed_version, record, created_at) "
           "SELECT " + book + ", request_id, kind, 'draft', customer, requester, team, amount, currency, policy_version, " +
           std::to_string(version) +
-          ", record, to_timestamp(created_at_micros::double precision / 1000000) FROM desk_requests_stage s "
+          ", record, 'epoch'::timestamptz + created_at_micros * interval '1 microsecond' FROM desk_requests_stage s "
           "WHERE NOT EXISTS (SELECT 1 FROM amends.requests r WHERE r.book_id = " + book +
           " AND r.request_id = s.request_id)");
       tx.exec0("UPDATE amends.requests r SET state = s.state, amount = s.amount, currency = s.currency, "
@@ -561,7 +561,7 @@ void DeskStore::write_runs(Session& s) {
     const desk::ReconciliationRun& r = runs[first + k];
     tx.exec_params("INSERT INTO amends.reconciliation_runs (book_id, run_id, source, period_first, period_last, parameters, "
                    "inputs_sha256, summary, exceptions, created_at, created_by) VALUES ($1, $2, $3, $4, $5, $6::json, $7, "
-                   "$8::json, $9, to_timestamp($10::double precision / 1000000), $11)",
+                   "$8::json, $9, 'epoch'::timestamptz + $10::bigint * interval '1 microsecond', $11)",
                    s.book_id(), r.id, r.source, r.first.to_string(), r.last.to_string(), r.parameters, r.inputs_sha256,
                    r.summary, r.exceptions, std::to_string(r.at), r.actor);
     const std::string prefix = std::to_string(s.book_id()) + '\t' + std::to_string(r.id) + '\t';
