@@ -127,6 +127,31 @@ def test_the_order_of_the_files_does_not_undo_a_stripe_refund_failure():
     assert state(forward) == state(backward) == ("failed", d("2026-01-10"), 700)
 
 
+def test_a_stripe_credit_note_that_refunds_is_one_concession_with_its_refunds_trouble(tmp_path: Path):
+    def note(status: str = "issued") -> dict[str, Any]:
+        return {"id": "cn_R1", "object": "credit_note", "amount": 4000, "currency": "usd", "customer": "cus_1",
+                "created": 1790000000, "status": status, "invoice": "in_1", "metadata": {"amends_request": "R-000001"},
+                "refunds": [{"refund": "re_R1", "amount_refunded": 4000}]}
+
+    def refund(status: str) -> dict[str, Any]:
+        return {"id": "re_R1", "object": "refund", "amount": 4000, "currency": "usd", "charge": "ch_1",
+                "created": 1790000100, "status": status, "metadata": {}}
+
+    def read(*objects: dict[str, Any]) -> list[tuple[Any, ...]]:
+        path = tmp_path / "export.json"
+        path.write_text(json.dumps({"object": "list", "url": "/v1/x", "has_more": False, "data": list(objects)}))
+        frame = stripe.read([path]).frame
+        return list(frame[["id", "object", "status", "raw_status", "reference", "parent"]].itertuples(index=False, name=None))
+
+    # Stripe made the refund for the credit note: one row, the credit note's.
+    assert read(note(), refund("succeeded")) == [("cn_R1", "credit_note", "ok", "issued", "R-000001", "in_1")]
+    # The refund failed: the credit note did not reach the customer.
+    assert read(note(), refund("failed")) == [
+        ("cn_R1", "credit_note", "failed", "issued; refund re_R1 failed", "R-000001", "in_1")]
+    # Without its credit note in the import, the refund is a row of its own.
+    assert read(refund("succeeded")) == [("re_R1", "refund", "ok", "succeeded", "", "ch_1")]
+
+
 def test_only_stripe_balance_credits_that_grant_something_are_imported():
     batch = stripe.read(STRIPE / "customer_balance_transactions.json")
 

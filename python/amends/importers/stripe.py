@@ -90,7 +90,47 @@ def read(paths: Paths, skip_bad_rows: bool = False) -> BillingBatch:
                if f.obj.get("object") == "charge" and isinstance(f.obj.get("id"), str)}
     for found in walker.found:
         _convert(found, charges, collector)
+    _fold_credit_note_refunds(walker.found, collector)
     return collector.finish(skip_bad_rows)
+
+
+def _fold_credit_note_refunds(found: list[_Found], collector: Collector) -> None:
+    """A credit note that refunds (refunds[].refund, or the older refund) is one concession, not two.
+
+    Stripe creates the refund itself, without the credit note's metadata: read as a row of its own it
+    would look like a second credit, or one nobody authorised. When both are in the import, the refund
+    folds into its credit note -- which takes the refund's trouble: failed (or pending) when the refund
+    is. A refund whose credit note is not in the import keeps its row (with the credit note as its
+    parent when the credit note was there but could not be read).
+    """
+    note_of: dict[str, str] = {}
+    for f in found:
+        obj = f.obj
+        if obj.get("object") != "credit_note" or not isinstance(obj.get("id"), str):
+            continue
+        links = [r.get("refund") for r in obj.get("refunds") or [] if isinstance(r, Mapping)]
+        links.append(obj.get("refund"))
+        for link in links:
+            refund = object_id(link)
+            if refund:
+                note_of[refund] = obj["id"]
+    if not note_of:
+        return
+    items = collector.items
+    notes = {i.id: k for k, i in enumerate(items) if i.object == "credit_note"}
+    folded = []
+    for item in items:
+        note = note_of.get(item.id) if item.object == "refund" else None
+        if note is None or note not in notes:
+            continue
+        folded.append(item.id)
+        k = notes[note]
+        if item.status in ("failed", "pending") and items[k].status == "ok":
+            items[k] = dataclasses.replace(items[k], status=item.status,
+                                           raw_status=f"{items[k].raw_status}; refund {item.id} {item.raw_status}")
+    gone = set(folded)
+    items[:] = [dataclasses.replace(i, parent=note_of[i.id]) if i.object == "refund" and i.id in note_of else i
+                for i in items if not (i.object == "refund" and i.id in gone)]
 
 
 # ---------------------------------------------------------------- JSON documents
