@@ -129,6 +129,7 @@ void Desk::clear() {
   policies_.clear();
   policy_texts_.clear();
   policy_order_.clear();
+  published_.clear();
   rates_.clear();
   charges_.clear();
   records_.clear();
@@ -160,7 +161,7 @@ Desk::Mark Desk::mark() {
 }
 
 Desk::Mark Desk::counts() const {
-  return Mark{audit_.events().size(), outbox_.size(), rates_.size(), policy_order_.size(), next_number_, runs_.size()};
+  return Mark{audit_.events().size(), outbox_.size(), policy_order_.size(), next_number_, runs_.size()};
 }
 
 void Desk::undo(std::map<std::string, std::optional<RequestRecord>, std::less<>>& before, const Mark& m,
@@ -178,8 +179,9 @@ void Desk::undo(std::map<std::string, std::optional<RequestRecord>, std::less<>>
     new_charges_.pop_back();
   }
   while (added_rates_.size() > rates_kept) {
-    const auto& [code, day] = added_rates_.back();
-    std::erase_if(rates_, [&](const FxRate& r) { return r.currency.code() == code && r.day == day; });
+    const Currency code = added_rates_.back().currency;
+    const Date day = added_rates_.back().day;
+    std::erase_if(rates_, [&](const FxRate& r) { return r.currency == code && r.day == day; });
     added_rates_.pop_back();
   }
   audit_.truncate(m.audit);
@@ -187,6 +189,7 @@ void Desk::undo(std::map<std::string, std::optional<RequestRecord>, std::less<>>
   while (policy_order_.size() > m.policies) {
     policies_.erase(policy_order_.back());
     policy_texts_.erase(policy_order_.back());
+    published_.erase(policy_order_.back());
     policy_order_.pop_back();
   }
   next_number_ = m.next_id;
@@ -288,6 +291,7 @@ const policy::Policy& Desk::publish_policy(std::string_view toml_text, const std
                                  " is already published with other text; give the new policy a new version");
     }
     check_clock(audit_, at);
+    published_.insert_or_assign(version, Publication{actor, at});
     event(at, actor, "", "policy_published", Json().add("version", version).add("rules", static_cast<std::int64_t>(parsed->rules.size())).str());
     policy_texts_.emplace(version, std::string(toml_text));
     policy_order_.push_back(version);
@@ -328,7 +332,7 @@ void Desk::set_rate(Currency currency, Date day, const Decimal& rate) {
       }
     }
     load_rate(FxRate{currency, day, rate});
-    added_rates_.emplace_back(std::string(currency.code()), day);
+    added_rates_.push_back(FxRate{currency, day, rate});
   });
 }
 
@@ -467,12 +471,6 @@ std::vector<Utilisation> Desk::budgets() const {
 void Desk::event(Timestamp at, const std::string& actor, const std::string& request, const std::string& what,
                  std::string details) {
   audit_.append(at, actor, request, what, std::move(details));
-}
-
-RequestRecord& Desk::find(std::string_view id) {
-  auto it = records_.find(id);
-  if (it == records_.end()) throw not_found("there is no request " + std::string(id));
-  return it->second;
 }
 
 const RequestRecord& Desk::get(std::string_view id) const {

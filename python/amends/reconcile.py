@@ -175,7 +175,7 @@ class ReconcileResult:
         return pd.DataFrame(rows, columns=["action", "request", "billing_id", "amount_minor", "currency", "reason"])
 
 
-def _reasons(frame: pd.DataFrame, side: str, other: pd.DataFrame, days: int) -> list[str]:
+def _reasons(frame: pd.DataFrame, side: str, days: int) -> list[str]:
     out = []
     places = _places(frame["currency"]) if len(frame) else np.zeros(0, dtype="int64")
     for k, r in enumerate(frame.itertuples(index=False)):
@@ -267,10 +267,10 @@ def match(ledger: pd.DataFrame, billing: BillingBatch, *, amount_tolerance_minor
     bid = bf["id"].to_numpy(dtype=object)
     lres = side(ledger, raw["ledger"], bid, lid)
     bres = side(bf, raw["billing"], lid, bid)
-    for frame, which, other in ((lres, "ledger", bres), (bres, "billing", lres)):
+    for frame, which in ((lres, "ledger"), (bres, "billing")):
         needs = (frame["outcome"] != "matched").to_numpy()
         if needs.any():
-            frame.loc[needs, "reason"] = _reasons(frame[needs], which, other, days)
+            frame.loc[needs, "reason"] = _reasons(frame[needs], which, days)
     params = {"amount_tolerance_minor": amount_tolerance_minor, "days": days, "splits": splits,
               "reference_needs_customer": reference_needs_customer}
     return ReconcileResult(lres, bres, params, seconds=seconds)

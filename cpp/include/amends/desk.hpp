@@ -237,9 +237,9 @@ class Desk {
 
   // ------------------------------------------------------------ for the store
   // Changes since mark(): the records changed, audit events and
-  // notifications appended, policies/rates/charges added.
+  // notifications appended, policies added.
   struct Mark {
-    std::size_t audit = 0, outbox = 0, rates = 0, policies = 0;
+    std::size_t audit = 0, outbox = 0, policies = 0;
     std::size_t next_id = 0;
     std::size_t runs = 0;
   };
@@ -252,6 +252,16 @@ class Desk {
   // Ids of the records changed since the mark, and the charges recorded.
   const std::vector<std::string>& changed_records() const { return changed_order_; }
   const std::vector<std::string>& new_charges() const { return new_charges_; }
+  const std::vector<FxRate>& new_rates() const { return added_rates_; }
+  // Who published a policy version of this session, and when (none for policies loaded from storage).
+  struct Publication {
+    std::string by;
+    Timestamp at = 0;
+  };
+  const Publication* publication(std::string_view version) const {
+    auto it = published_.find(version);
+    return it == published_.end() ? nullptr : &it->second;
+  }
   // Forgets everything (the store reloads the desk from scratch).
   void clear();
   // Loading what another session wrote (no checks, no audit events).
@@ -264,7 +274,6 @@ class Desk {
   std::size_t next_number() const { return next_number_; }
 
  private:
-  RequestRecord& find(std::string_view id);
   void index(const RequestRecord& record);
   // Copy-on-write for the undo log: the record as it is before this write changes it.
   RequestRecord& touch(const std::string& id);
@@ -290,6 +299,7 @@ class Desk {
   std::map<std::string, std::unique_ptr<policy::Policy>, std::less<>> policies_;
   std::map<std::string, std::string, std::less<>> policy_texts_;
   std::vector<std::string> policy_order_;
+  std::map<std::string, Publication, std::less<>> published_;
   std::vector<FxRate> rates_;  // sorted by (currency, day)
   std::map<std::string, Charge, std::less<>> charges_;
   std::map<std::string, RequestRecord, std::less<>> records_;
@@ -306,7 +316,7 @@ class Desk {
   bool in_op_ = false;
   std::map<std::string, std::optional<RequestRecord>, std::less<>> before_;     // this write
   std::map<std::string, std::optional<RequestRecord>, std::less<>> op_before_;  // this operation
-  std::vector<std::pair<std::string, Date>> added_rates_;
+  std::vector<FxRate> added_rates_;
   std::vector<std::string> changed_order_;
   std::vector<std::string> new_charges_;
 };

@@ -364,7 +364,7 @@ bool DeskStore::changed() const {
   if (!active_) return false;
   return !desk_->changed_records().empty() || desk_->audit().events().size() > mark_.audit ||
          desk_->outbox().size() > mark_.outbox || desk_->policy_order().size() > mark_.policies ||
-         desk_->rates().size() > mark_.rates || !desk_->new_charges().empty() || desk_->runs().size() > mark_.runs;
+         !desk_->new_rates().empty() || !desk_->new_charges().empty() || desk_->runs().size() > mark_.runs;
 }
 
 void DeskStore::failed() {
@@ -383,32 +383,19 @@ void DeskStore::write(Session& s, std::int64_t version) {
   pqxx::transaction_base& tx = s.tx();
   const std::string book = std::to_string(s.book_id());
   auto field = [](std::string& out, std::string_view v) { text::append_copy_field(out, v); };
-  // Policies, with the time and person of their audit event.
+  // Policies, with who published them and when.
   for (std::size_t i = mark_.policies; i < desk_->policy_order().size(); ++i) {
     const std::string& version_name = desk_->policy_order()[i];
-    std::string by = "amends";
-    requests::Timestamp at = 0;
-    for (const auto& e : desk_->audit().events())
-      if (e.event == "policy_published" && e.details.find("\"version\":\"" + version_name + "\"") != std::string::npos) {
-        by = e.actor;
-        at = e.at;
-      }
+    const desk::Desk::Publication* p = desk_->publication(version_name);
     tx.exec_params("INSERT INTO amends.policies (book_id, version, body, published_at, published_by) "
                    "VALUES ($1, $2, $3, 'epoch'::timestamptz + $4::bigint * interval '1 microsecond', $5)",
-                   s.book_id(), version_name, desk_->policy_texts().at(version_name), std::to_string(at), by);
+                   s.book_id(), version_name, desk_->policy_texts().at(version_name), std::to_string(p ? p->at : 0),
+                   p ? p->by : std::string("amends"));
   }
   // Rates and charges recorded in this write.
-  if (desk_->rates().size() > mark_.rates) {
-    std::vector<std::pair<std::string, std::string>> have;
-    for (const auto& row : tx.exec_params("SELECT currency, day::text FROM amends.fx_rates WHERE book_id = $1", s.book_id()))
-      have.emplace_back(row[0].c_str(), row[1].c_str());
-    for (const desk::FxRate& r : desk_->rates()) {
-      if (std::find(have.begin(), have.end(), std::make_pair(std::string(r.currency.code()), r.day.to_string())) != have.end())
-        continue;
-      tx.exec_params("INSERT INTO amends.fx_rates (book_id, currency, day, rate) VALUES ($1, $2, $3, $4)", s.book_id(),
-                     std::string(r.currency.code()), r.day.to_string(), r.rate.to_string());
-    }
-  }
+  for (const desk::FxRate& r : desk_->new_rates())
+    tx.exec_params("INSERT INTO amends.fx_rates (book_id, currency, day, rate) VALUES ($1, $2, $3, $4)", s.book_id(),
+                   std::string(r.currency.code()), r.day.to_string(), r.rate.to_string());
   for (const std::string& id : desk_->new_charges()) {
     const desk::Charge& c = desk_->charge(id);
     tx.exec_params("INSERT INTO amends.charges (book_id, charge_id, customer, amount, currency, day, refunded) "
