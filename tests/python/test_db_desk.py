@@ -14,22 +14,19 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import subprocess
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 import pytest
+
+from rawsql import Db, migrated, one
 
 if TYPE_CHECKING:
     import psycopg
 else:
     psycopg = pytest.importorskip("psycopg", reason="the database tests need psycopg 3 (pip install 'psycopg[binary]>=3.1')")
 
-REPO = Path(__file__).resolve().parents[2]
-PG_BIN = Path(os.environ.get("AMENDS_PG_BIN", "/usr/lib/postgresql/15/bin"))
-MIGRATIONS = sorted((REPO / "sql").glob("[0-9]*.sql"))
 
 ROLES = pytest.mark.parametrize("role", [None, "amends_app"], ids=["owner", "app"])
 # What an UPDATE, DELETE or TRUNCATE of an immutable table gets: the owner is
@@ -68,50 +65,21 @@ def reachable(state: str) -> set[str]:
 # ------------------------------------------------------------------ fixtures and helpers
 
 
-class Db:
-    """A fresh database with the schema and two books: book (USD) and other_book (EUR)."""
-
-    def __init__(self, dsn: str, book: int, other_book: int) -> None:
-        self.dsn = dsn
-        self.book = book
-        self.other_book = other_book
-
-    def connect(self, role: str | None = None) -> psycopg.Connection:
-        conn = psycopg.connect(self.dsn, autocommit=True, options="-c statement_timeout=60000")
-        if role is not None:
-            conn.execute(f"SET ROLE {role}")
-        return conn
-
-
 @pytest.fixture
 def db(pg_dsn: str) -> Db:
-    dsn = str(pg_dsn)
-    for migration in MIGRATIONS:
-        run = subprocess.run([str(PG_BIN / "psql"), "-v", "ON_ERROR_STOP=1", "-1", "-q", "-f", str(migration), dsn],
-                             capture_output=True, text=True)
-        if run.returncode != 0:
-            pytest.fail(f"applying {migration.name} failed:\n{run.stderr}")
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        book = one(conn, "INSERT INTO amends.books (name, base_currency) VALUES ('Desk book', 'USD') RETURNING book_id")[0]
-        other = one(conn, "INSERT INTO amends.books (name, base_currency) VALUES ('Other book', 'EUR') RETURNING book_id")[0]
+    db = migrated(str(pg_dsn), "Desk book", statement_timeout_ms=60000)
+    with psycopg.connect(db.dsn, autocommit=True) as conn:
         # Every request of the tests may name policy v1.
-        for b in (book, other):
+        for b in (db.book, db.other_book):
             conn.execute("INSERT INTO amends.policies (book_id, version, body, published_at, published_by)"
                          " VALUES (%s, 'v1', '[[rule]]', now(), 'policy-team')", (b,))
-    return Db(dsn, book, other)
+    return db
 
 
 @pytest.fixture
 def conn(db: Db) -> Iterator[psycopg.Connection]:
     with db.connect() as c:
         yield c
-
-
-def one(conn: psycopg.Connection, query: str, params: Any = ()) -> tuple[Any, ...]:
-    """The single row a query returns."""
-    row = conn.execute(query, params).fetchone()
-    assert row is not None, query
-    return row
 
 
 def rows(conn: psycopg.Connection, query: str, params: Any = ()) -> list[tuple[Any, ...]]:

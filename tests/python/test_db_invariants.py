@@ -13,25 +13,21 @@ back.
 from __future__ import annotations
 
 import contextlib
-import os
 import random
-import subprocess
 import threading
 from collections import defaultdict
 from decimal import Decimal
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 import pytest
+
+from rawsql import Db, migrated, one
 
 if TYPE_CHECKING:
     import psycopg
 else:
     psycopg = pytest.importorskip("psycopg", reason="the database tests need psycopg 3 (pip install 'psycopg[binary]>=3.1')")
 
-REPO = Path(__file__).resolve().parents[2]
-PG_BIN = Path(os.environ.get("AMENDS_PG_BIN", "/usr/lib/postgresql/15/bin"))
-MIGRATIONS = sorted((REPO / "sql").glob("[0-9]*.sql"))
 
 # The chart the `chart` fixture opens (account ids are dense, in this order).
 CASH, CREDITS, GOODWILL, REVENUE, CASH_EUR, GOODWILL_EUR, PETTY = range(7)
@@ -54,33 +50,9 @@ Line = tuple[int, Any]  # (account_id, amount)
 # ------------------------------------------------------------------ fixtures and helpers
 
 
-class Db:
-    """A fresh database with the schema, the book the tests write (book) and a second one (other_book)."""
-
-    def __init__(self, dsn: str, book: int, other_book: int) -> None:
-        self.dsn = dsn
-        self.book = book
-        self.other_book = other_book
-
-    def connect(self, role: str | None = None) -> psycopg.Connection:
-        conn = psycopg.connect(self.dsn, autocommit=True, options="-c statement_timeout=20000")
-        if role is not None:
-            conn.execute(f"SET ROLE {role}")
-        return conn
-
-
 @pytest.fixture
 def db(pg_dsn: str) -> Db:
-    dsn = str(pg_dsn)
-    for migration in MIGRATIONS:
-        run = subprocess.run([str(PG_BIN / "psql"), "-v", "ON_ERROR_STOP=1", "-1", "-q", "-f", str(migration), dsn],
-                             capture_output=True, text=True)
-        if run.returncode != 0:
-            pytest.fail(f"applying {migration.name} failed:\n{run.stderr}")
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        book = one(conn, "INSERT INTO amends.books (name, base_currency) VALUES ('Test book', 'USD') RETURNING book_id")[0]
-        other = one(conn, "INSERT INTO amends.books (name, base_currency) VALUES ('Other book', 'EUR') RETURNING book_id")[0]
-    return Db(dsn, book, other)
+    return migrated(str(pg_dsn), "Test book")
 
 
 @pytest.fixture
@@ -189,13 +161,6 @@ def normal_balance(conn: psycopg.Connection, book: int, account: int) -> Decimal
     posted, type_ = one(conn, "SELECT posted, type FROM amends.accounts WHERE book_id = %s AND account_id = %s",
                         (book, account))
     return posted if type_ in DEBIT_NORMAL else -posted
-
-
-def one(conn: psycopg.Connection, query: str, params: Any = ()) -> tuple[Any, ...]:
-    """The single row a query returns."""
-    row = conn.execute(query, params).fetchone()
-    assert row is not None, query
-    return row
 
 
 def count(conn: psycopg.Connection, query: str, *params: Any) -> int:
