@@ -1,6 +1,8 @@
 // amends._core: the reconciliation matching engine over numpy columns (amends.reconcile wraps it).
 #include <pybind11/numpy.h>
 #include <cstring>
+#include <memory>
+#include <type_traits>
 #include <pybind11/stl.h>
 
 #include "amends/reconcile.hpp"
@@ -58,19 +60,25 @@ reconcile::Items items_of(const Columns& c, bool billing) {
   return items;
 }
 
-py::dict side_of(reconcile::Side& s) {
-  auto array = [](auto& v) {
-    using T = std::decay_t<decltype(v[0])>;
-    using Out = std::conditional_t<std::is_enum_v<T>, std::uint8_t, T>;
-    py::array_t<Out> a(static_cast<py::ssize_t>(v.size()));
-    std::memcpy(a.mutable_data(), v.data(), v.size() * sizeof(Out));
-    return a;
-  };
+// A result column handed to numpy without a copy: the array owns the vector.
+template <class T>
+py::array to_numpy(reconcile::Values<T>&& values) {
+  using Out = std::conditional_t<std::is_enum_v<T>, std::uint8_t, T>;
+  static_assert(sizeof(Out) == sizeof(T));
+  auto owned = std::make_unique<reconcile::Values<T>>(std::move(values));
+  const T* data = owned->data();
+  const auto size = static_cast<py::ssize_t>(owned->size());
+  py::capsule owner(owned.get(), [](void* p) { delete static_cast<reconcile::Values<T>*>(p); });
+  owned.release();
+  return py::array_t<Out>({size}, {static_cast<py::ssize_t>(sizeof(Out))}, reinterpret_cast<const Out*>(data), owner);
+}
+
+py::dict side_of(reconcile::Side&& s) {
   py::dict d;
-  d["outcome"] = array(s.outcome);
-  d["pass"] = array(s.pass);
-  d["counterpart"] = array(s.counterpart);
-  d["difference"] = array(s.difference);
+  d["outcome"] = to_numpy(std::move(s.outcome));
+  d["pass"] = to_numpy(std::move(s.pass));
+  d["counterpart"] = to_numpy(std::move(s.counterpart));
+  d["difference"] = to_numpy(std::move(s.difference));
   return d;
 }
 
@@ -96,8 +104,8 @@ void register_reconcile(py::module_& m) {
           r = reconcile::match(l, b, reconcile::Options{amount_tolerance, days, splits, reference_needs_customer});
         }
         py::dict out;
-        out["ledger"] = side_of(r.ledger);
-        out["billing"] = side_of(r.billing);
+        out["ledger"] = side_of(std::move(r.ledger));
+        out["billing"] = side_of(std::move(r.billing));
         return out;
       },
       py::arg("ledger"), py::arg("billing"), py::arg("amount_tolerance") = 0, py::arg("days") = 3, py::arg("splits") = true,

@@ -28,8 +28,12 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
+#include <new>
 #include <span>
 #include <string_view>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 namespace amends::reconcile {
@@ -70,13 +74,55 @@ struct Options {
   // and cus_Nf3...), and the request id a billing item carries is the
   // authorised link. The currency always has to agree.
   bool reference_needs_customer = false;
+  // Threads to match on: 0 is what the machine has (at most 8; one for
+  // small inputs). The result is the same for any number.
+  unsigned threads = 0;
 };
 
+// Storage for columns of a million items and more: large blocks are
+// aligned to 2 MiB and asked for on huge pages (Linux), so that the first
+// touch of a fresh block costs one fault per 2 MiB, not one per 4 KiB.
+namespace detail {
+void* allocate_large(std::size_t bytes);
+void deallocate_large(void* p, std::size_t bytes) noexcept;
+}  // namespace detail
+
+// An allocator on that storage that leaves new elements of trivial types
+// uninitialised: the engine writes every element of its results exactly
+// once, so zero-filling them first would only touch the memory twice.
+template <class T>
+class UninitializedAllocator {
+ public:
+  using value_type = T;
+  UninitializedAllocator() noexcept = default;
+  template <class U>
+  UninitializedAllocator(const UninitializedAllocator<U>&) noexcept {}
+  T* allocate(std::size_t n) {
+    if (n > std::size_t(-1) / sizeof(T)) throw std::bad_array_new_length();
+    return static_cast<T*>(detail::allocate_large(n * sizeof(T)));
+  }
+  void deallocate(T* p, std::size_t n) noexcept { detail::deallocate_large(p, n * sizeof(T)); }
+  template <class U>
+  void construct(U* p) noexcept(std::is_nothrow_default_constructible_v<U>) {
+    ::new (static_cast<void*>(p)) U;
+  }
+  template <class U, class... Args>
+  void construct(U* p, Args&&... args) {
+    ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
+  }
+  template <class U>
+  bool operator==(const UninitializedAllocator<U>&) const noexcept {
+    return true;
+  }
+};
+template <class T>
+using Values = std::vector<T, UninitializedAllocator<T>>;
+
 struct Side {
-  std::vector<Outcome> outcome;
-  std::vector<Pass> pass;
-  std::vector<std::int64_t> counterpart;  // index on the other side (or this side, for a duplicate), -1 none
-  std::vector<std::int64_t> difference;   // billing minus ledger, minor units (mismatches, tolerance matches)
+  Values<Outcome> outcome;
+  Values<Pass> pass;
+  Values<std::int64_t> counterpart;  // index on the other side (or this side, for a duplicate), -1 none
+  Values<std::int64_t> difference;   // billing minus ledger, minor units (mismatches, tolerance matches)
 };
 
 struct Result {
