@@ -29,7 +29,9 @@ truth is exact: every item's outcome is known in advance.
 Measured, each in a fresh process (inputs loaded untimed), interleaved per
 run, medians over --runs:
 
-  amends core     amends._core.reconcile_match on integer-coded numpy columns: the C++ matching
+  amends core     amends._core.reconcile_match on integer-coded numpy columns: the C++ matching, on the
+                  threads the machine has (Options::threads = 0: at most 8)
+  amends core1    the same on one thread
   amends match    amends.reconcile.match(ledger DataFrame, BillingBatch): codes the strings, converts
                   the dates, matches, builds both result frames with counterparts and reasons
   pandas          what an analyst would write, given its best shot, giving what the engine gives
@@ -96,7 +98,7 @@ KINDS = {  # share of the discrepancies
     "duplicate_id": 0.05, "duplicate_by_reference": 0.05, "duplicate_same_content": 0.05,
     "void_by_reference": 0.10, "failed_by_reference": 0.10, "failed_then_retried": 0.05,
 }
-MEASUREMENTS = ("core", "match", "pandas")
+MEASUREMENTS = ("core", "core1", "match", "pandas")
 
 
 def log(message: str) -> None:
@@ -497,14 +499,14 @@ def child(name: str, data: Path, out: Path) -> None:
     from amends.billing import BillingBatch
 
     result: dict = {"measurement": name}
-    if name == "core":
+    if name in ("core", "core1"):
         z = np.load(data / "coded.npz")
         ledger = {k: z["l_" + k] for k in ("id", "customer", "currency", "amount_minor", "day")}
         billing = {k: z["b_" + k] for k in ("id", "reference", "customer", "currency", "amount_minor", "day", "status")}
         gc.collect()
         before, reset = rss_now(), reset_peak()
         t0 = time.perf_counter()
-        raw = _core.reconcile_match(ledger, billing, 0, DAYS, True)
+        raw = _core.reconcile_match(ledger, billing, 0, DAYS, True, False, 1 if name == "core1" else 0)
         result["seconds"] = time.perf_counter() - t0
         arrays = {f"{side}_{what}": raw[side][k] for side in ("ledger", "billing")
                   for what, k in (("outcome", "outcome"), ("pass", "pass"), ("counterpart", "counterpart"),
@@ -614,13 +616,16 @@ def main() -> int:
                     if len(wrong):
                         sample = ", ".join(f"#{k}: {OUTCOMES[o[k]]} not {OUTCOMES[truth[side][k]]}" for k in wrong[:10])
                         raise SystemExit(f"FAILED: {name} got {len(wrong)} {side} items wrong ({sample})")
-                if name in ("core", "pandas"):
+                if name in ("core", "core1", "pandas"):
                     results[name] = got
                 one[name] = res
                 log(f"run {run}: {name} {res['seconds']:.3f} s, peak RSS {fmt_mb(res['peak_rss'])} "
                     f"(inputs {fmt_mb(res['rss_before'])}); every item as injected")
             # The pandas baseline gives what the engine gives: every pass, counterpart and difference, both sides.
             for key, a in results["core"].items():
+                wrong = np.flatnonzero(results["core1"][key].astype(np.int64) != a.astype(np.int64))
+                if len(wrong):
+                    raise SystemExit(f"FAILED: amends on one thread and on all differ in {key} at {len(wrong)} items")
                 wrong = np.flatnonzero(results["pandas"][key].astype(np.int64) != a.astype(np.int64))
                 if len(wrong):
                     raise SystemExit(f"FAILED: pandas and amends differ in {key} at {len(wrong)} items, "
@@ -643,6 +648,8 @@ def main() -> int:
     core_s, match_s = med("core", "seconds"), med("match", "seconds")
     pd_match_s, pd_total_s = med("pandas", "match_seconds"), med("pandas", "seconds")
     ratio_core = [r["pandas"]["match_seconds"] / r["core"]["seconds"] for r in runs]
+    ratio_core1 = [r["pandas"]["match_seconds"] / r["core1"]["seconds"] for r in runs]
+    core1_s = med("core1", "seconds")
     ratio_e2e = [r["pandas"]["seconds"] / r["match"]["seconds"] for r in runs]
     core_peak, match_peak = max(values("core", "peak_rss")), max(values("match", "peak_rss"))
     pandas_peak = max(values("pandas", "peak_rss"))
@@ -677,9 +684,11 @@ def main() -> int:
         "",
         "| measurement | median | runs | peak RSS (step) | RSS, inputs loaded | target | |",
         "| --- | ---: | --- | ---: | ---: | --- | --- |",
-        f"| amends C++ matching: `_core.reconcile_match` on integer-coded columns | **{fmt_s(core_s)}** | "
+        f"| amends C++ matching: `_core.reconcile_match` on integer-coded columns, on the machine's {min(os.cpu_count() or 1, 8)} threads | **{fmt_s(core_s)}** | "
         f"{listed('core', 'seconds')} | {fmt_mb(core_peak)} | {fmt_mb(med('core', 'rss_before'))} | < {CORE_TARGET_S:.0f} s, "
         f"< 1 GiB | {verdict(core_s < CORE_TARGET_S and core_peak < MEMORY_TARGET)} |",
+        f"| … the same on one thread (`threads=1`) | {fmt_s(core1_s)} | {listed('core1', 'seconds')} | "
+        f"{fmt_mb(max(values('core1', 'peak_rss')))} | {fmt_mb(med('core1', 'rss_before'))} | | |",
         f"| amends end to end: `amends.reconcile.match(DataFrame, BillingBatch)` (strings coded, dates, matching, "
         f"both result frames with counterparts and reasons) | {fmt_s(match_s)} | {listed('match', 'seconds')} | "
         f"{fmt_mb(match_peak)} | {fmt_mb(med('match', 'rss_before'))} | < 1 GiB | {verdict(match_peak < MEMORY_TARGET)} |",
@@ -697,6 +706,8 @@ def main() -> int:
         f"| pandas matching / amends C++ matching | **{statistics.median(ratio_core):.1f}x** | "
         f"{', '.join(f'{x:.1f}x' for x in ratio_core)} | ≥ {RATIO_TARGET:.0f}x | "
         f"{verdict(statistics.median(ratio_core) >= RATIO_TARGET)} |",
+        f"| pandas matching / amends C++ matching on one thread | {statistics.median(ratio_core1):.1f}x | "
+        f"{', '.join(f'{x:.1f}x' for x in ratio_core1)} | | |",
         f"| pandas keys + matching / amends end to end | {statistics.median(ratio_e2e):.1f}x | "
         f"{', '.join(f'{x:.1f}x' for x in ratio_e2e)} | | |",
         "",

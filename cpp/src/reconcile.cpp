@@ -3,9 +3,9 @@
 #include <algorithm>
 #include <compare>
 #include <cstdlib>
+#include <exception>
 #include <limits>
 #include <memory>
-#include <exception>
 #include <mutex>
 #include <numeric>
 #include <string>
@@ -18,12 +18,12 @@
 #if defined(__linux__)
 #include <sys/mman.h>
 #endif
-#include <cstdio>
 
 // How it is fast. A million items a side do not fit in the caches, so the
 // engine is built around the memory it touches, not the comparisons it makes:
-//   - state is a byte per item, results are written once (never zero-filled
-//     first), and the common case writes them in item order;
+//   - what a pass decides about an item is 8 bytes (one cache line to
+//     touch); the result columns are written once from those at the end, in
+//     item order, never zero-filled first, on huge pages where Linux has them;
 //   - ids coded in order of first appearance (what a factorize gives) need
 //     no table: the first item of code c is where c first shows up;
 //   - the reference pass partitions the billing items by the key they name
@@ -32,7 +32,14 @@
 //     request named by exactly one billing item of its amount (nearly all)
 //     is marked by key, and one sequential pass writes those billing items;
 //   - the amount-and-date pass is a hash join on (customer, currency,
-//     amount) over the open ledger items, not a sorted search;
+//     amount) over the open ledger items, not a sorted search, and fetches
+//     the slots of the look-ups a few items ahead, so that the cache misses
+//     overlap instead of queueing;
+//   - the passes over all items run on several threads (Options::threads),
+//     each on its own part: billing items by position, keys by run, the
+//     amount-and-date look-ups by the hash of their key (billing items
+//     compete only with those of the same key, each thread in billing
+//     order), so the result is the same on any number of threads;
 //   - the later passes work on what is left, which is small, and find the
 //     matched items an open one could repeat through a hash of its keys.
 // tests/cpp/reconcile_spec.cpp keeps the straightforward engine these passes

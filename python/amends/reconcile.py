@@ -207,8 +207,12 @@ def _reasons(frame: pd.DataFrame, side: str, days: int) -> list[str]:
 
 
 def match(ledger: pd.DataFrame, billing: BillingBatch, *, amount_tolerance_minor: int = 0, days: int = 3,
-          splits: bool = True, reference_needs_customer: bool = False) -> ReconcileResult:
-    """Matches ledger items (LEDGER_COLUMNS) against a billing batch; see amends/reconcile.hpp for the passes."""
+          splits: bool = True, reference_needs_customer: bool = False, threads: int = 0) -> ReconcileResult:
+    """Matches ledger items (LEDGER_COLUMNS) against a billing batch; see amends/reconcile.hpp for the passes.
+
+    threads: how many threads the matching may use; 0 (the default) is what the machine has, at most 8.
+    The result is the same for any number.
+    """
     import time
 
     missing = [c for c in LEDGER_COLUMNS if c not in ledger.columns]
@@ -239,7 +243,7 @@ def match(ledger: pd.DataFrame, billing: BillingBatch, *, amount_tolerance_minor
         {"id": billing_ids.astype("int64"), "reference": ref, "customer": customer_codes[n:].astype("int64"),
          "currency": currency_codes[n:].astype("int32"), "amount_minor": bf["amount_minor"].to_numpy(dtype="int64"),
          "day": _days(bf["date"]), "status": status},
-        amount_tolerance_minor, days, splits, reference_needs_customer)
+        amount_tolerance_minor, days, splits, reference_needs_customer, threads)
     seconds = time.perf_counter() - t0
     matched_words = {"reference": "matched by reference", "amount_and_date": "matched by customer, amount and date",
                      "tolerance": "matched within the amount tolerance", "split": "matched as part of a split",

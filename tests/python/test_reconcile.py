@@ -261,6 +261,16 @@ def test_matching_is_deterministic() -> None:
     pd.testing.assert_frame_equal(ledger, again)
 
 
+@pytest.mark.parametrize("threads", [1, 2, 4])
+def test_the_result_is_the_same_on_any_number_of_threads(threads: int) -> None:
+    ledger, billing, _ = world(seed=5, n=400)
+    alone = match(ledger, billing, threads=1)
+    r = match(ledger, billing, threads=threads)
+    pd.testing.assert_frame_equal(r.ledger, alone.ledger)
+    pd.testing.assert_frame_equal(r.billing, alone.billing)
+    assert len(r.exceptions) > 0 and len(r.matched) > 400
+
+
 @pytest.mark.parametrize("seed", [1, 2, 3, 4, 5])
 def test_other_seeds_find_the_same_discrepancies(seed: int) -> None:
     ledger, billing, _ = world(seed=seed, n=200)
