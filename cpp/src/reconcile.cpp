@@ -84,6 +84,9 @@ constexpr std::uint32_t kNo = std::numeric_limits<std::uint32_t>::max();
 constexpr std::size_t kSplitGroupLimit = 256;
 // Keys per run of the reference pass (2^13 = 8,192).
 constexpr unsigned kRunBits = 13;
+constexpr std::size_t kRunMask = (std::size_t{1} << kRunBits) - 1;
+// Currency codes fit in 16 bits (there are fewer than 200 currencies).
+constexpr std::int32_t kMaxCurrency = 65'535;
 
 // An item's state during the passes.
 enum : std::uint8_t {
@@ -138,6 +141,9 @@ void check(const Items& items, const char* side, bool billing) {
   same(items.customer.size(), "customer");
   same(items.currency.size(), "currency");
   same(items.day.size(), "day");
+  for (std::int32_t c : items.currency)
+    if (c < 0 || c > kMaxCurrency)
+      throw invalid_argument(std::string("a currency code is 0..65535 (one per currency in the shared dictionary), not ") + std::to_string(c));
   if (billing) {
     same(items.reference.size(), "reference");
     same(items.status.size(), "status");
@@ -286,6 +292,18 @@ struct Engine {
   void set_ledger(Work& w, std::size_t i, Outcome o, Pass p, std::int64_t counterpart, std::int64_t difference = 0) {
     decide(lv[i], w.ldiff, i, o, p, counterpart, difference);
   }
+  // The same for an item no pass has decided yet, with no difference: a
+  // store, no load (an open item has recorded no difference), so that a
+  // cache miss on it does not hold up the pass.
+  static void decide_open(Verdict& v, std::size_t counterpart, Outcome o, Pass p) {
+    v = Verdict{static_cast<std::uint32_t>(counterpart), o, p, kDone, false};
+  }
+  // A match of ledger i with billing j, both open, for the whole amount.
+  void pair_open(std::size_t i, std::size_t j, Pass p) {
+    const Outcome o = pending(B.status[j]) ? Outcome::status_problem : Outcome::matched;
+    decide_open(bv[j], i, o, p);
+    decide_open(lv[i], j, o, p);
+  }
   // A match of ledger i with billing j (and more billing items in splits):
   // pending in billing is a status problem on both sides.
   void pair(Work& w, std::size_t i, std::size_t j, Pass p, std::int64_t difference) {
@@ -332,14 +350,26 @@ struct Engine {
 
   // ---------------------------------------------------------------- 1. by reference
 
-  // A billing item that names a request, with what the pass reads of it.
+  // A billing item that names a request, with what the pass reads of it,
+  // in 16 bytes: its key's place in the run (13 bits), its status (2), a
+  // flag and its currency (16) share a word.
   struct Named {
     std::uint32_t j;
-    std::uint32_t key;
+    std::uint32_t packed;
     std::int64_t amount;
-    std::int32_t currency;
-    std::uint8_t status;
+    static Named of(std::size_t j, std::size_t key, std::int64_t amount, std::uint8_t status, std::int32_t currency) {
+      return {static_cast<std::uint32_t>(j),
+              static_cast<std::uint32_t>((key & kRunMask) | std::size_t{status} << kRunBits | static_cast<std::size_t>(currency) << 16),
+              amount};
+    }
+    std::size_t offset() const { return packed & kRunMask; }
+    // Names a request of another currency (or customer): not its credit.
+    void set_aside() { packed |= 1u << (kRunBits + 2); }
+    bool aside() const { return packed >> (kRunBits + 2) & 1u; }
+    std::uint8_t status() const { return static_cast<std::uint8_t>(packed >> kRunBits & 3u); }
+    std::int32_t currency() const { return static_cast<std::int32_t>(packed >> 16); }
   };
+  static_assert(sizeof(Named) == 16 && kRunBits + 3 <= 16);
 
   void by_reference() {
     const std::size_t n = L.size(), m = B.size();
@@ -412,8 +442,7 @@ struct Engine {
         if (bv[j].state != kOpen) continue;
         const std::size_t key = key_of(j);
         if (key == kNo) continue;
-        named[at[key >> kRunBits]++] = {static_cast<std::uint32_t>(j), static_cast<std::uint32_t>(key), B.amount[j], B.currency[j],
-                                        B.status[j]};
+        named[at[key >> kRunBits]++] = Named::of(j, key, B.amount[j], B.status[j], B.currency[j]);
       }
     });
 
@@ -421,11 +450,11 @@ struct Engine {
     // A key whose only billing item is the whole amount, settled, is marked
     // `simple`; the billing item is written after all runs, in billing order.
     // The threads take consecutive runs of about equal numbers of items.
-    Values<std::uint8_t> simple(keys, 0);
     std::vector<std::size_t> first_run(threads + 1, runs);
     for (unsigned t = 0; t < threads; ++t)
       first_run[t] = static_cast<std::size_t>(
           std::lower_bound(start.begin(), start.end() - 1, static_cast<std::uint32_t>(std::uint64_t{total} * t / threads)) - start.begin());
+    Values<std::uint8_t> simple(keys, 0);
     parallel([&](unsigned t) {
       Work& w = work[t];
       constexpr std::size_t width = std::size_t{1} << kRunBits;
@@ -433,24 +462,25 @@ struct Engine {
       std::vector<std::uint32_t> order;
       std::vector<const Named*> several;
       for (std::size_t run = first_run[t]; run < first_run[t + 1]; ++run) {
-        const Named* from = named.data() + start[run];
-        const Named* to = named.data() + start[run + 1];
+        Named* from = named.data() + start[run];
+        Named* to = named.data() + start[run + 1];
         if (from == to) continue;
         const std::size_t base = run << kRunBits;
         std::fill(count.begin(), count.end(), 0);
-        for (const Named* x = from; x != to; ++x) {
-          const std::uint32_t i = item(x->key);
+        for (Named* x = from; x != to; ++x) {
+          const std::uint32_t i = item(base + x->offset());
           // A reference to a request in another currency (or of another customer, when asked) is not its credit.
-          if (i == kNo || x->currency != L.currency[i] || (opt.reference_needs_customer && B.customer[x->j] != L.customer[i])) {
+          if (i == kNo || x->currency() != L.currency[i] || (opt.reference_needs_customer && B.customer[x->j] != L.customer[i])) {
             bv[x->j].state = kSetAside;
+            x->set_aside();
             continue;
           }
-          ++count[x->key - base + 1];
+          ++count[x->offset() + 1];
         }
         std::partial_sum(count.begin(), count.end(), count.begin());
         order.resize(count.back());
         for (const Named* x = from; x != to; ++x)
-          if (bv[x->j].state == kOpen) order[count[x->key - base]++] = static_cast<std::uint32_t>(x - from);
+          if (!x->aside()) order[count[x->offset()]++] = static_cast<std::uint32_t>(x - from);
         // count[k] is now where key k's items end; they begin where key k-1's end.
         std::uint32_t begin = 0;
         for (std::size_t k = 0; k < width; ++k) {
@@ -460,8 +490,8 @@ struct Engine {
           const std::uint32_t i = item(key);
           if (end - begin == 1) {
             const Named& x = from[order[begin]];
-            if (x.status == static_cast<std::uint8_t>(Status::ok) && x.amount == L.amount[i]) {
-              set_ledger(w, i, Outcome::matched, Pass::reference, x.j, 0);
+            if (x.status() == static_cast<std::uint8_t>(Status::ok) && x.amount == L.amount[i]) {
+              decide_open(lv[i], x.j, Outcome::matched, Pass::reference);
               simple[key] = 1;
               begin = end;
               continue;
@@ -480,7 +510,6 @@ struct Engine {
     // What stays open and could be a credit goes on to the next passes.
     open_billing_.assign(threads, {});
     parallel([&](unsigned t) {
-      Work& w = work[t];
       const auto [lo, hi] = slice(t, m);
       Values<std::uint32_t>& open = open_billing_[t];
       for (auto j = static_cast<std::size_t>(lo); j < static_cast<std::size_t>(hi); ++j) {
@@ -490,7 +519,7 @@ struct Engine {
         } else if (state == kOpen) {
           const std::size_t key = key_of(j);
           if (key != kNo && simple[key]) {
-            set_billing(w, j, Outcome::matched, Pass::reference, item(key), 0);
+            decide_open(bv[j], item(key), Outcome::matched, Pass::reference);
             continue;
           }
         }
@@ -509,7 +538,7 @@ struct Engine {
     ok.clear();
     std::int64_t first_bad = kNone;
     for (const Named* x : items) {
-      if (usable(x->status)) {
+      if (usable(x->status())) {
         ok.push_back(x->j);
       } else {
         set_billing(w, x->j, Outcome::status_problem, Pass::reference, static_cast<std::int64_t>(i), x->amount - L.amount[i]);
@@ -634,7 +663,6 @@ struct Engine {
     // Only this pass takes open ledger items: whether one is taken is kept beside them.
     Values<std::uint8_t> taken(open.size(), 0);
     parallel([&](unsigned p) {
-      Work& w = work[p];
       std::vector<Probe> probes;
       for (unsigned t = 0; t < threads; ++t) probes.insert(probes.end(), parts[t][p].begin(), parts[t][p].end());
       for (std::size_t k = 0; k < probes.size(); ++k) {
@@ -642,6 +670,10 @@ struct Engine {
         if (k + ahead < probes.size()) {
           const std::uint32_t h = head[probes[k + ahead].slot];
           if (h != kNo) __builtin_prefetch(&open[h]);
+        }
+        if (k + ahead / 2 < probes.size()) {  // and the verdict of the ledger item it will likely take
+          const std::uint32_t h = head[probes[k + ahead / 2].slot];
+          if (h != kNo) __builtin_prefetch(&lv[open[h].index], 1);
         }
         const std::uint32_t j = probes[k].j;
         const std::int64_t customer = B.customer[j], amount = B.amount[j];
@@ -667,7 +699,7 @@ struct Engine {
         }
         if (best != kNo) {
           taken[best] = 1;
-          pair(w, open[best].index, j, Pass::amount_and_date, 0);
+          pair_open(open[best].index, j, Pass::amount_and_date);
         }
       }
     });

@@ -672,6 +672,18 @@ TEST(ReconcileRefuses, NegativeIds) {
   EXPECT_THROW(run({}, {{-5, kNoRef, 7, USD, 5000, d}}), amends::invalid_argument);
 }
 
+TEST(ReconcileRefuses, ACurrencyCodeOutsideSixteenBits) {
+  // Currency codes come from one dictionary of the currencies: 0..65535.
+  LedgerColumns ok({{1, 7, 65'535, 5000, d}});
+  BillingColumns none({});
+  EXPECT_NO_THROW(match(ok.items(), none.items()));
+  LedgerColumns too_large({{1, 7, 65'536, 5000, d}});
+  EXPECT_THROW(match(too_large.items(), none.items()), amends::invalid_argument);
+  BillingColumns negative({{100, kNoRef, 7, -1, 5000, d}});
+  LedgerColumns empty({});
+  EXPECT_THROW(match(empty.items(), negative.items()), amends::invalid_argument);
+}
+
 TEST(ReconcileRefuses, AnUnknownStatusCode) {
   LedgerColumns lc({});
   BillingColumns bc({{100, kNoRef, 7, USD, 5000, d}});
