@@ -277,6 +277,12 @@ def generate(n: int, customers: int, rate: float, seed: int) -> dict:
     where[order] = np.arange(nb)
     b = {k: v[order] for k, v in b.items()}
     bid = bid[order]
+    # Coded as amends.reconcile.match and the baseline's keys step code them (pd.factorize): in order of first
+    # appearance.
+    _, first_at, inverse = np.unique(bid, return_index=True, return_inverse=True)
+    rank = np.empty(len(first_at), np.int64)
+    rank[np.argsort(first_at, kind="stable")] = np.arange(len(first_at))
+    bid = rank[inverse]
     partner = np.where(partner[order] >= 0, where[np.clip(partner[order], 0, None)], -1)
 
     # The truth.

@@ -6,6 +6,7 @@
 // integers from ONE shared dictionary per column kind, so that a billing
 // item's reference code equals the code of the ledger item (the request) it
 // names. Amounts are in the currency's minor unit; days since 1970-01-01.
+// Currency codes are 0..65535; each side has fewer than 2^32 - 1 items.
 //
 // Passes, each over what the earlier ones left:
 //   0. duplicate billing ids (the same object exported twice);
@@ -25,6 +26,9 @@
 //      the window: an amount mismatch;
 //   what is left is missing in billing (ledger side) or missing in the ledger
 //   (billing side; a voided or failed one is not applicable: nothing was given).
+//
+// The result is a function of the inputs and options alone: the same on any
+// number of threads (cpp/src/reconcile.cpp says how the work is divided).
 #pragma once
 
 #include <cstdint>
