@@ -606,5 +606,7 @@ def reconcile_match(
     days: int = 3,
     splits: bool = True,
     reference_needs_customer: bool = False,
+    threads: int = 0,
 ) -> dict[str, dict[str, npt.NDArray[Any]]]:
-    """Matches coded ledger and billing columns; returns per side outcome, pass, counterpart and difference arrays."""
+    """Matches coded ledger and billing columns; returns per side outcome, pass, counterpart and difference arrays.
+    threads: 0 is what the machine has (at most 8); the result is the same for any number."""
