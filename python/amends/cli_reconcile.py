@@ -2,7 +2,7 @@
 
     amends reconcile --source stripe --input credit_notes.json refunds.json --period 2026-10
                      [--book B] [--dsn DSN] [--mapping FILE] [--skip-bad-rows]
-                     [--tolerance MINOR_UNITS] [--days N] [--out-dir DIR] [--json] [--actor NAME]
+                     [--tolerance MINOR_UNITS] [--days N] [--threads N] [--out-dir DIR] [--json] [--actor NAME]
 
 Reads the export with amends.importers, reconciles the book's applied
 concessions of the period against it (amends.reconcile.run: the run is
@@ -138,6 +138,8 @@ def _check(args: argparse.Namespace) -> amends.Period:
         raise amends.InvalidArgument(f"--tolerance is a number of minor units, 0 or more, not {args.tolerance}")
     if args.days < 0:
         raise amends.InvalidArgument(f"--days is 0 or more, not {args.days}")
+    if args.threads < 0:
+        raise amends.InvalidArgument(f"--threads is 0 (the machine's cores, at most 8) or more, not {args.threads}")
     if not args.actor.strip():
         raise amends.InvalidArgument("--actor can't be empty")
     _check_out_dir(Path(args.out_dir))
@@ -245,7 +247,7 @@ def _reconcile(args: argparse.Namespace, log: Log) -> int:
         log.event("matching", f"matching {period}...", open_line=True, period=str(period))
         result: ReconcileResult = desk.reconcile(batch, str(period), source=args.source,
                                                  amount_tolerance_minor=args.tolerance, days=args.days,
-                                                 actor=args.actor)
+                                                 actor=args.actor, threads=args.threads)
         new_run = result.run_id not in before
         recorded = next((r for r in desk.reconciliation_runs() if r["id"] == result.run_id), None)
     summary = result.summary()
@@ -315,6 +317,9 @@ def add_parsers(commands: Any) -> None:
                         help="the amount difference that still matches, in minor units (default: 0)")
     parser.add_argument("--days", type=int, default=3, metavar="N",
                         help="how many days apart a ledger item and a billing item may be dated (default: 3)")
+    parser.add_argument("--threads", type=int, default=0, metavar="N",
+                        help="threads for the matching, e.g. 1 on a busy server (default: 0, the machine's cores, "
+                             "at most 8); the result is the same on any number")
     parser.add_argument("--out-dir", default=".", metavar="DIR",
                         help="where the CSV, JSON and HTML reports go (default: the current directory)")
     parser.add_argument("--json", action="store_true", help="print one JSON document on stdout instead of the summary")

@@ -318,12 +318,14 @@ def _period_range(period: str | tuple[Any, Any]) -> tuple[dt.date, dt.date]:
 
 def run(desk: "amends.Desk", billing: BillingBatch, period: str | tuple[Any, Any], *, source: str | None = None,
         amount_tolerance_minor: int = 0, days: int = 3, splits: bool = True, actor: str = "amends",
-        at: dt.datetime | None = None) -> ReconcileResult:
+        at: dt.datetime | None = None, threads: int = 0) -> ReconcileResult:
     """Reconciles a desk's applied concessions in `period` against a billing batch, and records the run.
 
     Both sides are taken within the period (a "YYYY-MM" or a (first, last) pair of dates). The run is
     recorded with its inputs' checksum in the same transaction that moves the matched requests to
-    `reconciled`; the same inputs again give the same result and record nothing new.
+    `reconciled`; the same inputs again give the same result and record nothing new. `threads` is for the
+    matching (0: the machine's cores, at most 8); it is not a parameter of the run, whose result is the same
+    on any number.
     """
     first, last = _period_range(period)
     batch = billing.between(first, last)
@@ -336,7 +338,7 @@ def run(desk: "amends.Desk", billing: BillingBatch, period: str | tuple[Any, Any
     # Requests reconciled by an earlier run count as applied: the inputs are the same either way.
     sha = checksum(ledger.drop(columns=["state"]), batch, parameters)
     result = match(ledger.drop(columns=["state"]), batch, amount_tolerance_minor=amount_tolerance_minor, days=days,
-                   splits=splits)
+                   splits=splits, threads=threads)
     result.parameters = parameters
     result.inputs_sha256 = sha
     existing = desk._core.find_run(sha)
