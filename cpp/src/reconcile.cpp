@@ -5,7 +5,6 @@
 #include <cstdlib>
 #include <exception>
 #include <limits>
-#include <memory>
 #include <mutex>
 #include <numeric>
 #include <string>

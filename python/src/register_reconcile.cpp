@@ -1,6 +1,5 @@
 // amends._core: the reconciliation matching engine over numpy columns (amends.reconcile wraps it).
 #include <pybind11/numpy.h>
-#include <cstring>
 #include <memory>
 #include <type_traits>
 #include <pybind11/stl.h>
