@@ -282,6 +282,13 @@ Policy Policy::load(const std::string& path) {
   return parse(text.str());
 }
 
+std::string Policy::evidence_type(std::string_view id) const {
+  for (const auto& [type, prefixes] : evidence_types)
+    for (const std::string& prefix : prefixes)
+      if (id.starts_with(prefix)) return type;
+  return {};
+}
+
 const Role* Policy::role(std::string_view name) const {
   for (const Role& r : roles)
     if (r.name == name) return &r;

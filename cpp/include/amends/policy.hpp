@@ -34,6 +34,7 @@
 //             { all_of = ["finance"], escalate_after_hours = 24, escalate_to = "cfo" } ]
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -111,6 +112,61 @@ struct Terms {
   bool draws_on_budget(concessions::Kind kind) const;
 };
 
+// What a request must carry before anyone may approve it ([[requirements]]):
+// for the kinds, amount band (base currency, as rules) and tiers it names, a
+// reason from `reasons` (when non-empty), a non-empty justification (when
+// `justification`), and at least one evidence id of each type in `evidence`.
+//
+//   [[requirements]]
+//   kinds = ["goodwill"]
+//   over = "500.00"                      # optional, as in rules; so are up_to and tiers
+//   reasons = ["outage", "billing-error"] # optional: the reason must be one of these
+//   justification = true                  # optional: a free-text justification is needed
+//   evidence = ["incident", "ticket"]     # optional: one evidence id of each type
+//
+// Evidence ids are typed by prefix ([evidence_types]): an id is of a type when
+// it starts with one of the type's prefixes.
+//
+//   [evidence_types]
+//   incident = ["INC-"]
+//   ticket = ["TCK-", "ZD-"]
+struct Requirement {
+  std::vector<concessions::Kind> kinds;  // non-empty
+  std::optional<Decimal> over;
+  std::optional<Decimal> up_to;
+  std::vector<std::string> tiers;    // empty: any
+  std::vector<std::string> reasons;  // empty: any reason (or none)
+  bool justification = false;
+  std::vector<std::string> evidence;  // evidence types, each defined in evidence_types
+  std::size_t line = 0;               // where the table starts in the policy file (for messages)
+};
+
+// Small credits that add up ([[accumulation]]): when what `per` (the same
+// customer, or the same requester) has been granted or has pending in
+// `kinds` over the last `window_days` days, with this request, exceeds
+// `threshold` (base currency), the request gets the exception finding
+// "accumulation_threshold", which the exception role (or
+// exception_roles.accumulation_threshold) approves.
+//
+//   [[accumulation]]
+//   name = "goodwill per customer"
+//   kinds = ["goodwill"]
+//   per = "customer"                  # or "requester"
+//   window_days = 30
+//   threshold = "250.00"
+struct Accumulation {
+  std::string name;
+  std::vector<concessions::Kind> kinds;  // non-empty
+  enum class Per : std::uint8_t { customer, requester } per = Per::customer;
+  int window_days = 30;
+  Decimal threshold;
+};
+
+// A second service credit claim for the same customer, service period and
+// incident or evidence id: refused, or held for review by the exception role
+// ([terms.service_credit] duplicate_claims = "refuse" | "hold"; default "refuse").
+enum class DuplicateClaims : std::uint8_t { refuse, hold };
+
 struct Policy {
   std::string version;
   Currency base_currency = Currency::of("USD");
@@ -122,6 +178,13 @@ struct Policy {
   std::vector<Delegation> delegations;
   std::vector<Rule> rules;
   Terms terms;
+  std::vector<Requirement> requirements;
+  std::map<std::string, std::vector<std::string>, std::less<>> evidence_types;  // type -> id prefixes
+  std::vector<Accumulation> accumulation;
+  DuplicateClaims duplicate_claims = DuplicateClaims::refuse;
+
+  // The evidence type of an id (the first type with a matching prefix), or empty.
+  std::string evidence_type(std::string_view id) const;
 
   static Policy parse(std::string_view toml_text);  // policy_error says what and where
   static Policy load(const std::string& path);
