@@ -48,6 +48,19 @@ class store_error : public error { using error::error; };
 // The database's schema is newer than this amends knows, or not amends'.
 class schema_error : public store_error { using store_error::store_error; };
 
+// Text that no back end can keep: a NUL byte (PostgreSQL's text refuses it,
+// so the in-memory ledger refuses it too, the same way).
+class invalid_text : public invalid_argument { using invalid_argument::invalid_argument; };
+
+// Refuses `value` when it holds a NUL byte, naming `field` ("description",
+// "metadata key", "customer id", ...) and the byte's position.
+inline void check_text(const char* field, const std::string& value) {
+  const std::size_t at = value.find('\0');
+  if (at != std::string::npos)
+    throw invalid_text(std::string(field) + " has a NUL byte at position " + std::to_string(at) +
+                       "; text can't carry one: remove it");
+}
+
 [[noreturn]] inline void assertion_failed(const char* expression, const char* file, int line) {
   std::fprintf(stderr, "amends: invariant broken: %s (%s:%d)\n", expression, file, line);
   std::abort();
