@@ -28,6 +28,26 @@ void check_clock(const requests::AuditTrail& audit, Timestamp at) {
                            " is before its last step at " + requests::format_timestamp(audit.events().back().at));
 }
 
+// Whether two names given for people name the same person.
+bool same_person(const std::string& a, const std::string& b) { return a == b; }
+
+bool among(const std::vector<std::string>& people, const std::string& person) {
+  return std::any_of(people.begin(), people.end(), [&](const std::string& p) { return same_person(p, person); });
+}
+
+// The desk's own text fields: nothing a back end can't keep.
+void check_content(const requests::RequestContent& c) {
+  check_text("customer id", c.customer.id);
+  check_text("customer tier", c.customer.tier);
+  check_text("reason", c.reason_code);
+  check_text("justification", c.justification);
+  for (const std::string& e : c.evidence) check_text("evidence id", e);
+  check_text("requester", c.requester);
+  check_text("team", c.team);
+  check_text("charge id", c.claim.original_transaction);
+  check_text("override reason", c.claim.override_reason);
+}
+
 Date last_day(Period p) { return Date::from_ymd(p.next().year(), p.next().month(), 1).plus_days(-1); }
 Date first_day(Period p) { return Date::from_ymd(p.year(), p.month(), 1); }
 
@@ -138,6 +158,7 @@ void Desk::clear() {
   outbox_.clear();
   runs_.clear();
   new_run_rows_.clear();
+  load_findings_.clear();
   next_number_ = 1;
   before_.clear();
   op_before_.clear();
@@ -484,21 +505,182 @@ void Desk::index(const RequestRecord& r) {
   if (std::find(ids.begin(), ids.end(), r.id()) == ids.end()) ids.push_back(r.id());
 }
 
-Money Desk::goodwill_trailing(const std::string& customer, Timestamp at) const {
+Money Desk::goodwill_trailing(const std::string& customer, const std::string& except, Timestamp at,
+                              bool in_flight) const {
   Money total = Money::zero(book_->config().base_currency);
   auto ids = by_customer_.find(customer);
   if (ids == by_customer_.end()) return total;
   for (const std::string& id : ids->second) {
+    if (id == except) continue;
     auto found = records_.find(id);
     if (found == records_.end()) continue;
     const RequestRecord& r = found->second;
     const auto& c = r.request.content();
     if (c.kind != Kind::goodwill || c.customer.id != customer) continue;
-    if (r.state() != State::approved && r.state() != State::applied && r.state() != State::reconciled) continue;
+    const State s = r.state();
+    const bool granted = s == State::approved || s == State::applied || s == State::reconciled;
+    const bool pending = s == State::pending_approval;  // a blocked request can only be declined or cancelled
+    if (!granted && !(in_flight && pending)) continue;
     if (r.request.created_at() + 365 * kDay < at) continue;
     total += Money(r.base_amount, total.currency());
   }
   return total;
+}
+
+std::vector<concessions::Finding> Desk::limit_findings(const RequestRecord& r, Timestamp at, bool in_flight) const {
+  std::vector<concessions::Finding> out;
+  const auto& c = r.request.content();
+  const policy::Policy& pol = policy(r.policy_version);
+  const Currency base = book_->config().base_currency;
+  const Money mine(r.base_amount, base);
+  if (c.kind == Kind::goodwill) {
+    if (auto cap = pol.terms.goodwill.trailing_cap.find(c.customer.tier); cap != pol.terms.goodwill.trailing_cap.end()) {
+      const Money before = goodwill_trailing(c.customer.id, r.id(), at, in_flight);
+      if (cap->second < (before + mine).amount())
+        out.push_back({"above_trailing_cap", concessions::Severity::exception, false,
+                       "with " + before.to_string() + (in_flight ? " granted or pending" : " granted") +
+                           " in the last 12 months, " + mine.to_string() + " more is over the " + c.customer.tier +
+                           " tier's trailing cap of " + Money(cap->second, base).to_string()});
+    }
+  }
+  for (const policy::Accumulation& acc : pol.accumulation) {
+    if (std::find(acc.kinds.begin(), acc.kinds.end(), c.kind) == acc.kinds.end()) continue;
+    const bool by_customer = acc.per == policy::Accumulation::Per::customer;
+    const std::string& who = by_customer ? c.customer.id : c.requester;
+    Money total = mine;
+    std::vector<std::string> ids;
+    for (const auto& [id, other] : records_) {
+      if (id == r.id()) continue;
+      const auto& oc = other.request.content();
+      if (std::find(acc.kinds.begin(), acc.kinds.end(), oc.kind) == acc.kinds.end()) continue;
+      if (by_customer ? oc.customer.id != who : !same_person(oc.requester, who)) continue;
+      const State s = other.state();
+      const bool granted = s == State::approved || s == State::applied || s == State::reconciled;
+      const bool pending = s == State::pending_approval;
+      if (!granted && !(in_flight && pending)) continue;
+      if (other.request.created_at() + acc.window_days * kDay < at) continue;
+      total += Money(other.base_amount, base);
+      ids.push_back(id);
+    }
+    if (acc.threshold < total.amount()) {
+      std::string list;
+      for (const std::string& id : ids) list += (list.empty() ? "" : ", ") + id;
+      out.push_back({"accumulation_threshold", concessions::Severity::exception, false,
+                     "accumulation \"" + acc.name + "\": " + (by_customer ? "customer " : "requester ") + who +
+                         " has " + total.to_string() + " over " + std::to_string(acc.window_days) +
+                         " days with this request, over its threshold of " + Money(acc.threshold, base).to_string() +
+                         (list.empty() ? std::string() : " (" + list + ")")});
+    }
+  }
+  return out;
+}
+
+bool Desk::recheck_limits(RequestRecord& r, Timestamp at) {
+  if (!r.chain) return false;
+  const policy::Policy& pol = policy(r.policy_version);
+  bool added = false;
+  for (concessions::Finding& f : limit_findings(r, at, false)) {
+    if (r.assessment.has(f.code)) continue;  // the route already asks the exception's role
+    auto named = pol.exception_roles.find(f.code);
+    const std::string role = named != pol.exception_roles.end() ? named->second : pol.exception_role;
+    event(at, kSystem, r.id(), "flagged", Json().add("code", f.code).add("message", f.message).add("at", "approval").str());
+    r.assessment.findings.push_back(f);
+    if (role.empty()) continue;
+    r.chain->add_step(policy::Step{false, {role}, std::nullopt, {}}, at);
+    r.route.steps.push_back(policy::Step{false, {role}, std::nullopt, {}});
+    r.route.explanation.push_back("at approval: " + f.message + ", so " + role + " approves it too");
+    added = true;
+  }
+  return added;
+}
+
+void Desk::check_apply_limits(const RequestRecord& r, Timestamp at) const {
+  for (const concessions::Finding& f : limit_findings(r, at, false))
+    if (!r.assessment.has(f.code))
+      throw approvals::approval_error("request " + r.id() + " can't be applied: " + f.message +
+                                      ", and nobody with the exception's authority approved it; return it for review");
+}
+
+std::string Desk::duplicate_claim(const RequestRecord& r) const {
+  const auto& c = r.request.content();
+  if (c.kind != Kind::service_credit || !c.service_period || c.evidence.empty()) return {};
+  auto ids = by_customer_.find(c.customer.id);
+  if (ids == by_customer_.end()) return {};
+  std::vector<std::pair<Timestamp, std::string>> found;
+  for (const std::string& id : ids->second) {
+    if (id == r.id()) continue;
+    auto it = records_.find(id);
+    if (it == records_.end()) continue;
+    const RequestRecord& other = it->second;
+    const auto& oc = other.request.content();
+    const State s = other.state();
+    if (oc.kind != Kind::service_credit || oc.customer.id != c.customer.id || oc.service_period != c.service_period ||
+        s == State::declined || s == State::cancelled || s == State::draft)
+      continue;
+    for (const std::string& e : c.evidence)
+      if (std::find(oc.evidence.begin(), oc.evidence.end(), e) != oc.evidence.end()) {
+        found.emplace_back(other.request.created_at(), id + " (" + std::string(requests::to_string(s)) + ", " + e + ")");
+        break;
+      }
+  }
+  if (found.empty()) return {};
+  std::sort(found.begin(), found.end());
+  return found.front().second;
+}
+
+std::vector<std::string> Desk::missing_requirements(const RequestRecord& r, const policy::Policy& pol) const {
+  std::vector<std::string> missing;
+  const auto& c = r.request.content();
+  for (const policy::Requirement& req : pol.requirements) {
+    if (std::find(req.kinds.begin(), req.kinds.end(), c.kind) == req.kinds.end()) continue;
+    if (req.over && !(*req.over < r.base_amount)) continue;
+    if (req.up_to && *req.up_to < r.base_amount) continue;
+    if (!req.tiers.empty() && std::find(req.tiers.begin(), req.tiers.end(), c.customer.tier) == req.tiers.end()) continue;
+    auto need = [&](std::string what) {
+      if (std::find(missing.begin(), missing.end(), what) == missing.end()) missing.push_back(std::move(what));
+    };
+    if (!req.reasons.empty() && std::find(req.reasons.begin(), req.reasons.end(), c.reason_code) == req.reasons.end()) {
+      std::string list;
+      for (const std::string& reason : req.reasons) list += (list.empty() ? "" : ", ") + reason;
+      need(c.reason_code.empty() ? "a reason (one of " + list + ")"
+                                 : "a reason from the list (" + list + "), not \"" + c.reason_code + "\"");
+    }
+    if (req.justification && c.justification.find_first_not_of(" \t\r\n") == std::string::npos) need("a justification");
+    for (const std::string& type : req.evidence) {
+      const bool has = std::any_of(c.evidence.begin(), c.evidence.end(),
+                                   [&](const std::string& e) { return pol.evidence_type(e) == type; });
+      if (!has) {
+        std::string prefixes;
+        if (auto p = pol.evidence_types.find(type); p != pol.evidence_types.end())
+          for (const std::string& prefix : p->second) prefixes += (prefixes.empty() ? "" : " or ") + prefix + "...";
+        need("evidence of type " + type + (prefixes.empty() ? std::string() : " (an id " + prefixes + ")"));
+      }
+    }
+  }
+  return missing;
+}
+
+bool Desk::has_authority(const RequestRecord& r, const std::string& person, Date on, Authority over) const {
+  if (same_person(person, r.request.content().requester)) return false;
+  const policy::Policy& pol = policy(r.policy_version.empty() ? policy_order_.back() : r.policy_version);
+  const bool exception_role = !pol.exception_role.empty() && among(pol.people_for(pol.exception_role, on), person);
+  switch (over) {
+    case Authority::current_step:
+      return r.chain && among(r.chain->waiting_for(on), person);
+    case Authority::blocked:
+      return exception_role;
+    case Authority::any_step:
+      if (exception_role) return true;
+      if (!r.chain) return false;
+      for (const approvals::StepState& s : r.chain->steps()) {
+        for (const std::string& role : s.step.roles)
+          if (among(pol.people_for(role, on), person)) return true;
+        if (s.escalated && !s.step.escalate_to.empty() && among(pol.people_for(s.step.escalate_to, on), person))
+          return true;
+      }
+      return false;
+  }
+  return false;
 }
 
 void Desk::notify(const RequestRecord& r, const std::string& what, Timestamp at) {
@@ -554,6 +736,12 @@ void Desk::load_notification(Notification n) {
 
 void Desk::load_audit(requests::AuditEvent e) { audit_.adopt(std::move(e)); }
 
+void Desk::load_unreadable(const std::string& id, const std::string& problem) {
+  if (id.size() == 8 && id.starts_with("R-") && id.find_first_not_of("0123456789", 2) == std::string::npos)
+    next_number_ = std::max(next_number_, static_cast<std::size_t>(std::stoul(id.substr(2))) + 1);
+  load_findings_.push_back(RecordFinding{id, problem});
+}
+
 void Desk::load_record(RequestRecord record) {
   const std::string id = record.id();
   // Ids "R-000123" keep the counter ahead of every stored request.
@@ -574,11 +762,20 @@ void Desk::validate_and_route(RequestRecord& r, const std::string& actor, Timest
   const Date today = day_of(at);
   const Currency base = book_->config().base_currency;
   r.request.act(Action::submit, actor, at);
+  // A resubmission is routed afresh, under the policy in force now.
+  r.policy_version = pol.version;
+  r.route = {};
+  r.blocked.clear();
+  r.incomplete.clear();
   event(at, actor, r.id(), "submitted", Json().add("version", static_cast<std::int64_t>(r.request.version()))
                                             .add("kind", concessions::to_string(c.kind))
                                             .add("customer", c.customer.id)
                                             .add("amount", c.amount ? c.amount->to_string() : std::string("computed"))
-                                            .add("evidence", c.evidence).str());
+                                            .add("evidence", c.evidence)
+                                            .add("policy", pol.version).str());
+  // An SLA claim is in time when it was first submitted in time: returning
+  // it for information must not cost the customer a contractual credit.
+  const Date claimed_on = day_of(r.request.first_submitted_at().value_or(at));
   concessions::Assessment a{Money::zero(c.currency), {}};
   auto refuse = [&](std::string code, std::string message) {
     a.findings.push_back({std::move(code), concessions::Severity::refusal, false, std::move(message)});
@@ -596,7 +793,15 @@ void Desk::validate_and_route(RequestRecord& r, const std::string& actor, Timest
         break;
       }
       a = concessions::assess_service_credit(
-          pol.terms.service_credit, {*c.claim.period_fee, *c.claim.measured_availability, *c.service_period, today, c.amount});
+          pol.terms.service_credit, {*c.claim.period_fee, *c.claim.measured_availability, *c.service_period, claimed_on, c.amount});
+      if (const std::string first = duplicate_claim(r); !first.empty()) {
+        const bool hold = pol.duplicate_claims == policy::DuplicateClaims::hold;
+        a.findings.push_back({"duplicate_claim", hold ? concessions::Severity::exception : concessions::Severity::refusal,
+                              false,
+                              "customer " + c.customer.id + " already claimed a service credit for " +
+                                  c.service_period->to_string() + " on the same incident or evidence: " + first +
+                                  (hold ? "; held for review" : "; a second claim is refused")});
+      }
       break;
     }
     case Kind::refund: {
@@ -650,7 +855,7 @@ void Desk::validate_and_route(RequestRecord& r, const std::string& actor, Timest
       const Money in_base = to_base(*c.amount, today);
       concessions::CustomerContext ctx{c.customer.id, c.customer.tier,
                                        c.customer.value ? to_base(*c.customer.value, today) : Money::zero(base),
-                                       goodwill_trailing(c.customer.id, at)};
+                                       goodwill_trailing(c.customer.id, r.id(), at, true)};
       if (pol.terms.goodwill.per_request_cap.empty() && pol.terms.goodwill.trailing_cap.empty()) {
         a.findings.push_back({"customer_context", concessions::Severity::note, false,
                               "customer " + ctx.id + " (" + ctx.tier + ", value " + ctx.value.to_string() + ") had " +
@@ -682,6 +887,16 @@ void Desk::validate_and_route(RequestRecord& r, const std::string& actor, Timest
       break;
     }
   }
+  // What is granted: the requested amount (an exception when above the
+  // computed one) or the computed amount; in the base currency for the
+  // limits that weigh it against the book's other requests.
+  Money granted = c.amount && c.kind != Kind::retention_offer ? *c.amount : a.amount;
+  if (c.kind == Kind::retention_offer) granted = a.amount;
+  if (!a.refused() && granted.amount().sign() > 0) {
+    r.base_amount = to_base(granted, today, &r.conversion).amount();
+    for (concessions::Finding& f : limit_findings(r, at, true))
+      if (!a.has(f.code)) a.findings.push_back(std::move(f));
+  }
   // An overridable refusal, with an override asked for, becomes an exception
   // for the policy's exception role to decide.
   std::vector<std::string> exceptions;
@@ -699,10 +914,6 @@ void Desk::validate_and_route(RequestRecord& r, const std::string& actor, Timest
     if (f.severity == concessions::Severity::exception) exceptions.push_back(f.code);
   }
   r.assessment = a;
-  // What is granted: the requested amount (an exception when above the
-  // computed one) or the computed amount.
-  Money granted = c.amount && c.kind != Kind::retention_offer ? *c.amount : a.amount;
-  if (c.kind == Kind::retention_offer) granted = a.amount;
   if (!refused && granted.amount().sign() <= 0) {
     refused = true;
     refusals = "nothing is owed";
@@ -731,8 +942,20 @@ void Desk::validate_and_route(RequestRecord& r, const std::string& actor, Timest
     return;
   }
   r.base_amount = to_base(granted, today, &r.conversion).amount();
-  r.policy_version = pol.version;
+  // What the policy requires of a request like this one (a reason, a
+  // justification, evidence): without it, it goes back to the requester.
+  if (const std::vector<std::string> missing = missing_requirements(r, pol); !missing.empty()) {
+    std::string list;
+    for (const std::string& m : missing) list += (list.empty() ? "" : "; ") + m;
+    r.incomplete = "incomplete under policy " + pol.version + ": it needs " + list +
+                   "; amend it and submit it again";
+    r.request.act(Action::route, kSystem, at);
+    r.request.act(Action::return_for_information, kSystem, at, r.incomplete);
+    event(at, kSystem, r.id(), "incomplete", Json().add("policy", pol.version).add("missing", missing).str());
+    return;
+  }
   r.route = policy::route(pol, policy::RouteInput{c.kind, r.base_amount, c.customer.tier, !exceptions.empty(), exceptions});
+  r.routed_exceptions = exceptions;
   r.budget_owner = c.team;
   r.budget_period = Period::of(day_of(r.request.created_at()));
   Json routed;
@@ -825,6 +1048,8 @@ const RequestRecord& Desk::submit(requests::RequestContent content, Timestamp at
       std::snprintf(buf, sizeof buf, "R-%06zu", next_number_);
       id = buf;
     }
+    check_text("request id", id);
+    check_content(content);
     if (records_.count(id)) throw invalid_argument("request " + id + " exists already");
     if (content.team.empty()) throw invalid_argument("request " + id + " names the requester's team");
     if (content.customer.id.empty()) throw invalid_argument("request " + id + " names the customer");
@@ -846,20 +1071,37 @@ const RequestRecord& Desk::amend(const std::string& id, requests::RequestContent
                                  Timestamp at) {
   return atomically([&]() -> const RequestRecord& {
     check_clock(audit_, at);
+    check_content(content);
     RequestRecord& r = touch(id);
-    r.request.amend(std::move(content), actor, at);
+    if (!same_person(actor, r.request.content().requester))
+      throw approvals::approval_error("only the requester (" + r.request.content().requester + ") amends request " + id +
+                                      ", not " + actor);
+    const requests::RequestContent before = r.request.content();
+    r.request.amend(std::move(content), r.request.content().requester, at);
     index(r);
-    event(at, actor, id, "amended", Json().add("version", static_cast<std::int64_t>(r.request.version())).str());
+    std::string changes = "[";
+    for (const requests::FieldChange& f : requests::differences(before, r.request.content()))
+      changes += (changes.size() > 1 ? "," : "") +
+                 Json().add("field", f.field).add("before", f.before).add("after", f.after).str();
+    event(at, actor, id, "amended",
+          Json().add("version", static_cast<std::int64_t>(r.request.version())).raw("changes", changes + "]").str());
     return r;
   });
+}
+
+const RequestRecord& Desk::amend(const std::string& id, const requests::RequestChanges& changes,
+                                 const std::string& actor, Timestamp at) {
+  if (changes.empty()) throw invalid_argument("an amendment of request " + id + " names at least one field to change");
+  return amend(id, requests::amended(get(id).request.content(), changes), actor, at);
 }
 
 const RequestRecord& Desk::resubmit(const std::string& id, const std::string& actor, Timestamp at) {
   return atomically([&]() -> const RequestRecord& {
     check_clock(audit_, at);
     RequestRecord& r = touch(id);
-    if (actor != r.request.content().requester)
-      throw invalid_argument("only the requester (" + r.request.content().requester + ") submits request " + id);
+    if (!same_person(actor, r.request.content().requester))
+      throw approvals::approval_error("only the requester (" + r.request.content().requester + ") submits request " + id +
+                                      ", not " + actor);
     r.chain.reset();
     r.route = {};
     r.blocked.clear();
@@ -888,11 +1130,38 @@ const RequestRecord& Desk::approve(const std::string& id, const std::string& per
     event(at, person, id, "approved",
           Json().add("role", given->role).add("delegate", given->as_delegate).add("comment", comment).add("complete", done).str());
     if (!done) return r;
+    // The limits that weigh this request against the others, again: what
+    // was approved meanwhile counts now (the book's write lock orders this).
+    if (recheck_limits(r, at)) return r;
     on_chain_complete(r, at);
     if (!r.chain->complete()) return r;  // a budget step was added
     r.request.act(Action::approve, person, at, comment);
     return r;
   });
+}
+
+void Desk::check_decider(const RequestRecord& r, const std::string& person, Timestamp at, const char* what) const {
+  if (same_person(person, r.request.content().requester))
+    throw approvals::approval_error(person + " requested " + r.id() + "; nobody decides their own request");
+  if (r.state() == State::pending_approval) {
+    if (!has_authority(r, person, day_of(at), Authority::current_step))
+      throw approvals::approval_error(person + " is not an approver of the step request " + r.id() +
+                                      " waits on; only they " + what + " it");
+    return;
+  }
+  if (r.state() == State::validated && !r.blocked.empty()) {
+    const policy::Policy& pol = policy(r.policy_version);
+    if (pol.exception_role.empty())
+      throw approvals::approval_error("request " + r.id() + " is blocked and policy " + pol.version +
+                                      " names no exception role to decide it; publish one that does");
+    if (!has_authority(r, person, day_of(at), Authority::blocked))
+      throw approvals::approval_error("request " + r.id() + " is blocked; only the exception role (" +
+                                      pol.exception_role + ") " + what + " it, not " + person);
+    return;
+  }
+  requests::next_state(r.state(), Action::decline);  // a final or applied request: says what it can do
+  throw approvals::approval_error("request " + r.id() + " is " + std::string(requests::to_string(r.state())) +
+                                  ", not awaiting a decision");
 }
 
 const RequestRecord& Desk::decline(const std::string& id, const std::string& person, Timestamp at,
@@ -901,18 +1170,9 @@ const RequestRecord& Desk::decline(const std::string& id, const std::string& per
     check_clock(audit_, at);
     RequestRecord& r = touch(id);
     if (comment.empty()) throw invalid_argument("a decline says why");
-    if (r.state() == State::pending_approval) {
-      if (person == r.request.content().requester)
-        throw approvals::approval_error(person + " requested " + id + "; nobody decides their own request");
-      if (!r.chain) throw approvals::approval_error("request " + id + " has no approval chain");
-      auto who = r.chain->waiting_for(day_of(at));
-      if (std::find(who.begin(), who.end(), person) == who.end())
-        throw approvals::approval_error(person + " is not an approver of the current step of " + id);
-    } else if (!(r.state() == State::validated && !r.blocked.empty() && person != r.request.content().requester)) {
-      requests::next_state(r.state(), Action::decline);  // a final or applied request: says what it can do
-      throw approvals::approval_error("request " + id + " is " + std::string(requests::to_string(r.state())) +
-                                      ", not awaiting approval; only its approvers decline it then");
-    }
+    check_text("comment", comment);
+    for (const std::string& alt : alternatives) check_text("alternative", alt);
+    check_decider(r, person, at, "declines");
     r.request.act(Action::decline, person, at, comment);
     r.alternatives = std::move(alternatives);
     release(r, day_of(at), "declined: " + comment);
@@ -928,13 +1188,8 @@ const RequestRecord& Desk::return_for_information(const std::string& id, const s
     check_clock(audit_, at);
     RequestRecord& r = touch(id);
     if (comment.empty()) throw invalid_argument("returning a request says what is missing");
-    if (person == r.request.content().requester)
-      throw approvals::approval_error(person + " requested " + id + "; an approver returns it");
-    if (r.state() == State::pending_approval) {
-      auto who = r.chain->waiting_for(day_of(at));
-      if (std::find(who.begin(), who.end(), person) == who.end())
-        throw approvals::approval_error(person + " is not an approver of the current step of " + id);
-    }
+    check_text("comment", comment);
+    check_decider(r, person, at, "returns");
     r.request.act(Action::return_for_information, person, at, comment);
     r.chain.reset();
     event(at, person, id, "returned", Json().add("comment", comment).str());
@@ -949,6 +1204,20 @@ const RequestRecord& Desk::cancel(const std::string& id, const std::string& acto
     RequestRecord& r = touch(id);
     if (r.state() == State::approved && r.accrued)
       throw request_state_error("request " + id + " was accrued at a period close; reverse it instead of cancelling");
+    requests::next_state(r.state(), Action::cancel);  // a final or applied request: says what it can do
+    if (reason.find_first_not_of(" \t\r\n") == std::string::npos)
+      throw invalid_argument("cancelling request " + id + " says why (a reason)");
+    check_text("reason", reason);
+    if (r.state() == State::approved) {
+      if (!has_authority(r, actor, day_of(at), Authority::any_step))
+        throw approvals::approval_error(
+            "request " + id + " is approved; only an approver with authority over it (a member of a role of its "
+            "chain, or of the exception role) cancels it now, not " + actor);
+    } else if (!same_person(actor, r.request.content().requester)) {
+      throw approvals::approval_error("only the requester (" + r.request.content().requester + ") cancels request " +
+                                      id + " before it is approved, not " + actor +
+                                      "; an approver declines or returns it instead");
+    }
     r.request.act(Action::cancel, actor, at, reason);
     release(r, day_of(at), "cancelled: " + reason);
     event(at, actor, id, "cancelled", Json().add("reason", reason).str());
@@ -1034,6 +1303,7 @@ const RequestRecord& Desk::apply(const std::string& id, const std::string& actor
     RequestRecord& r = touch(id);
     requests::next_state(r.state(), Action::apply);  // throws unless approved
     if (!r.accrued) {
+      check_apply_limits(r, at);
       r.entries = post_concession(r, actor, at);
       if (r.reservation && book_->status_of(r.reservation) == EntryStatus::pending)
         book_->post_pending(r.reservation, day_of(at), {}, "Consumed by " + id);
@@ -1202,6 +1472,15 @@ std::string Desk::explain(std::string_view id) const {
     if (!r.conversion.empty()) out << " = " << r.base_amount.to_string() << " " << book_->config().base_currency.code() << " (" << r.conversion << ")";
     out << ".\n";
   }
+  for (std::size_t v = 1; v < r.request.versions().size(); ++v) {
+    out << "Amended to version " << v + 1 << ":";
+    const auto changes = requests::differences(r.request.versions()[v - 1], r.request.versions()[v]);
+    if (changes.empty()) out << " nothing changed";
+    for (std::size_t k = 0; k < changes.size(); ++k)
+      out << (k ? ";" : "") << " " << changes[k].field << ": " << changes[k].before << " \u2192 " << changes[k].after;
+    out << ".\n";
+  }
+  if (!r.incomplete.empty()) out << "Returned to the requester: " << r.incomplete << ".\n";
   for (const concessions::Finding& f : r.assessment.findings)
     out << "Validation " << concessions::to_string(f.severity) << " [" << f.code << "]: " << f.message << "\n";
   if (!r.policy_version.empty()) {
@@ -1230,6 +1509,28 @@ std::string Desk::explain(std::string_view id) const {
     out << ".\n";
   }
   return out.str();
+}
+
+std::vector<RecordFinding> Desk::check_records() const {
+  std::vector<RecordFinding> out = load_findings_;
+  for (const auto& [id, r] : records_) {
+    if (r.policy_version.empty() || r.state() == State::draft) continue;
+    if (!policies_.count(r.policy_version)) {
+      out.push_back({id, "names policy " + r.policy_version + ", which the book does not have"});
+      continue;
+    }
+    if (r.route.policy_version.empty()) continue;  // refused or returned before routing
+    const auto& c = r.request.content();
+    const policy::Route again =
+        policy::route(policy(r.policy_version), policy::RouteInput{c.kind, r.base_amount, c.customer.tier,
+                                                                   !r.routed_exceptions.empty(), r.routed_exceptions});
+    if (again.outcome != r.route.outcome || again.rule != r.route.rule)
+      out.push_back({id, "was routed " + std::string(policy::to_string(r.route.outcome)) + " by rule \"" + r.route.rule +
+                             "\" under policy " + r.policy_version + ", which now routes it " +
+                             std::string(policy::to_string(again.outcome)) + " by rule \"" + again.rule +
+                             "\"; what was decided stands"});
+  }
+  return out;
 }
 
 }  // namespace amends::desk

@@ -150,6 +150,104 @@ void Request::amend(RequestContent content, const std::string& actor, Timestamp 
                                 "amended to version " + std::to_string(versions_.size())});
 }
 
+std::optional<Timestamp> Request::first_submitted_at() const {
+  for (const Transition& t : history_)
+    if (t.action == Action::submit) return t.at;
+  return std::nullopt;
+}
+
+// ---------------------------------------------------------------- amendments
+
+bool RequestChanges::empty() const {
+  return !kind && !requester && !customer && !tier && !reason_code && !justification && !team &&
+         !original_transaction && !override_reason && !customer_value && !amount && !period_fee &&
+         !measured_availability && !discount && !monthly_fee && !currency && !evidence && !service_period && !months &&
+         !changes_contract;
+}
+
+RequestContent amended(const RequestContent& current, const RequestChanges& ch) {
+  if (ch.kind && *ch.kind != current.kind)
+    throw invalid_argument("the request is a " + std::string(concessions::to_string(current.kind)) +
+                           " request; a different kind is a new request, not an amendment");
+  if (ch.requester && *ch.requester != current.requester)
+    throw invalid_argument("the request was made by " + current.requester + "; the requester does not change");
+  RequestContent c = current;
+  if (ch.currency && !(*ch.currency == current.currency)) {
+    // Every amount the request carries is in its currency: a new currency restates them all.
+    auto restated = [&](const char* field, bool present, bool given) {
+      if (present && !given)
+        throw invalid_argument(std::string("changing the currency to ") + std::string(ch.currency->code()) +
+                               " restates every amount: give " + field + " in it too");
+    };
+    restated("amount", current.amount.has_value(), ch.amount.has_value());
+    restated("customer_value", current.customer.value.has_value(), ch.customer_value.has_value());
+    restated("period_fee", current.claim.period_fee.has_value(), ch.period_fee.has_value());
+    restated("monthly_fee", current.claim.monthly_fee.has_value(), ch.monthly_fee.has_value());
+    c.currency = *ch.currency;
+  }
+  auto money = [&](const std::optional<std::optional<Decimal>>& given, std::optional<Money>& field) {
+    if (given) field = *given ? std::optional<Money>(Money(**given, c.currency)) : std::nullopt;
+  };
+  money(ch.amount, c.amount);
+  money(ch.customer_value, c.customer.value);
+  money(ch.period_fee, c.claim.period_fee);
+  money(ch.monthly_fee, c.claim.monthly_fee);
+  if (ch.customer) c.customer.id = *ch.customer;
+  if (ch.tier) c.customer.tier = *ch.tier;
+  if (ch.reason_code) c.reason_code = *ch.reason_code;
+  if (ch.justification) c.justification = *ch.justification;
+  if (ch.team) c.team = *ch.team;
+  if (ch.original_transaction) c.claim.original_transaction = *ch.original_transaction;
+  if (ch.override_reason) c.claim.override_reason = *ch.override_reason;
+  if (ch.measured_availability) c.claim.measured_availability = *ch.measured_availability;
+  if (ch.discount) c.claim.discount = *ch.discount;
+  if (ch.evidence) c.evidence = *ch.evidence;
+  if (ch.service_period) c.service_period = *ch.service_period;
+  if (ch.months) c.claim.months = *ch.months;
+  if (ch.changes_contract) c.claim.changes_contract = *ch.changes_contract;
+  return c;
+}
+
+namespace {
+
+std::string shown(const std::string& s) { return s.empty() ? "(none)" : s; }
+std::string shown(const std::optional<Money>& m) { return m ? m->to_string() : "(none)"; }
+std::string shown(const std::optional<Decimal>& d) { return d ? d->to_string() : "(none)"; }
+std::string shown(const std::optional<Period>& p) { return p ? p->to_string() : "(none)"; }
+std::string shown(const std::vector<std::string>& v) {
+  std::string out;
+  for (const std::string& s : v) out += (out.empty() ? "" : ", ") + s;
+  return shown(out);
+}
+
+}  // namespace
+
+std::vector<FieldChange> differences(const RequestContent& a, const RequestContent& b) {
+  std::vector<FieldChange> out;
+  auto diff = [&](const char* field, std::string before, std::string after) {
+    if (before != after) out.push_back(FieldChange{field, std::move(before), std::move(after)});
+  };
+  diff("customer", shown(a.customer.id), shown(b.customer.id));
+  diff("tier", shown(a.customer.tier), shown(b.customer.tier));
+  diff("customer_value", shown(a.customer.value), shown(b.customer.value));
+  diff("currency", std::string(a.currency.code()), std::string(b.currency.code()));
+  diff("amount", a.amount ? a.amount->to_string() : "(computed)", b.amount ? b.amount->to_string() : "(computed)");
+  diff("reason", shown(a.reason_code), shown(b.reason_code));
+  diff("justification", shown(a.justification), shown(b.justification));
+  diff("evidence", shown(a.evidence), shown(b.evidence));
+  diff("team", shown(a.team), shown(b.team));
+  diff("service_period", shown(a.service_period), shown(b.service_period));
+  diff("period_fee", shown(a.claim.period_fee), shown(b.claim.period_fee));
+  diff("availability", shown(a.claim.measured_availability), shown(b.claim.measured_availability));
+  diff("charge", shown(a.claim.original_transaction), shown(b.claim.original_transaction));
+  diff("discount", shown(a.claim.discount), shown(b.claim.discount));
+  diff("monthly_fee", shown(a.claim.monthly_fee), shown(b.claim.monthly_fee));
+  diff("months", std::to_string(a.claim.months), std::to_string(b.claim.months));
+  diff("changes_contract", a.claim.changes_contract ? "yes" : "no", b.claim.changes_contract ? "yes" : "no");
+  diff("override_reason", shown(a.claim.override_reason), shown(b.claim.override_reason));
+  return out;
+}
+
 // ---------------------------------------------------------------- SHA-256 (FIPS 180-4)
 
 namespace {

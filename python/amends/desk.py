@@ -65,6 +65,7 @@ class Request:
     outcome: str | None  # auto_approved, needs_approval, blocked
     rule: str | None
     blocked: str | None
+    incomplete: str | None  # what the policy's requirements found missing (the request was returned)
     findings: list[dict[str, str]]
     steps: list[dict[str, Any]]
     reservation: int | None
@@ -208,19 +209,10 @@ class Desk:
         return Request._of(self._write("submit", lambda: self._core.submit(content, self._at(at), not draft, id)))
 
     def amend(self, id: str, actor: str, at: dt.datetime | None = None, **fields: Any) -> Request:
-        """A new version of a draft or returned request (fields as submit(); unnamed ones keep their value)."""
-        def run() -> dict[str, Any]:
-            current = self._core.get(id)
-            content = {
-                "kind": current["kind"], "customer": current["customer"], "tier": current["tier"],
-                "requester": current["requester"], "team": current["team"], "reason": current["reason"],
-                "justification": current["justification"], "evidence": current["evidence"],
-                "currency": current["currency"], "amount": current["requested"],
-                "service_period": current["service_period"],
-            }
-            content.update(fields)
-            return self._core.amend(id, content, actor, self._at(at))  # type: ignore[no-any-return]
-        return Request._of(self._write("amend", run))
+        """A new version of a draft or returned request: the fields named change (as submit()'s), every other keeps
+        its value; None clears an optional field (amount=None: computed). explain() and the audit event say what
+        changed."""
+        return Request._of(self._write("amend", lambda: self._core.amend(id, fields, actor, self._at(at))))
 
     def resubmit(self, id: str, actor: str, at: dt.datetime | None = None) -> Request:
         return Request._of(self._write("resubmit", lambda: self._core.resubmit(id, actor, self._at(at))))
@@ -318,10 +310,16 @@ class Desk:
         return list(out)
 
     def verify_audit(self) -> dict[str, Any]:
-        """Recomputes the hash chain of the audit trail (for a Book: as read afresh from the database)."""
+        """Recomputes the hash chain of the audit trail (for a Book: as read afresh from the database), and checks
+        every request against the core: {ok, events, first_bad, problem, findings}. A finding names a request whose
+        stored record does not read back or whose route its policy would no longer give; the book still opens."""
         if isinstance(self.book, Book):
-            return dict(_core.verify_audit(self.book.dsn, self.book.name))
-        return dict(self._core.verify_audit())
+            result = dict(_core.verify_audit(self.book.dsn, self.book.name))
+        else:
+            result = dict(self._core.verify_audit())
+        self._sync()
+        result["findings"] = list(self._core.check_records())
+        return result
 
 
 def verify_audit(dsn: str | None = None, book: str = "main") -> dict[str, Any]:

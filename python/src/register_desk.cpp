@@ -64,6 +64,49 @@ requests::RequestContent content_of(const py::dict& d) {
   return c;
 }
 
+// The fields an amendment names (as submit's); every other keeps its value.
+requests::RequestChanges changes_of(const py::dict& d) {
+  static const char* known[] = {"kind", "customer", "tier", "customer_value", "amount", "currency", "reason",
+                                "justification", "evidence", "requester", "team", "service_period", "period_fee",
+                                "availability", "charge", "discount", "monthly_fee", "months", "changes_contract",
+                                "override_reason"};
+  for (auto item : d) {
+    const std::string key = py::str(item.first);
+    if (std::find_if(std::begin(known), std::end(known), [&](const char* k) { return key == k; }) == std::end(known))
+      throw invalid_argument("a request has no field \"" + key + "\"");
+  }
+  requests::RequestChanges c;
+  auto text = [&](const char* key, std::optional<std::string>& out) {
+    if (d.contains(key)) out = d[key].is_none() ? std::string() : to_utf8(d[key], key);
+  };
+  auto decimal = [&](const char* key, std::optional<std::optional<Decimal>>& out) {
+    if (d.contains(key)) out = d[key].is_none() ? std::optional<Decimal>() : std::optional<Decimal>(to_decimal(d[key], key));
+  };
+  if (d.contains("kind")) c.kind = concessions::parse_kind(to_utf8(d["kind"], "kind"));
+  text("requester", c.requester);
+  text("customer", c.customer);
+  text("tier", c.tier);
+  text("reason", c.reason_code);
+  text("justification", c.justification);
+  text("team", c.team);
+  text("charge", c.original_transaction);
+  text("override_reason", c.override_reason);
+  decimal("customer_value", c.customer_value);
+  decimal("amount", c.amount);
+  decimal("period_fee", c.period_fee);
+  decimal("availability", c.measured_availability);
+  decimal("discount", c.discount);
+  decimal("monthly_fee", c.monthly_fee);
+  if (d.contains("currency") && !d["currency"].is_none()) c.currency = to_currency(d["currency"]);
+  if (d.contains("evidence"))
+    c.evidence = d["evidence"].is_none() ? std::vector<std::string>{} : d["evidence"].cast<std::vector<std::string>>();
+  if (d.contains("service_period"))
+    c.service_period = d["service_period"].is_none() ? std::optional<Period>() : std::optional<Period>(to_period(d["service_period"]));
+  if (d.contains("months")) c.months = d["months"].is_none() ? 0 : d["months"].cast<int>();
+  if (d.contains("changes_contract")) c.changes_contract = !d["changes_contract"].is_none() && d["changes_contract"].cast<bool>();
+  return c;
+}
+
 py::dict record_dict(const Desk& desk, const RequestRecord& r) {
   const auto& c = r.request.content();
   py::dict out;
@@ -88,6 +131,7 @@ py::dict record_dict(const Desk& desk, const RequestRecord& r) {
   out["outcome"] = r.policy_version.empty() ? py::object(py::none()) : py::object(py::str(policy::to_string(r.route.outcome)));
   out["rule"] = r.route.rule.empty() ? py::object(py::none()) : py::object(py::str(r.route.rule));
   out["blocked"] = r.blocked.empty() ? py::object(py::none()) : py::object(py::str(r.blocked));
+  out["incomplete"] = r.incomplete.empty() ? py::object(py::none()) : py::object(py::str(r.incomplete));
   py::list findings;
   for (const auto& f : r.assessment.findings) {
     py::dict fd;
@@ -263,10 +307,10 @@ void register_desk(py::module_& m) {
           py::arg("content"), py::arg("at"), py::arg("submit") = true, py::arg("id") = "")
       .def(
           "amend",
-          [](Desk& d, const std::string& id, const py::dict& content, const std::string& actor, requests::Timestamp at) {
-            return record_dict(d, d.amend(id, content_of(content), actor, at));
+          [](Desk& d, const std::string& id, const py::dict& changes, const std::string& actor, requests::Timestamp at) {
+            return record_dict(d, d.amend(id, changes_of(changes), actor, at));
           },
-          py::arg("id"), py::arg("content"), py::arg("actor"), py::arg("at"))
+          py::arg("id"), py::arg("changes"), py::arg("actor"), py::arg("at"))
       .def(
           "resubmit",
           [](Desk& d, const std::string& id, const std::string& actor, requests::Timestamp at) {
@@ -416,6 +460,17 @@ void register_desk(py::module_& m) {
           },
           py::arg("id"), py::arg("on"))
       .def("explain", &Desk::explain, py::arg("id"))
+      .def("check_records",
+           [](const Desk& d) {
+             py::list out;
+             for (const auto& f : d.check_records()) {
+               py::dict fd;
+               fd["request"] = f.request;
+               fd["problem"] = f.problem;
+               out.append(fd);
+             }
+             return out;
+           })
       .def("audit_events",
            [](const Desk& d) {
              std::vector<std::tuple<std::uint64_t, requests::Timestamp, std::string, std::string, std::string, std::string, std::string>> out;

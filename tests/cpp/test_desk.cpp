@@ -393,9 +393,10 @@ TEST_P(DeskScenario, RoutesApprovesAndPostsAsTheTableSays) {
     EXPECT_EQ(codes(r, Severity::exception), row.exceptions);
     EXPECT_EQ(codes(r, Severity::refusal), row.refusals);
     if (std::string(row.outcome) == "refused") {
-      // Declined by validation: never routed, the customer is told.
+      // Declined by validation under the policy in force: never routed, the customer is told.
       EXPECT_EQ(r.state(), State::declined);
-      EXPECT_TRUE(r.policy_version.empty());
+      EXPECT_EQ(r.policy_version, desk.policy().version);
+      EXPECT_TRUE(r.route.policy_version.empty());
       ASSERT_EQ(desk.outbox().size(), outbox_before + 1);
       EXPECT_EQ(desk.outbox().back().event, "declined");
       EXPECT_EQ(desk.outbox().back().request, id);
@@ -858,7 +859,10 @@ TEST_F(DeskTest, ApplyingConsumesTheReservationAndCancellingReleasesIt) {
   EXPECT_EQ(u.reserved, D("70.00"));
   EXPECT_EQ(u.available, D("99930.00"));
   desk.apply(a, "billing", ts("2026-11-05", 10));
-  desk.cancel(b, "maria", ts("2026-11-05", 11), "customer churned anyway");
+  // b is approved (automatically): its requester no longer cancels it; the exception role does.
+  EXPECT_THROW(desk.cancel(b, "maria", ts("2026-11-05", 11), "customer churned anyway"), approval_error);
+  EXPECT_THROW(desk.cancel(b, "fatima", ts("2026-11-05", 11), " "), amends::invalid_argument);
+  desk.cancel(b, "fatima", ts("2026-11-05", 11), "customer churned anyway");
   u = desk.utilisation("support", Kind::goodwill, period("2026-11"));
   EXPECT_EQ(u.consumed, D("40.00"));
   EXPECT_EQ(u.reserved, D("0"));
@@ -1176,7 +1180,7 @@ TEST_F(DeskTest, OperationsThatThrowChangeNothing) {
   const std::string returned = submit(goodwill("300.00", "growth"), ts("2026-11-05", 11));
   desk.return_for_information(returned, "omar", ts("2026-11-05", 12), "which order?");
   const Timestamp late = ts("2026-11-07", 9);  // the last event so far is on 2026-11-05
-  desk.cancel(submit(goodwill("10.00", "growth"), late), "maria", late, "duplicate");
+  desk.cancel(submit(goodwill("10.00", "growth"), late), "fatima", late, "duplicate");  // approved: an approver cancels
 
   const Snapshot before = snap();
   auto unchanged = [&](const char* what) { EXPECT_EQ(snap(), before) << what; };
@@ -1209,7 +1213,7 @@ TEST_F(DeskTest, OperationsThatThrowChangeNothing) {
   EXPECT_THROW(desk.publish_policy(std::string(kPolicy) + "\n# changed\n", "controller", now),
                amends::policy::policy_error);
   unchanged("republishing a version with other text");
-  EXPECT_THROW(desk.amend(returned, goodwill("250.00", "growth"), "omar", now), amends::invalid_argument);
+  EXPECT_THROW(desk.amend(returned, goodwill("250.00", "growth"), "omar", now), approval_error);
   unchanged("amending someone else's request");
   EXPECT_THROW(desk.amend(pending, goodwill("150.00", "growth"), "maria", now), amends::request_state_error);
   unchanged("amending a pending request");

@@ -62,6 +62,7 @@ struct RequestRecord {
   Decimal base_amount;                  // `amount` in the book's base currency
   std::string conversion;               // how it was converted ("1 EUR = 1.0850 USD on 2026-11-02, half-even")
   policy::Route route;
+  std::vector<std::string> routed_exceptions;  // the exception codes the route was given
   std::optional<approvals::ApprovalChain> chain;
   std::string budget_owner;
   std::optional<Period> budget_period;
@@ -73,6 +74,7 @@ struct RequestRecord {
   bool accrued = false;                 // posted at a period close, before it was applied
   std::vector<std::string> alternatives;  // offered with a decline
   std::string blocked;                  // why routing blocked it (it then waits in `validated`)
+  std::string incomplete;               // what the policy's requirements found missing (it was returned)
 
   const std::string& id() const { return request.id(); }
   requests::State state() const { return request.state(); }
@@ -124,6 +126,15 @@ struct CloseReport {
   std::vector<std::string> in_flight;          // requests still awaiting approval for the period (informational)
   std::vector<Utilisation> budgets;            // budgets of the period, at close
   std::string text() const;                    // for people
+};
+
+// A disagreement between what a book's storage says of a request and what
+// the core makes of it (a record that does not read back, a route its
+// policy would no longer give). The book still opens; `amends audit verify`
+// reports these.
+struct RecordFinding {
+  std::string request;
+  std::string problem;
 };
 
 // A reconciliation run as the desk records it (sql/003_reconciliation.sql).
@@ -182,6 +193,10 @@ class Desk {
   // validates and routes it again under the policy now in force.
   const RequestRecord& amend(const std::string& id, requests::RequestContent content, const std::string& actor,
                              Timestamp at);
+  // Changes exactly the fields named and keeps every other; the audit event
+  // and explain() say what changed (old -> new).
+  const RequestRecord& amend(const std::string& id, const requests::RequestChanges& changes, const std::string& actor,
+                             Timestamp at);
   const RequestRecord& resubmit(const std::string& id, const std::string& actor, Timestamp at);
   const RequestRecord& approve(const std::string& id, const std::string& person, Timestamp at,
                                const std::string& comment = {});
@@ -232,6 +247,11 @@ class Desk {
   std::vector<std::string> pending_for(const std::string& person, Date on) const;
   // The route and findings of a request, for auditors.
   std::string explain(std::string_view id) const;
+  // Every stored request checked against the core: its route again under
+  // the policy version that routed it, and the records that did not load.
+  std::vector<RecordFinding> check_records() const;
+  const std::vector<RecordFinding>& load_findings() const { return load_findings_; }
+  void load_finding(RecordFinding finding) { load_findings_.push_back(std::move(finding)); }
   const requests::AuditTrail& audit() const { return audit_; }
   const std::vector<Notification>& outbox() const { return outbox_; }
 
@@ -269,6 +289,8 @@ class Desk {
   void load_rate(FxRate rate);
   void load_charge(Charge charge);
   void load_record(RequestRecord record);
+  // A request whose stored record does not read back: its id stays taken.
+  void load_unreadable(const std::string& id, const std::string& problem);
   void load_audit(requests::AuditEvent event);
   void load_notification(Notification n);
   std::size_t next_number() const { return next_number_; }
@@ -292,7 +314,27 @@ class Desk {
                                        std::optional<Period> into = std::nullopt);
   void notify(const RequestRecord& r, const std::string& what, Timestamp at);
   std::string budget_root(const std::string& owner, concessions::Kind kind, Period period) const;
-  Money goodwill_trailing(const std::string& customer, Timestamp at) const;
+  // What other requests of the customer hold of goodwill over the 12 months
+  // before `at`: approved and later only, or also those still in flight.
+  Money goodwill_trailing(const std::string& customer, const std::string& except, Timestamp at,
+                          bool in_flight) const;
+  // Findings that depend on the other requests of the book: the goodwill
+  // caps and the policy's accumulation thresholds.
+  std::vector<concessions::Finding> limit_findings(const RequestRecord& r, Timestamp at, bool in_flight) const;
+  // Re-checks those limits when a chain completes or a request is applied:
+  // a new exception adds its role's step (returns true: still pending).
+  bool recheck_limits(RequestRecord& r, Timestamp at);
+  void check_apply_limits(const RequestRecord& r, Timestamp at) const;
+  std::string duplicate_claim(const RequestRecord& r) const;
+  std::vector<std::string> missing_requirements(const RequestRecord& r, const policy::Policy& pol) const;
+  // Whether `person` (never the requester) holds the authority to decline,
+  // return or cancel: of the step the request waits on, of the exception
+  // role (a blocked request), or of any step of its chain or the exception
+  // role (an approved request).
+  enum class Authority : std::uint8_t { current_step, blocked, any_step };
+  bool has_authority(const RequestRecord& r, const std::string& person, Date on, Authority over) const;
+  // Refuses (approval_error) `person` deciding on `r` now (declining, returning).
+  void check_decider(const RequestRecord& r, const std::string& person, Timestamp at, const char* what) const;
   AccountId ensure_account(const std::string& name, AccountType type, Currency currency);
 
   Ledger* book_;
@@ -309,6 +351,7 @@ class Desk {
   std::vector<Notification> outbox_;
   std::vector<ReconciliationRun> runs_;
   std::vector<RunRows> new_run_rows_;
+  std::vector<RecordFinding> load_findings_;
   std::size_t next_number_ = 1;
 
   // The undo log of the write in progress.

@@ -90,6 +90,37 @@ struct RequestContent {
   Claim claim;
 };
 
+// The fields an amendment names; every field left out keeps its value
+// (Desk::amend). An inner nullopt clears an optional field (an amount left
+// to be computed, say). Amounts are plain decimals: they take the currency
+// of the amended request (or the new one, when `currency` is named).
+struct RequestChanges {
+  std::optional<concessions::Kind> kind;        // must stay the same: a different kind is a new request
+  std::optional<std::string> requester;         // must stay the same
+  std::optional<std::string> customer, tier, reason_code, justification, team, original_transaction, override_reason;
+  std::optional<std::optional<Decimal>> customer_value, amount, period_fee, measured_availability, discount,
+      monthly_fee;
+  std::optional<Currency> currency;
+  std::optional<std::vector<std::string>> evidence;
+  std::optional<std::optional<Period>> service_period;
+  std::optional<int> months;
+  std::optional<bool> changes_contract;
+  bool empty() const;
+};
+
+// `current` with `changes` applied; invalid_argument when the changes ask
+// for another kind or requester, or change the currency without restating
+// every amount the request carries.
+RequestContent amended(const RequestContent& current, const RequestChanges& changes);
+
+// One field that differs between two versions, as people read it.
+struct FieldChange {
+  std::string field;  // "amount", "evidence", "period_fee", ...
+  std::string before, after;  // "(none)" for an empty field
+};
+// The fields of `after` that differ from `before`, in a fixed order.
+std::vector<FieldChange> differences(const RequestContent& before, const RequestContent& after);
+
 struct Transition {
   Timestamp at;
   std::string actor;
@@ -113,6 +144,9 @@ class Request {
   int version() const { return static_cast<int>(versions_.size()); }
   const std::vector<Transition>& history() const { return history_; }
   Timestamp created_at() const { return created_at_; }
+  // When it was first submitted (a draft not yet submitted: nullopt). An
+  // SLA claim's window is judged at this time, not at a resubmission.
+  std::optional<Timestamp> first_submitted_at() const;
 
   // Moves the request; request_state_error (and no change) if not allowed.
   void act(Action action, const std::string& actor, Timestamp at, std::string comment = {});
