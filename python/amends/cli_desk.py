@@ -5,13 +5,15 @@
     amends request show ID [--explain]  one request (--explain: why it is where it is)
     amends request list [--state S]     the requests of the book
     amends request approve|decline|return|apply|cancel|resubmit ID --as WHO ...
+    amends request amend ID --as WHO --FIELD VALUE ...   change the fields named, keep every other
     amends approvals pending --approver X   what X may approve now
     amends budgets                      every budget: allocated, reserved, consumed, available
     amends budgets allocate ...         add to a budget
     amends rates set ...                an exchange rate (reference data)
     amends charges record ...           an original charge from billing (what refunds tie to)
     amends period close YYYY-MM --as X [--accrue]   close a period; prints the close report
-    amends audit verify                 recompute the audit trail's hash chain (exit 0 intact, 1 broken)
+    amends audit verify                 recompute the audit trail's hash chain and check every request
+                                        against the core (exit 0 intact, 1 broken or with findings)
     amends outbox                       the customer notifications
 
 Every command takes --dsn (default: $AMENDS_DSN, else the embedded default
@@ -227,6 +229,22 @@ def _submit(desk: amends.Desk, args: argparse.Namespace) -> int:
     return 0
 
 
+def _amend(desk: amends.Desk, args: argparse.Namespace) -> int:
+    fields: dict[str, Any] = {}
+    for _, name, _ in _SUBMIT_FIELDS:
+        value = getattr(args, name)
+        if value is not None:
+            fields[name] = value
+    if args.evidence is not None:
+        fields["evidence"] = list(args.evidence)
+    if args.months is not None:
+        fields["months"] = args.months
+    if args.changes_contract is not None:
+        fields["changes_contract"] = args.changes_contract == "yes"
+    _print_request(desk, desk.amend(args.id, args.actor, **fields), args.json)
+    return 0
+
+
 def _show(desk: amends.Desk, args: argparse.Namespace) -> int:
     request = desk.get(args.id)
     if args.json:
@@ -327,8 +345,9 @@ def _close(desk: amends.Desk, args: argparse.Namespace) -> int:
 
 
 def _verify(book: amends.Book, args: argparse.Namespace) -> int:
-    # Read straight from the database, without loading the desk (which refuses a broken trail).
+    # The hash chain first, read straight from the database (a desk refuses to load a broken trail).
     result = amends.verify_audit(book.dsn, book.name)
+    result["findings"] = amends.Desk(book).verify_audit()["findings"] if result["ok"] else []
     if args.json:
         _print_json(dict(result, book=book.name))
     elif result["ok"]:
@@ -337,7 +356,10 @@ def _verify(book: amends.Book, args: argparse.Namespace) -> int:
         problem = f": {result['problem']}" if result.get("problem") else ""
         print(f"audit trail of book {book.name}: {result['events']} events, "
               f"hash chain broken at event {result['first_bad']}{problem}")
-    return 0 if result["ok"] else EXIT_AUDIT_BROKEN
+    if not args.json:
+        for finding in result["findings"]:
+            print(f"finding on request {finding['request']}: {finding['problem']}")
+    return 0 if result["ok"] and not result["findings"] else EXIT_AUDIT_BROKEN
 
 
 def _outbox(desk: amends.Desk, args: argparse.Namespace) -> int:
@@ -433,6 +455,17 @@ def add_parsers(commands: Any) -> None:
     _as(cancel, "actor", "who cancels it")
     cancel.add_argument("--reason", required=True)
 
+    amend = _leaf(request, "amend", _amend, "amend a draft or returned request: the fields named change, every other "
+                  "keeps its value")
+    amend.add_argument("id")
+    _as(amend, "actor", "the requester")
+    for option, name, text in _SUBMIT_FIELDS:
+        amend.add_argument(option, dest=name, default=None, help=text)
+    amend.add_argument("--evidence", nargs="+", default=None, metavar="ID", help="the evidence references (all of them)")
+    amend.add_argument("--months", type=int, default=None, help="retention offers: how many months the discount runs")
+    amend.add_argument("--changes-contract", choices=["yes", "no"], default=None,
+                       help="retention offers: whether the offer changes contract terms")
+
     resubmit = _leaf(request, "resubmit", _lifecycle(lambda d, a: d.resubmit(a.id, a.actor)),
                      "resubmit a draft or returned request")
     resubmit.add_argument("id")
@@ -483,7 +516,8 @@ def add_parsers(commands: Any) -> None:
 
     # ---- audit and outbox
     audit = commands.add_parser("audit", help="the audit trail").add_subparsers(dest="audit_action", required=True)
-    verify = _leaf(audit, "verify", _verify, "recompute the audit trail's hash chain from the database (exit 0 intact, 1 broken)")
+    verify = _leaf(audit, "verify", _verify, "recompute the audit trail's hash chain from the database and check every "
+                   "request against the core (exit 0 intact, 1 broken or with findings)")
     verify.set_defaults(desk_needed=False)
 
     _leaf(commands, "outbox", _outbox, "the customer notifications")
