@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 import amends
@@ -57,3 +59,33 @@ def test_invalid_name_is_an_invalid_argument_and_a_value_error() -> None:
 def test_a_name_is_a_str() -> None:
     with pytest.raises(TypeError, match="must be a str"):
         amends.names.normalise(b"lena")  # type: ignore[arg-type]
+
+
+POLICY = """
+version = "1"
+[roles]
+team_lead = ["lena", "omar"]
+finance = ["fatima"]
+[[rules]]
+name = "goodwill"
+kinds = ["goodwill"]
+steps = [ { any_of = ["team_lead"] }, { any_of = ["finance"] } ]
+"""
+
+NOW = dt.datetime(2026, 11, 23, 9, 0, tzinfo=dt.timezone.utc)
+
+
+def test_an_approval_chain_knows_people_under_any_spelling(tmp_path) -> None:
+    path = tmp_path / "policy.toml"
+    path.write_text(POLICY)
+    policy = amends.Policy.load(path)
+    chain = policy.chain("goodwill", "400.00", tier="growth", requester="lena", started_at=NOW)
+    with pytest.raises(amends.ApprovalError, match="nobody approves their own request"):
+        chain.approve(" Lena\u200b", at=NOW)
+    assert chain.waiting_for(NOW.date()) == ["omar"]
+    assert not chain.approve("OMAR", at=NOW)  # a team lead, capitalised
+    with pytest.raises(amends.ApprovalError, match="has approved in this chain already"):
+        chain.approve("omar", at=NOW)
+    with pytest.raises(amends.InvalidName):
+        chain.approve("fati\tma", at=NOW)
+    assert chain.approve("\uff46\uff41\uff54\uff49\uff4d\uff41", at=NOW)  # fullwidth "ｆａｔｉｍａ"
