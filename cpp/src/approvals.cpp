@@ -5,12 +5,30 @@
 namespace amends::approvals {
 
 namespace {
+
 constexpr requests::Timestamp kHour = 3'600'000'000;
+
+// The key of a name the policy lists for `role`: a policy naming nobody is the
+// policy's error, not the approver's.
+std::string member_key(const std::string& name, const std::string& role) {
+  try {
+    return names::normalise(name);
+  } catch (const invalid_name& e) {
+    throw policy::policy_error("the policy's role " + role + " lists a name that is not one: " + e.what() +
+                               "; correct the policy");
+  }
 }
+
+bool lists(const std::vector<std::string>& people, const std::string& person_key, const std::string& role) {
+  return std::any_of(people.begin(), people.end(),
+                     [&](const std::string& name) { return member_key(name, role) == person_key; });
+}
+
+}  // namespace
 
 ApprovalChain::ApprovalChain(const policy::Policy& policy, const policy::Route& route, std::string requester,
                              requests::Timestamp started_at)
-    : policy_(&policy), requester_(std::move(requester)) {
+    : policy_(&policy), requester_(std::move(requester)), requester_key_(names::normalise(requester_)) {
   if (route.outcome != policy::Outcome::needs_approval)
     throw approval_error("only a request routed to people has an approval chain; this one is " +
                          std::string(policy::to_string(route.outcome)));
@@ -20,7 +38,11 @@ ApprovalChain::ApprovalChain(const policy::Policy& policy, const policy::Route& 
 
 ApprovalChain::ApprovalChain(const policy::Policy& policy, std::string requester, std::vector<StepState> steps,
                              std::size_t current)
-    : policy_(&policy), requester_(std::move(requester)), steps_(std::move(steps)), current_(current) {
+    : policy_(&policy),
+      requester_(std::move(requester)),
+      requester_key_(names::normalise(requester_)),
+      steps_(std::move(steps)),
+      current_(current) {
   if (current_ > steps_.size()) throw invalid_argument("a stored approval chain is past its last step");
 }
 
@@ -31,18 +53,19 @@ void ApprovalChain::add_step(policy::Step step, requests::Timestamp at) {
   steps_.push_back(StepState{std::move(step), was_complete ? at : 0, {}, false, false});
 }
 
-bool ApprovalChain::holds(const std::string& person, const std::string& role, Date on, bool& as_delegate) const {
-  const std::vector<std::string> people = policy_->people_for(role, on);
-  if (std::find(people.begin(), people.end(), person) == people.end()) return false;
+bool ApprovalChain::is_requester(const std::string& person) const { return names::normalise(person) == requester_key_; }
+
+bool ApprovalChain::holds(const std::string& person_key, const std::string& role, Date on, bool& as_delegate) const {
+  if (!lists(policy_->people_for(role, on), person_key, role)) return false;
   const policy::Role* r = policy_->role(role);
-  as_delegate = !r || std::find(r->people.begin(), r->people.end(), person) == r->people.end();
+  as_delegate = !r || !lists(r->people, person_key, role);
   return true;
 }
 
-bool ApprovalChain::approved_before(const std::string& person) const {
+bool ApprovalChain::approved_before(const std::string& person_key) const {
   for (const StepState& s : steps_)
     for (const Approval& a : s.approvals)
-      if (a.person == person) return true;
+      if (names::normalise(a.person) == person_key) return true;
   return false;
 }
 
@@ -60,13 +83,14 @@ std::vector<std::string> ApprovalChain::open_roles() const {
 
 bool ApprovalChain::approve(const std::string& person, Date on, requests::Timestamp at, std::string comment) {
   if (complete()) throw approval_error("the approval chain is complete; there is nothing left to approve");
-  if (person == requester_) throw approval_error(person + " requested this; nobody approves their own request");
-  if (approved_before(person))
+  const std::string person_key = names::normalise(person);
+  if (person_key == requester_key_) throw approval_error(person + " requested this; nobody approves their own request");
+  if (approved_before(person_key))
     throw approval_error(person + " has approved in this chain already; another person has to approve this step");
   StepState& s = steps_[current_];
   for (const std::string& role : open_roles()) {
     bool as_delegate = false;
-    if (!holds(person, role, on, as_delegate)) continue;
+    if (!holds(person_key, role, on, as_delegate)) continue;
     s.approvals.push_back(Approval{person, role, at, std::move(comment), as_delegate});
     if (!s.step.all_of) {
       s.done = true;  // any one of the roles
@@ -90,11 +114,24 @@ bool ApprovalChain::approve(const std::string& person, Date on, requests::Timest
 
 std::vector<std::string> ApprovalChain::waiting_for(Date on) const {
   std::vector<std::string> out;
+  std::vector<std::string> out_keys;
   for (const std::string& role : open_roles())
-    for (const std::string& person : policy_->people_for(role, on))
-      if (person != requester_ && !approved_before(person) && std::find(out.begin(), out.end(), person) == out.end())
-        out.push_back(person);
+    for (const std::string& person : policy_->people_for(role, on)) {
+      std::string key = member_key(person, role);
+      if (key == requester_key_ || approved_before(key) || std::find(out_keys.begin(), out_keys.end(), key) != out_keys.end())
+        continue;
+      out.push_back(person);
+      out_keys.push_back(std::move(key));
+    }
   return out;
+}
+
+bool ApprovalChain::waits_for(const std::string& person, Date on) const {
+  const std::string person_key = names::normalise(person);
+  const std::vector<std::string> waiting = waiting_for(on);
+  return std::any_of(waiting.begin(), waiting.end(), [&](const std::string& name) {
+    return names::normalise(name) == person_key;
+  });
 }
 
 std::vector<Escalation> ApprovalChain::escalate_due(requests::Timestamp now) {

@@ -28,6 +28,7 @@ from amends._core import (
     IdempotencyConflict,
     InvalidArgument,
     InvalidEntry,
+    InvalidName,
     InvalidPeriodTransition,
     NotFound,
     ParseError,
@@ -66,7 +67,7 @@ from amends.policy import Policy, Route
 from amends.desk import CloseReport, Desk, Request, verify_audit
 from amends.billing import BadRow, BillingBatch, BillingImportError
 from amends.reconcile import ReconcileResult
-from amends import importers
+from amends import importers, names
 
 
 __all__ = [
@@ -112,6 +113,7 @@ __all__ = [
     "IdempotencyConflict",
     "InvalidArgument",
     "InvalidEntry",
+    "InvalidName",
     "InvalidPeriodTransition",
     "Ledger",
     "LoadResult",
@@ -135,5 +137,6 @@ __all__ = [
     "currencies",
     "currency",
     "multiply",
+    "names",
     "round_amount",
 ]

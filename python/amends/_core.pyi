@@ -110,6 +110,9 @@ class StoreError(AmendsError):
 class SchemaError(StoreError):
     """A database schema newer than this amends, or a failed migration."""
 
+class InvalidName(InvalidArgument):
+    """A person's name that is not UTF-8, holds a control character, or is blank."""
+
 class PolicyError(AmendsError):
     """A policy file that does not parse or hold together."""
 
@@ -611,3 +614,11 @@ def reconcile_match(
 ) -> dict[str, dict[str, npt.NDArray[Any]]]:
     """Matches coded ledger and billing columns; returns per side outcome, pass, counterpart and difference arrays.
     threads: 0 is what the machine has (at most 8); the result is the same for any number."""
+
+# ---------------------------------------------------------------- people's names (amends.names wraps these)
+
+def normalise_name(name: str) -> str:
+    """The comparison key of a person's name; raises InvalidName for a name that is not one."""
+
+def same_person(a: str, b: str) -> bool:
+    """Whether two names are the same person (their keys are equal)."""

@@ -45,6 +45,7 @@ void register_store(py::module_& m);
 void register_policy(py::module_& m);
 void register_desk(py::module_& m);
 void register_reconcile(py::module_& m);
+void register_names(py::module_& m);
 // The columns of Ledger.to_pandas (and amends.read_postings), as Python objects.
 py::dict posting_columns_to_python(const PostingColumns& columns);
 

@@ -12,4 +12,5 @@ PYBIND11_MODULE(_core, m) {
   amends::python::register_policy(m);
   amends::python::register_desk(m);
   amends::python::register_reconcile(m);
+  amends::python::register_names(m);
 }

@@ -32,6 +32,7 @@ struct Classes {
   PyObject* io_error = nullptr;
   PyObject* store_error = nullptr;
   PyObject* schema_error = nullptr;
+  PyObject* invalid_name = nullptr;
 };
 
 Classes classes;
@@ -79,6 +80,7 @@ void register_errors(py::module_& m) {
   c.store_error = make(m, "StoreError", {c.amends_error},
                        "PostgreSQL unreachable, a lost connection, or a write the database refused; nothing half-written.");
   c.schema_error = make(m, "SchemaError", {c.store_error}, "A database schema newer than this amends, or a failed migration.");
+  c.invalid_name = make(m, "InvalidName", {c.invalid_argument}, "A person's name that is not UTF-8, holds a control character, or is blank.");
 
   // Most derived first: the first matching clause wins.
   py::register_exception_translator([](std::exception_ptr failure) {
@@ -88,6 +90,7 @@ void register_errors(py::module_& m) {
     } catch (const invalid_entry& e) { PyErr_SetString(classes.invalid_entry, e.what());
     } catch (const parse_error& e) { PyErr_SetString(classes.parse_error, e.what());
     } catch (const overflow_error& e) { PyErr_SetString(classes.overflow, e.what());
+    } catch (const invalid_name& e) { PyErr_SetString(classes.invalid_name, e.what());
     } catch (const invalid_argument& e) { PyErr_SetString(classes.invalid_argument, e.what());
     } catch (const unknown_currency& e) { PyErr_SetString(classes.unknown_currency, e.what());
     } catch (const currency_mismatch& e) { PyErr_SetString(classes.currency_mismatch, e.what());

@@ -103,6 +103,105 @@ TEST(Approvals, AStepThatWaitsTooLongEscalatesAndTheHigherAuthorityDecides) {
   EXPECT_TRUE(c.complete());
 }
 
+TEST(Approvals, TheRequesterIsRecognisedUnderAnySpellingOfTheirName) {
+  for (const char* spelling : {" Lena", "lena\u200b", "LENA", "\uff4c\uff45\uff4e\uff41", "lena\u00a0"}) {
+    ApprovalChain own = chain("lena");
+    try {
+      own.approve(spelling, kDay, kStart);
+      FAIL() << spelling << " approved lena's own request";
+    } catch (const approval_error& e) {
+      EXPECT_EQ(std::string(e.what()), std::string(spelling) + " requested this; nobody approves their own request");
+    }
+    EXPECT_EQ(own.current_step(), 0U);
+    EXPECT_TRUE(own.steps()[0].approvals.empty());
+  }
+  // Nor is she offered as an approver when she requested under another spelling.
+  EXPECT_EQ(chain(" LENA\u200b").waiting_for(kDay), (std::vector<std::string>{"omar", "fatima"}));
+}
+
+TEST(Approvals, NobodyApprovesTwiceUnderAnotherSpelling) {
+  ApprovalChain c = chain();
+  c.approve("fatima", kDay, kStart);  // team lead; she is in finance too
+  for (const char* spelling : {"FATIMA", " fatima", "fat\u200bima", "Fatima\u3000"}) {
+    try {
+      c.approve(spelling, kDay, kStart + 1);
+      FAIL() << spelling << " approved a second time";
+    } catch (const approval_error& e) {
+      EXPECT_EQ(std::string(e.what()),
+                std::string(spelling) + " has approved in this chain already; another person has to approve this step");
+    }
+    EXPECT_EQ(c.steps()[1].approvals.size(), 0U);
+  }
+  EXPECT_EQ(c.waiting_for(kDay), (std::vector<std::string>{"ines", "chen"}));
+}
+
+TEST(Approvals, ARoleMemberIsRecognisedUnderAnySpellingOfTheirName) {
+  ApprovalChain c = chain();
+  EXPECT_FALSE(c.approve("Omar", kDay, kStart, "fine"));
+  EXPECT_EQ(c.current_step(), 1U);
+  ASSERT_EQ(c.steps()[0].approvals.size(), 1U);
+  EXPECT_EQ(c.steps()[0].approvals[0].person, "Omar");  // kept as given
+  EXPECT_EQ(c.steps()[0].approvals[0].role, "team_lead");
+  EXPECT_FALSE(c.steps()[0].approvals[0].as_delegate);
+  EXPECT_FALSE(c.approve(" IN\u200bES ", kDay, kStart + 1));
+  EXPECT_FALSE(c.steps()[1].approvals[0].as_delegate);
+  EXPECT_EQ(c.waiting_for(kDay), (std::vector<std::string>{"chen"}));
+}
+
+TEST(Approvals, ADelegateIsRecognisedUnderAnySpellingOfTheirName) {
+  ApprovalChain c = chain();
+  c.approve("omar", kDay, kStart);
+  const Date holiday = Date::parse("2026-12-24");
+  EXPECT_FALSE(c.approve("RAJ", holiday, kStart + 1, "for chen"));
+  EXPECT_TRUE(c.steps()[1].approvals.front().as_delegate);
+  EXPECT_EQ(c.steps()[1].approvals.front().role, "cfo");
+  EXPECT_THROW(c.approve("Raj\u200b", holiday, kStart + 2), approval_error);  // not twice
+}
+
+TEST(Approvals, ANameThatIsNotOneIsRefusedAndChangesNothing) {
+  ApprovalChain c = chain();
+  EXPECT_THROW(c.approve("omar\a", kDay, kStart), amends::invalid_name);
+  EXPECT_THROW(c.approve("\u200b ", kDay, kStart), amends::invalid_name);
+  EXPECT_THROW(c.approve("om\xffr", kDay, kStart), amends::invalid_name);
+  EXPECT_EQ(c.current_step(), 0U);
+  EXPECT_TRUE(c.steps()[0].approvals.empty());
+  EXPECT_THROW(chain(" "), amends::invalid_name);
+}
+
+TEST(Approvals, IsRequesterAndWaitsForCompareNameKeys) {
+  ApprovalChain c = chain("lena");
+  EXPECT_TRUE(c.is_requester(" LENA\u200b"));
+  EXPECT_FALSE(c.is_requester("omar"));
+  EXPECT_TRUE(c.waits_for("Omar", kDay));
+  EXPECT_TRUE(c.waits_for("\uff26\uff41\uff54\uff49\uff4d\uff41", kDay));  // fullwidth "Ｆａｔｉｍａ"
+  EXPECT_FALSE(c.waits_for("Lena", kDay));  // the requester
+  EXPECT_FALSE(c.waits_for("ines", kDay));  // finance, a later step
+  EXPECT_THROW(c.waits_for("", kDay), amends::invalid_name);
+}
+
+TEST(Approvals, APolicyRoleListingANameThatIsNotOneIsThePolicysError) {
+  const p::Policy bad = p::Policy::parse(R"(
+version = "1"
+[roles]
+team_lead = ["lena", "om\u0007ar"]
+[[rules]]
+name = "goodwill"
+kinds = ["goodwill"]
+steps = [ { any_of = ["team_lead"] } ]
+)");
+  const p::Route r = p::route(bad, p::RouteInput{Kind::goodwill, Decimal::parse("50.00"), "growth", false, {}});
+  ApprovalChain c(bad, r, "maria", kStart);
+  try {
+    c.approve("omar", kDay, kStart);
+    FAIL() << "approved under a policy naming nobody";
+  } catch (const p::policy_error& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "the policy's role team_lead lists a name that is not one: the name \"om\\u0007ar\" holds the control "
+              "character U+0007; a name is one line of printable text: remove it; correct the policy");
+  }
+  EXPECT_TRUE(c.steps()[0].approvals.empty());
+}
+
 TEST(Approvals, OnlyARouteToPeopleHasAChain) {
   const p::Route blocked = p::route(policy(), p::RouteInput{Kind::refund, Decimal::parse("5.00"), "growth", false, {}});
   EXPECT_THROW(ApprovalChain(policy(), blocked, "maria", kStart), approval_error);

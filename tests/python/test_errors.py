@@ -19,9 +19,10 @@ EXCEPTIONS = [
 def test_amends_exports_its_whole_exception_tree():
     names = {cls.__name__ for cls in EXCEPTIONS}
 
-    assert len(EXCEPTIONS) == 31
+    assert len(EXCEPTIONS) == 32
     assert {"AmendsError", "UnbalancedEntry", "PeriodClosed", "IdempotencyConflict", "AmendsIOError", "StoreError",
-            "SchemaError", "BudgetExceeded", "NotFound", "RequestStateError", "CloseRefused", "BillingImportError"} <= names
+            "SchemaError", "BudgetExceeded", "NotFound", "RequestStateError", "CloseRefused", "BillingImportError",
+            "InvalidName"} <= names
     assert issubclass(amends.SchemaError, amends.StoreError)
     assert issubclass(amends.BudgetExceeded, amends.BalanceLimitExceeded)
     assert issubclass(amends.NotFound, LookupError)

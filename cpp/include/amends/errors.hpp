@@ -52,6 +52,11 @@ class schema_error : public store_error { using store_error::store_error; };
 // so the in-memory ledger refuses it too, the same way).
 class invalid_text : public invalid_argument { using invalid_argument::invalid_argument; };
 
+// A person's name that names nobody: not UTF-8, a control character in it,
+// or nothing left once spaces and invisible characters are removed (see
+// amends/names.hpp).
+class invalid_name : public invalid_argument { using invalid_argument::invalid_argument; };
+
 // Refuses `value` when it holds a NUL byte, naming `field` ("description",
 // "metadata key", "customer id", ...) and the byte's position.
 inline void check_text(const char* field, const std::string& value) {
