@@ -1,5 +1,7 @@
 #include "amends/desk.hpp"
 
+#include "amends/names.hpp"
+
 #include <algorithm>
 #include <sstream>
 
@@ -28,8 +30,8 @@ void check_clock(const requests::AuditTrail& audit, Timestamp at) {
                            " is before its last step at " + requests::format_timestamp(audit.events().back().at));
 }
 
-// Whether two names given for people name the same person.
-bool same_person(const std::string& a, const std::string& b) { return a == b; }
+// Whether two names given for people name the same person (names.hpp).
+bool same_person(const std::string& a, const std::string& b) { return names::same_person(a, b); }
 
 bool among(const std::vector<std::string>& people, const std::string& person) {
   return std::any_of(people.begin(), people.end(), [&](const std::string& p) { return same_person(p, person); });
@@ -43,6 +45,7 @@ void check_content(const requests::RequestContent& c) {
   check_text("justification", c.justification);
   for (const std::string& e : c.evidence) check_text("evidence id", e);
   check_text("requester", c.requester);
+  if (!c.requester.empty()) names::normalise(c.requester);  // a requester is a name (invalid_name says why not)
   check_text("team", c.team);
   check_text("charge id", c.claim.original_transaction);
   check_text("override reason", c.claim.override_reason);

@@ -234,6 +234,38 @@ def test_cancel_is_the_requesters_before_approval_and_an_approvers_after(desk: a
     assert desk.utilisation("support", "goodwill", "2026-11").reserved == D("0.00")
 
 
+# ------------------------------------------------------------------ names
+
+
+@pytest.mark.parametrize("spelling", ["Lena", " lena", "lena\u200b", "LENA\u00a0", "ｌｅｎａ"])
+def test_a_requester_is_the_same_person_however_the_name_is_typed(desk: amends.Desk, spelling: str) -> None:
+    r = desk.submit(kind="goodwill", customer="C-20", tier="growth", amount="300.00", requester="lena",
+                    team="support", evidence=["TCK-20"])
+    for act in (lambda: desk.approve(r.id, spelling), lambda: desk.decline(r.id, spelling, "no"),
+                lambda: desk.return_for_information(r.id, spelling, "more")):
+        with pytest.raises(amends.ApprovalError):
+            act()
+    assert desk.get(r.id).state == "pending_approval"
+    # The requester cancels under any spelling; an approver is recognised under any spelling too.
+    other = desk.submit(kind="goodwill", customer="C-21", tier="growth", amount="300.00", requester="ana",
+                        team="support", evidence=["TCK-21"])
+    assert desk.approve(other.id, spelling.replace("l", "o", 1).replace("L", "O", 1)
+                        .replace("ｌ", "ｏ", 1).replace("ena", "mar").replace("ENA", "MAR")
+                        .replace("ｅｎａ", "ｍａｒ")).state == "approved"
+    assert desk.cancel(r.id, spelling, "asked by mistake").state == "cancelled"
+
+
+def test_a_name_with_a_control_character_is_refused(desk: amends.Desk) -> None:
+    with pytest.raises(amends.InvalidName):
+        desk.submit(kind="goodwill", customer="C-22", tier="growth", amount="30.00", requester="ana\u0007",
+                    team="support")
+    r = desk.submit(kind="goodwill", customer="C-22", tier="growth", amount="300.00", requester="ana",
+                    team="support", evidence=["TCK-22"])
+    with pytest.raises(amends.InvalidName):
+        desk.approve(r.id, "om\nar")
+    assert desk.get(r.id).state == "pending_approval" and len(desk.requests()) == 1
+
+
 # ------------------------------------------------------------------ text no back end keeps
 
 
