@@ -167,6 +167,19 @@ struct Accumulation {
 // ([terms.service_credit] duplicate_claims = "refuse" | "hold"; default "refuse").
 enum class DuplicateClaims : std::uint8_t { refuse, hold };
 
+// One thing wrong with a policy file: where (the 1-based line and column
+// of the key or table, or of the table a missing key belongs in), what
+// ("rules[2] (refund).tiers", "[terms.goodwill]"; empty for the file
+// itself) and what to fix.
+struct Problem {
+  std::size_t line = 0;
+  std::size_t column = 0;
+  std::string where;
+  std::string message;
+};
+// "line 12: rules[1] (goodwill): unknown key \"tier\"; did you mean \"tiers\"?"
+std::string to_string(const Problem& problem);
+
 struct Policy {
   std::string version;
   Currency base_currency = Currency::of("USD");
@@ -186,7 +199,12 @@ struct Policy {
   // The evidence type of an id (the first type with a matching prefix), or empty.
   std::string evidence_type(std::string_view id) const;
 
-  static Policy parse(std::string_view toml_text);  // policy_error says what and where
+  // Every problem of a policy file, in the order of their lines; empty: the
+  // file is a valid policy (parse accepts it).
+  static std::vector<Problem> check(std::string_view toml_text);
+  // A valid policy; policy_error lists every problem check() finds, one a
+  // line ("line N: <table or key>: <what to fix>").
+  static Policy parse(std::string_view toml_text);
   static Policy load(const std::string& path);
 
   const Role* role(std::string_view name) const;
