@@ -2,6 +2,8 @@
 // together, routing, explaining, delegation.
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <sstream>
 #include <string>
 
 #include "amends/policy.hpp"
@@ -292,10 +294,19 @@ TEST(PolicyStrictness, TheRefusalListsEveryProblemOneALine) {
 
 namespace {
 
-p::Policy sample_policy() {
+std::string sample_path() {
   std::string here = __FILE__;
   here = here.substr(0, here.rfind('/'));  // tests/cpp
-  return p::Policy::load(here + "/../../python/amends/data/sample_policy.toml");
+  return here + "/../../python/amends/data/sample_policy.toml";
+}
+
+p::Policy sample_policy() { return p::Policy::load(sample_path()); }
+
+std::string sample_text() {
+  std::ifstream in(sample_path());
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
 }
 
 p::RouteInput with_exceptions(Kind kind, const char* amount, const char* tier, std::vector<std::string> codes) {
@@ -382,4 +393,131 @@ steps = [ { any_of = ["lead"] } ]
   EXPECT_EQ(big.explanation.back(), big.reason);
   const p::Route none = p::route(policy, p::RouteInput{Kind::goodwill, Decimal::parse("5.00"), "growth", false, {}});
   EXPECT_NE(none.reason.find("To route it: add a rule for goodwill requests"), std::string::npos) << none.reason;
+}
+
+// ---------------------------------------------------------------- requirements, evidence, accumulation
+
+TEST(PolicyTables, TheSamplePolicyReadsItsRequirementsEvidenceTypesAndAccumulation) {
+  const p::Policy policy = sample_policy();
+  EXPECT_EQ(policy.duplicate_claims, p::DuplicateClaims::hold);
+  ASSERT_EQ(policy.evidence_types.size(), 6U);
+  EXPECT_EQ(policy.evidence_type("ZD-4411"), "ticket");
+  EXPECT_EQ(policy.evidence_type("in_1Q2w"), "invoice");
+  EXPECT_EQ(policy.evidence_type("CH-3"), "charge");
+  EXPECT_EQ(policy.evidence_type("CASE-311"), "");
+  ASSERT_EQ(policy.requirements.size(), 2U);
+  const p::Requirement& goodwill = policy.requirements[0];
+  EXPECT_EQ(goodwill.kinds, std::vector<Kind>{Kind::goodwill});
+  EXPECT_EQ(*goodwill.over, Decimal::parse("1000.00"));
+  EXPECT_FALSE(goodwill.up_to.has_value());
+  EXPECT_TRUE(goodwill.justification);
+  EXPECT_EQ(goodwill.evidence, std::vector<std::string>{"ticket"});
+  EXPECT_GT(goodwill.line, 0U);
+  EXPECT_EQ(policy.requirements[1].evidence, std::vector<std::string>{"incident"});
+  EXPECT_GT(policy.requirements[1].line, goodwill.line);
+  ASSERT_EQ(policy.accumulation.size(), 2U);
+  EXPECT_EQ(policy.accumulation[0].name, "goodwill per customer");
+  EXPECT_EQ(policy.accumulation[0].per, p::Accumulation::Per::customer);
+  EXPECT_EQ(policy.accumulation[0].window_days, 30);
+  EXPECT_EQ(policy.accumulation[0].threshold, Decimal::parse("1000.00"));
+  EXPECT_EQ(policy.accumulation[1].per, p::Accumulation::Per::requester);
+  EXPECT_EQ(policy.accumulation[1].threshold, Decimal::parse("5000.00"));
+  EXPECT_TRUE(p::Policy::check(sample_text()).empty());
+}
+
+TEST(PolicyTables, ADuplicateClaimsDefaultAndARequirementsLine) {
+  const p::Policy policy = p::Policy::parse(kHead + kRule +        // lines 1-8
+                                            "[evidence_types]\n"   // 9
+                                            "incident = [\"INC-\"]\n"
+                                            "[[requirements]]\n"  // 11
+                                            "kinds = [\"goodwill\"]\n"
+                                            "reasons = [\"outage\"]\n");
+  EXPECT_EQ(policy.duplicate_claims, p::DuplicateClaims::refuse);
+  ASSERT_EQ(policy.requirements.size(), 1U);
+  EXPECT_EQ(policy.requirements[0].line, 11U);
+  EXPECT_EQ(policy.requirements[0].reasons, std::vector<std::string>{"outage"});
+  EXPECT_FALSE(policy.requirements[0].justification);
+}
+
+TEST(PolicyTables, TheNewTablesAreAsStrictAsTheRest) {
+  const std::string base = kHead + kRule + "[evidence_types]\nincident = [\"INC-\"]\n";  // lines 1-10
+  struct Case {
+    std::string tail;  // from line 11
+    std::string expected;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"[[requirements]]\nkinds = [\"goodwill\"]\nevidence = [\"tiket\"]\n",
+            "line 13: requirements[0].evidence[0]: names the evidence type \"tiket\", which [evidence_types] does not "
+            "define"},
+           {"[[requirements]]\nkinds = [\"goodwill\"]\njustification = true\nevidense = [\"incident\"]\n",
+            "line 14: requirements[0]: unknown key \"evidense\"; did you mean \"evidence\"?"},
+           {"[[requirements]]\nkinds = [\"goodwill\"]\njustification = \"yes\"\n",
+            "line 13: requirements[0].justification: must be true or false"},
+           {"[[requirements]]\nkinds = [\"goodwill\"]\n", "line 11: requirements[0]: requires nothing"},
+           {"[[requirements]]\njustification = true\n", "line 11: requirements[0].kinds: is missing"},
+           {"[[requirements]]\nkinds = [\"goodwill\"]\nover = \"500\"\nup_to = \"100\"\njustification = true\n",
+            "line 11: requirements[0]: has a band whose floor is not below its ceiling"},
+           {"ticket = []\n", "line 11: evidence_types.ticket: names no prefix"},
+           {"ticket = [\"\"]\n", "line 11: evidence_types.ticket[0]: must not be empty"},
+           {"ticket = \"TCK-\"\n", "line 11: evidence_types.ticket: must be an array of strings"},
+           {"incidents = [\"INC-7\"]\n", "an id would be of both types"},
+           {"[[accumulation]]\nname = \"a\"\nkinds = [\"goodwill\"]\nper = \"team\"\nwindow_days = 30\nthreshold = \"1\"\n",
+            "line 14: accumulation[0] (a).per: must be \"customer\" or \"requester\", not \"team\""},
+           {"[[accumulation]]\nname = \"a\"\nkinds = [\"goodwill\"]\nper = \"customer\"\nwindow_days = 0\nthreshold = \"1\"\n",
+            "line 15: accumulation[0] (a).window_days: must be a whole number from 1 to 3660"},
+           {"[[accumulation]]\nname = \"a\"\nkinds = [\"goodwill\"]\nper = \"customer\"\nwindow_days = 3661\nthreshold = \"1\"\n",
+            "line 15: accumulation[0] (a).window_days: must be a whole number from 1 to 3660"},
+           {"[[accumulation]]\nname = \"a\"\nkinds = [\"goodwill\"]\nper = \"customer\"\nwindow_days = 30\nthreshold = \"0\"\n",
+            "line 16: accumulation[0] (a).threshold: must be a positive amount"},
+           {"[[accumulation]]\nname = \"a\"\nkinds = [\"goodwill\"]\nper = \"customer\"\nwindow_days = 30\nthreshold = 250\n",
+            "line 16: accumulation[0] (a).threshold: must be a string"},
+           {"[[accumulation]]\nname = \"a\"\nkinds = [\"goodwill\"]\nper = \"customer\"\nwindow_days = 30\n",
+            "line 11: accumulation[0] (a).threshold: is missing"},
+           {"[[accumulation]]\nname = \"a\"\nkinds = [\"goodwill\"]\nper = \"customer\"\nwindow_days = 30\nthreshold = \"1\"\n"
+            "[[accumulation]]\nname = \"a\"\nkinds = [\"goodwill\"]\nper = \"customer\"\nwindow_days = 30\nthreshold = \"2\"\n",
+            "line 18: accumulation[1] (a): has the name of an earlier [[accumulation]]"},
+           {"[[accumulation]]\nname = \"a\"\nkind = [\"goodwill\"]\nper = \"customer\"\nwindow_days = 30\nthreshold = \"1\"\n",
+            "line 13: accumulation[0] (a): unknown key \"kind\"; did you mean \"kinds\"?"},
+           {"[terms.service_credit]\nduplicate_claims = \"ignore\"\n",
+            "line 12: terms.service_credit.duplicate_claims: must be \"refuse\" or \"hold\", not \"ignore\""},
+       }) {
+    const std::string text = base + c.tail;
+    const std::string message = refusal(text);
+    EXPECT_NE(message.find(c.expected), std::string::npos) << "expected: " << c.expected << "\ngot: " << message;
+  }
+}
+
+TEST(PolicyCheck, ListsEveryProblemWithItsLineColumnAndPlace) {
+  const std::string text = "version = \"1\"\n"                 // 1
+                           "[role]\n"                          // 2
+                           "lead = [\"a\"]\n"                  // 3
+                           "[[rules]]\n"                       // 4
+                           "name = \"x\"\n"                    // 5
+                           "kinds = [\"goodwill\"]\n"          // 6
+                           "  tier = [\"growth\"]\n"           // 7
+                           "auto_approve = true\n";            // 8
+  const std::vector<p::Problem> problems = p::Policy::check(text);
+  ASSERT_EQ(problems.size(), 2U);
+  EXPECT_EQ(problems[0].line, 2U);
+  EXPECT_EQ(problems[0].where, "");
+  EXPECT_EQ(problems[0].message, "unknown table [role]; did you mean [roles]?");
+  EXPECT_EQ(problems[1].line, 7U);
+  EXPECT_EQ(problems[1].column, 3U);
+  EXPECT_EQ(problems[1].where, "rules[0] (x)");
+  EXPECT_EQ(problems[1].message, "unknown key \"tier\"; did you mean \"tiers\"?");
+  EXPECT_EQ(p::to_string(problems[1]), "line 7: rules[0] (x): unknown key \"tier\"; did you mean \"tiers\"?");
+  try {
+    p::Policy::parse(text);
+    ADD_FAILURE() << "accepted";
+  } catch (const p::policy_error& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "policy file has 2 problems:\n"
+              "line 2: unknown table [role]; did you mean [roles]?\n"
+              "line 7: rules[0] (x): unknown key \"tier\"; did you mean \"tiers\"?");
+  }
+  const std::vector<p::Problem> syntax = p::Policy::check("version = \n");
+  ASSERT_EQ(syntax.size(), 1U);
+  EXPECT_EQ(syntax[0].line, 1U);
+  EXPECT_NE(syntax[0].message.find("does not parse at line 1"), std::string::npos);
+  EXPECT_TRUE(p::Policy::check(kPolicy).empty());
 }
