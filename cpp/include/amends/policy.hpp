@@ -1,7 +1,27 @@
 // The approval policy of a book: who may approve what, read from a versioned
 // TOML file, and the route it gives a request -- auto-approved, the ordered
 // approval steps, or blocked with the reason. Nothing is approved by
-// default: a request no rule matches is blocked.
+// default: a request no rule matches is blocked, and its reason says which
+// change to the policy would route it (a rule for the band between the
+// rules of its kind and tier, a wider band, the tier added to a rule).
+//
+// Routing: the first rule whose kinds, band and tiers fit the request routes
+// it. An auto-approve rule approves only a request without exception
+// findings; for one with findings it steps aside and a later rule may route
+// it. When no later rule does, the first auto-approve rule that fitted routes
+// it to the roles that decide its findings alone (each finding to
+// exception_roles[code], else exception_role); if some finding has no such
+// role, the request is blocked.
+//
+// The file is read strictly: every key and table the shape below does not
+// name is a problem (with its line and the closest known name: "unknown
+// table [role]; did you mean [roles]?"), and Policy::check lists every
+// problem of a file at once. [exception_roles] keys are the findings a role
+// can decide: above_computed_amount, outside_claim_window,
+// outside_return_window, above_tier_cap, above_trailing_cap,
+// above_value_share, needs_legal_review, accumulation_threshold,
+// duplicate_claim. Beside the tables below and under Terms: [evidence_types],
+// [[requirements]] and [[accumulation]] (see Requirement and Accumulation).
 //
 //   version = "2026-11-01"
 //   base_currency = "USD"
@@ -87,6 +107,7 @@ struct Role {
 //   cap_fraction = "1.00"
 //   minimum_credit = "1.00"
 //   claim_window_days = 60
+//   duplicate_claims = "hold"           # or "refuse" (the default): see DuplicateClaims
 //   [terms.refund]
 //   return_window_days = 30
 //   [terms.goodwill]
@@ -122,7 +143,7 @@ struct Terms {
 //   over = "500.00"                      # optional, as in rules; so are up_to and tiers
 //   reasons = ["outage", "billing-error"] # optional: the reason must be one of these
 //   justification = true                  # optional: a free-text justification is needed
-//   evidence = ["incident", "ticket"]     # optional: one evidence id of each type
+//   evidence = ["incident", "ticket"]     # optional: one evidence id of each type (all of them)
 //
 // Evidence ids are typed by prefix ([evidence_types]): an id is of a type when
 // it starts with one of the type's prefixes.
@@ -149,11 +170,16 @@ struct Requirement {
 // exception_roles.accumulation_threshold) approves.
 //
 //   [[accumulation]]
-//   name = "goodwill per customer"
+//   name = "goodwill per customer"    # unique
 //   kinds = ["goodwill"]
 //   per = "customer"                  # or "requester"
-//   window_days = 30
-//   threshold = "250.00"
+//   window_days = 30                  # 1 to 3660
+//   threshold = "250.00"              # a positive amount
+//
+// Every key of an [[accumulation]] is needed. A [[requirements]] table needs
+// kinds and at least one of reasons, justification and evidence; each of its
+// evidence types is defined in [evidence_types], whose prefixes are non-empty
+// and never start with another type's prefix (an id is of one type only).
 struct Accumulation {
   std::string name;
   std::vector<concessions::Kind> kinds;  // non-empty
