@@ -1,6 +1,7 @@
 """The concession desk on the command line (wired into `amends` by amends.cli).
 
     amends policy publish FILE          publish an approval policy (TOML); prints its version
+    amends policy check FILE            every problem of a policy file, one a line (exit 2 when any); no database
     amends request submit ...           submit a request; prints it with its route and who it waits for
     amends request show ID [--explain]  one request (--explain: why it is where it is)
     amends request list [--state S]     the requests of the book
@@ -211,6 +212,22 @@ def _publish(desk: amends.Desk, args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_policy(_: None, args: argparse.Namespace) -> int:
+    # Reads the file only: no book, no database.
+    problems = amends.Policy.check_file(args.file)
+    policy = None if problems else amends.Policy.load(args.file)
+    if args.json:
+        _print_json({"file": args.file, "ok": not problems,
+                     "version": policy.version if policy else None, "rules": len(policy.rules) if policy else None,
+                     "problems": [dataclasses.asdict(p) for p in problems]})
+    elif policy:
+        print(f"ok: policy {policy.version}, {len(policy.rules)} rules")
+    else:
+        for p in problems:
+            print(f"{args.file}:{p.line}: {p.where + ': ' if p.where else ''}{p.message}")
+    return 2 if problems else 0
+
+
 def _submit(desk: amends.Desk, args: argparse.Namespace) -> int:
     fields: dict[str, Any] = {}
     for _, name, _ in _SUBMIT_FIELDS:
@@ -404,6 +421,12 @@ def add_parsers(commands: Any) -> None:
     publish = _leaf(policy, "publish", _publish, "publish an approval policy (a TOML file); prints its version")
     publish.add_argument("file")
     publish.add_argument("--actor", default="amends", help="who publishes it (default: amends)")
+    check_help = "list every problem of a policy file, FILE:LINE: what to fix (exit 2 when any); needs no database"
+    check = policy.add_parser("check", help=check_help, description=check_help)
+    check.add_argument("file")
+    check.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
+                       help="print one JSON document: ok, version, rules and the problems")
+    check.set_defaults(desk_run=_check_policy, book_needed=False)
 
     # ---- request
     request = commands.add_parser("request", help="concession requests").add_subparsers(dest="request_action", required=True)
@@ -528,6 +551,8 @@ def run(args: argparse.Namespace) -> int:
     dsn = getattr(args, "dsn", None)
     args.book = getattr(args, "book", None) or "main"
     args.json = getattr(args, "json", False)
+    if not getattr(args, "book_needed", True):
+        return int(args.desk_run(None, args))
     with amends.open(dsn, args.book) as book:
         if not getattr(args, "desk_needed", True):
             return int(args.desk_run(book, args))

@@ -1,6 +1,8 @@
 """Approval policies: route a request, explain the route, run its approval chain.
 
     policy = amends.Policy.load("policy.toml")
+    for problem in amends.Policy.check_file("policy.toml"):   # every problem at once; [] when valid
+        print(problem)                                         # line 12: rules[1] (goodwill): unknown key ...
     route = policy.route("goodwill", "400.00", tier="growth")
     print(route.explain())
     chain = policy.chain("goodwill", "400.00", tier="growth", requester="maria", started_at=now)
@@ -20,7 +22,7 @@ from typing import Any, Iterable
 
 from amends import _core
 
-__all__ = ["ApprovalChain", "Policy", "Route", "Step"]
+__all__ = ["ApprovalChain", "Policy", "Problem", "Route", "Step"]
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 
@@ -38,6 +40,19 @@ class Step:
     roles: tuple[str, ...]
     escalate_after_hours: int | None
     escalate_to: str | None
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a policy file: its line and column, the table or key, and what to fix."""
+
+    line: int
+    column: int
+    where: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.where + ': ' if self.where else ''}{self.message}"
 
 
 @dataclass(frozen=True)
@@ -96,6 +111,26 @@ class Policy:
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Policy:
         return cls(_core._Policy.load(os.fspath(path)))
+
+    @staticmethod
+    def check(text: str) -> list[Problem]:
+        """Every problem of a policy's TOML text, in line order; [] when parse() accepts it."""
+        if not isinstance(text, str):
+            raise TypeError(f"check takes the policy's text (check_file takes a path), not {type(text).__name__}")
+        return [Problem(int(p["line"]), int(p["column"]), str(p["where"]), str(p["message"]))
+                for p in _core._Policy.check(text)]
+
+    @staticmethod
+    def check_file(path: str | os.PathLike[str]) -> list[Problem]:
+        """Every problem of a policy file, in line order; [] when load() accepts it."""
+        try:
+            with open(os.fspath(path), encoding="utf-8") as file:
+                text = file.read()
+        except OSError as error:
+            raise _core.AmendsIOError(f"can't read the policy file {os.fspath(path)}: {error.strerror or error}") from error
+        except UnicodeDecodeError as error:
+            raise _core.AmendsIOError(f"the policy file {os.fspath(path)} is not UTF-8 text: {error}") from error
+        return Policy.check(text)
 
     @property
     def version(self) -> str:

@@ -66,6 +66,21 @@ void register_policy(py::module_& m) {
   py::class_<policy::Policy>(m, "_Policy", "An approval policy (amends.Policy wraps it).")
       .def_static("parse", &policy::Policy::parse, py::arg("text"))
       .def_static("load", &policy::Policy::load, py::arg("path"))
+      .def_static(
+          "check",
+          [](const std::string& text) {
+            py::list out;
+            for (const policy::Problem& problem : policy::Policy::check(text)) {
+              py::dict d;
+              d["line"] = problem.line;
+              d["column"] = problem.column;
+              d["where"] = problem.where;
+              d["message"] = problem.message;
+              out.append(d);
+            }
+            return out;
+          },
+          py::arg("text"))
       .def_property_readonly("version", [](const policy::Policy& p) { return p.version; })
       .def_property_readonly("base_currency", [](const policy::Policy& p) { return std::string(p.base_currency.code()); })
       .def_property_readonly("rule_names",

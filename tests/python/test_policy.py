@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
 
@@ -93,3 +94,32 @@ def test_bad_policies_and_naive_times_are_refused(policy: amends.Policy):
         policy.chain("goodwill", "400.00", tier="growth", requester="maria", started_at=dt.datetime(2026, 11, 23))
     with pytest.raises(TypeError):
         policy.route("goodwill", 400.0, tier="growth")  # a float amount
+
+
+SAMPLE = Path(amends.__file__).parent / "data" / "sample_policy.toml"
+
+
+@pytest.mark.parametrize(("kind", "amount", "tier", "exceptions", "rule"), [
+    ("refund", "250.00", "growth", ["outside_return_window"], "small refund"),
+    ("goodwill", "100.00", "starter", ["above_trailing_cap"], "small goodwill"),
+    ("service_credit", "500.00", "enterprise", ["outside_claim_window"], "contractual service credit"),
+])
+def test_a_small_exception_in_the_sample_policy_goes_to_finance(kind, amount, tier, exceptions, rule):
+    policy = amends.Policy.load(SAMPLE)
+
+    route = policy.route(kind, amount, tier=tier, exceptions=exceptions)
+
+    assert (route.outcome, route.rule) == ("needs_approval", rule)
+    assert [(s.all_of, s.roles) for s in route.steps] == [(False, ("finance",))]
+    assert route.explain().splitlines()[-1] == f"the request has exceptions ({exceptions[0]}), so finance approves it"
+    chain = policy.chain(kind, amount, tier=tier, requester="ana", started_at=NOW, exceptions=exceptions)
+    assert chain.waiting_for(NOW.date()) == ["fatima", "raj"]
+    assert chain.approve("raj", NOW) is True
+
+
+def test_a_request_no_rule_covers_says_which_change_would_route_it(policy: amends.Policy):
+    route = policy.route("refund", "10.00", tier="growth")
+
+    assert route.reason == ("no rule of policy 2026-11-01 covers a refund request of 10.00 USD (tier growth); "
+                            "it is blocked, not approved. To route it: add a rule for refund requests (tier growth)")
+    assert "by hand" not in route.explain()

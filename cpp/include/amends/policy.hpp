@@ -1,7 +1,27 @@
 // The approval policy of a book: who may approve what, read from a versioned
 // TOML file, and the route it gives a request -- auto-approved, the ordered
 // approval steps, or blocked with the reason. Nothing is approved by
-// default: a request no rule matches is blocked.
+// default: a request no rule matches is blocked, and its reason says which
+// change to the policy would route it (a rule for the band between the
+// rules of its kind and tier, a wider band, the tier added to a rule).
+//
+// Routing: the first rule whose kinds, band and tiers fit the request routes
+// it. An auto-approve rule approves only a request without exception
+// findings; for one with findings it steps aside and a later rule may route
+// it. When no later rule does, the first auto-approve rule that fitted routes
+// it to the roles that decide its findings alone (each finding to
+// exception_roles[code], else exception_role); if some finding has no such
+// role, the request is blocked.
+//
+// The file is read strictly: every key and table the shape below does not
+// name is a problem (with its line and the closest known name: "unknown
+// table [role]; did you mean [roles]?"), and Policy::check lists every
+// problem of a file at once. [exception_roles] keys are the findings a role
+// can decide: above_computed_amount, outside_claim_window,
+// outside_return_window, above_tier_cap, above_trailing_cap,
+// above_value_share, needs_legal_review, accumulation_threshold,
+// duplicate_claim. Beside the tables below and under Terms: [evidence_types],
+// [[requirements]] and [[accumulation]] (see Requirement and Accumulation).
 //
 //   version = "2026-11-01"
 //   base_currency = "USD"
@@ -87,6 +107,7 @@ struct Role {
 //   cap_fraction = "1.00"
 //   minimum_credit = "1.00"
 //   claim_window_days = 60
+//   duplicate_claims = "hold"           # or "refuse" (the default): see DuplicateClaims
 //   [terms.refund]
 //   return_window_days = 30
 //   [terms.goodwill]
@@ -122,7 +143,7 @@ struct Terms {
 //   over = "500.00"                      # optional, as in rules; so are up_to and tiers
 //   reasons = ["outage", "billing-error"] # optional: the reason must be one of these
 //   justification = true                  # optional: a free-text justification is needed
-//   evidence = ["incident", "ticket"]     # optional: one evidence id of each type
+//   evidence = ["incident", "ticket"]     # optional: one evidence id of each type (all of them)
 //
 // Evidence ids are typed by prefix ([evidence_types]): an id is of a type when
 // it starts with one of the type's prefixes.
@@ -149,11 +170,16 @@ struct Requirement {
 // exception_roles.accumulation_threshold) approves.
 //
 //   [[accumulation]]
-//   name = "goodwill per customer"
+//   name = "goodwill per customer"    # unique
 //   kinds = ["goodwill"]
 //   per = "customer"                  # or "requester"
-//   window_days = 30
-//   threshold = "250.00"
+//   window_days = 30                  # 1 to 3660
+//   threshold = "250.00"              # a positive amount
+//
+// Every key of an [[accumulation]] is needed. A [[requirements]] table needs
+// kinds and at least one of reasons, justification and evidence; each of its
+// evidence types is defined in [evidence_types], whose prefixes are non-empty
+// and never start with another type's prefix (an id is of one type only).
 struct Accumulation {
   std::string name;
   std::vector<concessions::Kind> kinds;  // non-empty
@@ -166,6 +192,19 @@ struct Accumulation {
 // incident or evidence id: refused, or held for review by the exception role
 // ([terms.service_credit] duplicate_claims = "refuse" | "hold"; default "refuse").
 enum class DuplicateClaims : std::uint8_t { refuse, hold };
+
+// One thing wrong with a policy file: where (the 1-based line and column
+// of the key or table, or of the table a missing key belongs in), what
+// ("rules[2] (refund).tiers", "[terms.goodwill]"; empty for the file
+// itself) and what to fix.
+struct Problem {
+  std::size_t line = 0;
+  std::size_t column = 0;
+  std::string where;
+  std::string message;
+};
+// "line 12: rules[1] (goodwill): unknown key \"tier\"; did you mean \"tiers\"?"
+std::string to_string(const Problem& problem);
 
 struct Policy {
   std::string version;
@@ -186,7 +225,12 @@ struct Policy {
   // The evidence type of an id (the first type with a matching prefix), or empty.
   std::string evidence_type(std::string_view id) const;
 
-  static Policy parse(std::string_view toml_text);  // policy_error says what and where
+  // Every problem of a policy file, in the order of their lines; empty: the
+  // file is a valid policy (parse accepts it).
+  static std::vector<Problem> check(std::string_view toml_text);
+  // A valid policy; policy_error lists every problem check() finds, one a
+  // line ("line N: <table or key>: <what to fix>").
+  static Policy parse(std::string_view toml_text);
   static Policy load(const std::string& path);
 
   const Role* role(std::string_view name) const;
