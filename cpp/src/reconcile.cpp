@@ -1052,8 +1052,8 @@ Result match(const Items& ledger, const Items& billing, const Options& options) 
   if (billing.size() == 0 && !options.allow_empty_billing)
     throw invalid_argument(std::string(options.billing_name) +
                            " has no items: against it every ledger item would be missing in billing. Check that the "
-                           "export is complete and covers the period; if the period really had no credits, allow an "
-                           "empty billing side");
+                           "export is complete and covers the period; if the period really had no credits, say so by "
+                           "allowing an empty billing side (allow_empty=True in Python, amends reconcile --allow-empty)");
   Engine e(ledger, billing, options);
   e.duplicate_ids();
   e.gather();

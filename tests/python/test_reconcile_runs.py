@@ -145,7 +145,8 @@ def test_an_empty_billing_batch_is_refused_unless_allowed(applied: tuple[amends.
         desk.reconcile(BillingBatch.from_rows([]), "2026-10")
     # Rows, but none in the period: as empty, and the message says so.
     november = BillingBatch.from_rows([{**credit(1, "C0", 5000, ids[0]), "date": dt.date(2026, 11, 1)}])
-    with pytest.raises(amends.InvalidArgument, match=r"export\.json \(1 item, none dated 2026-10-01 to 2026-10-31\)"):
+    with pytest.raises(amends.InvalidArgument, match=r"the billing export export\.json within 2026-10-01 to 2026-10-31 \(its 1 item is "
+                                                      r"dated outside\) has no items"):
         desk.reconcile(november, "2026-10")
     assert reread(desk).reconciliation_runs() == []
     result = desk.reconcile(BillingBatch.from_rows([]), "2026-10", allow_empty=True)
