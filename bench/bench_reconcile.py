@@ -402,7 +402,7 @@ def pandas_match(L, B, days: int = DAYS) -> dict[str, np.ndarray]:
     # stays); with other content every item of the id is a conflicting duplicate (none stays). The ledger
     # items conflicting ones would settle are not looked for: this workload has no conflicting ids.
     bids = B["bid"].to_numpy()
-    dup = B["bid"].duplicated().to_numpy()
+    dup = B["bid"].duplicated().to_numpy().copy()
     first = pd.Series(np.flatnonzero(~dup), index=bids[~dup])
     repeat = np.flatnonzero(dup)
     first_of = first.loc[bids[dup]].to_numpy()
