@@ -86,8 +86,8 @@ DAYS = 3
 D0 = (dt.date(2026, 7, 1) - dt.date(1970, 1, 1)).days
 SPAN = 92
 CURRENCIES = np.array(["USD", "EUR", "JPY"], dtype=object)
-OUTCOMES = ("matched", "amount_mismatch", "missing_in_billing", "missing_in_ledger", "duplicate", "status_problem",
-            "not_applicable")
+OUTCOMES = ("matched", "amount_mismatch", "missing_in_billing", "missing_in_ledger", "duplicate", "identical_duplicate",
+            "conflicting_duplicate", "status_problem", "not_applicable")
 O = {name: k for k, name in enumerate(OUTCOMES)}
 PASSES = ("none", "duplicate_id", "reference", "amount_and_date", "tolerance", "split", "same_content", "only_candidate")
 P = {name: k for k, name in enumerate(PASSES)}
@@ -291,9 +291,9 @@ def generate(n: int, customers: int, rate: float, seed: int) -> dict:
     for name in ("matched", "amount_mismatch", "missing_in_ledger", "status_problem", "not_applicable"):
         bt[role == name] = O[name]
     pos = np.arange(nb)
-    for ra, rb in (("dup_id_a", "dup_id_b"), ("dup_ref_a", "dup_ref_b")):
+    for ra, rb, again in (("dup_id_a", "dup_id_b", "identical_duplicate"), ("dup_ref_a", "dup_ref_b", "duplicate")):
         pair = (role == ra) | (role == rb)
-        bt[pair] = np.where(pos[pair] < partner[pair], O["matched"], O["duplicate"])  # the first in billing order stays
+        bt[pair] = np.where(pos[pair] < partner[pair], O["matched"], O[again])  # the first in billing order stays
     original, copy = role == "dup_content_original", role == "dup_content_copy"
     # With a reference the original matches first; without, the first of the two in billing order takes the request.
     orig_ref = np.zeros(nb, dtype=bool)
@@ -398,10 +398,23 @@ def pandas_match(L, B, days: int = DAYS) -> dict[str, np.ndarray]:
 
     status = B["status"].to_numpy()
     usable = (status == OK) | (status == PENDING)
-    # 0. the same billing id twice: the first one stays
-    dup = B["bid"].duplicated().to_numpy()
-    first = pd.Series(np.flatnonzero(~dup), index=B["bid"].to_numpy()[~dup])
-    put("b", np.flatnonzero(dup), "duplicate", "duplicate_id", first.loc[B["bid"].to_numpy()[dup]].to_numpy())
+    # 0. a billing id seen again: with the first's content the repeat is an identical duplicate (the first
+    # stays); with other content every item of the id is a conflicting duplicate (none stays). The ledger
+    # items conflicting ones would settle are not looked for: this workload has no conflicting ids.
+    bids = B["bid"].to_numpy()
+    dup = B["bid"].duplicated().to_numpy().copy()
+    first = pd.Series(np.flatnonzero(~dup), index=bids[~dup])
+    repeat = np.flatnonzero(dup)
+    first_of = first.loc[bids[dup]].to_numpy()
+    content = ["reference", "customer", "currency", "amount", "day", "status"]
+    differs = (B[content].to_numpy()[repeat] != B[content].to_numpy()[first_of]).any(axis=1)
+    conflicted = np.isin(first_of, first_of[differs])
+    put("b", repeat[~conflicted], "identical_duplicate", "duplicate_id", first_of[~conflicted])
+    put("b", repeat[conflicted], "conflicting_duplicate", "duplicate_id", first_of[conflicted])
+    first_repeat = pd.Series(repeat[conflicted]).groupby(first_of[conflicted]).first()
+    firsts = first_repeat.index.to_numpy().astype(np.int64)
+    put("b", firsts, "conflicting_duplicate", "duplicate_id", first_repeat.to_numpy().astype(np.int64))
+    dup[firsts] = True
     # 1. by reference (indicator=True: references to requests the ledger does not have go on)
     named = B.loc[~dup & (B["reference"].to_numpy() >= 0), ["reference", "amount", "status"]].reset_index(names="bpos")
     j = named.merge(L[["lid", "amount"]].reset_index(names="lpos"), left_on="reference", right_on="lid", how="left",

@@ -313,10 +313,19 @@ struct Engine {
   }
   bool near(std::size_t i, std::size_t j) const { return std::abs(L.day[i] - B.day[j]) <= opt.days; }
 
-  // ---------------------------------------------------------------- 0. duplicate billing ids
+  // ---------------------------------------------------------------- 0. billing ids seen more than once
+
+  // Each repeat of an id with the id's first item: (repeat, first), in billing order.
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> repeats_;
+  // The billing items of conflicting ids, in billing order (few: they are looked through at the end).
+  std::vector<std::uint32_t> conflicting_;
+
+  bool same_content(std::size_t a, std::size_t b) const {
+    return B.reference[a] == B.reference[b] && B.customer[a] == B.customer[b] && B.currency[a] == B.currency[b] &&
+           B.amount[a] == B.amount[b] && B.day[a] == B.day[b] && B.status[a] == B.status[b];
+  }
 
   void duplicate_ids() {
-    Work& w = work[0];
     const std::size_t m = B.size();
     // Codes in order of first appearance: the first item of code c is the c-th new one.
     Values<std::uint32_t> first;
@@ -329,22 +338,90 @@ struct Engine {
         first.push_back(static_cast<std::uint32_t>(j));
         ++next;
       } else if (code < next) {
-        set_billing(w, j, Outcome::duplicate, Pass::duplicate_id, first[static_cast<std::size_t>(code)]);
+        repeats_.emplace_back(static_cast<std::uint32_t>(j), first[static_cast<std::size_t>(code)]);
       } else {
         break;
       }
     }
-    if (j == m) return;
-    // Any other coding: a table (or a map) of first items.
-    for (std::size_t k = 0; k < j; ++k) bv[k].state = kOpen;
-    std::int64_t max_id = -1;
-    for (std::int64_t id : B.id) max_id = std::max(max_id, id);
-    CodeIndex index(max_id, m);
-    for (j = 0; j < m; ++j) {
-      if (j + 16 < m) index.prefetch(B.id[j + 16]);
-      const std::uint32_t at = index.put(B.id[j], static_cast<std::uint32_t>(j));
-      if (at != j) set_billing(w, j, Outcome::duplicate, Pass::duplicate_id, at);
+    if (j < m) {
+      // Any other coding: a table (or a map) of first items.
+      repeats_.clear();
+      std::int64_t max_id = -1;
+      for (std::int64_t id : B.id) max_id = std::max(max_id, id);
+      CodeIndex index(max_id, m);
+      for (j = 0; j < m; ++j) {
+        if (j + 16 < m) index.prefetch(B.id[j + 16]);
+        const std::uint32_t at = index.put(B.id[j], static_cast<std::uint32_t>(j));
+        if (at != j) repeats_.emplace_back(static_cast<std::uint32_t>(j), at);
+      }
     }
+    if (!repeats_.empty()) classify_repeats();
+  }
+
+  // An id whose items all have the first's content: the first counts, the
+  // repeats are identical duplicates. Otherwise every item of the id is a
+  // conflicting duplicate: the first's counterpart is its first repeat, a
+  // repeat's the first.
+  void classify_repeats() {
+    Work& w = work[0];
+    std::vector<std::uint32_t> conflicted;  // first items of conflicting ids
+    for (const auto& [j, f] : repeats_)
+      if (!same_content(j, f)) conflicted.push_back(f);
+    std::sort(conflicted.begin(), conflicted.end());
+    conflicted.erase(std::unique(conflicted.begin(), conflicted.end()), conflicted.end());
+    for (const auto& [j, f] : repeats_) {
+      if (!std::binary_search(conflicted.begin(), conflicted.end(), f)) {
+        set_billing(w, j, Outcome::identical_duplicate, Pass::duplicate_id, f);
+        continue;
+      }
+      if (!bdone(f)) {
+        set_billing(w, f, Outcome::conflicting_duplicate, Pass::duplicate_id, j);  // j: its first repeat
+        conflicting_.push_back(f);
+      }
+      set_billing(w, j, Outcome::conflicting_duplicate, Pass::duplicate_id, f);
+      conflicting_.push_back(j);
+    }
+    std::sort(conflicting_.begin(), conflicting_.end());
+  }
+
+  // The ledger items conflicting billing items would settle, among those no
+  // pass settled: first each one a conflicting item names by reference (its
+  // currency, and its customer when asked; the first such item in billing
+  // order), then each one of the customer and currency of a conflicting item
+  // within the window (the first in billing order).
+  void claimed_by_conflicts() {
+    if (conflicting_.empty()) return;
+    Work& w = work[0];
+    // Reference code -> the conflicting items naming it; customer -> the conflicting items; both in billing order.
+    std::unordered_map<std::int64_t, std::vector<std::uint32_t>> naming, of_customer;
+    for (std::uint32_t j : conflicting_) {
+      if (B.reference[j] >= 0) naming[B.reference[j]].push_back(j);
+      of_customer[B.customer[j]].push_back(j);
+    }
+    // A reference names the first ledger item of its code.
+    for (std::size_t i = 0; i < L.size(); ++i) {
+      auto it = naming.find(L.id[i]);
+      if (it == naming.end()) continue;
+      const std::vector<std::uint32_t> items = std::move(it->second);
+      naming.erase(it);
+      if (ldone(i)) continue;
+      for (std::uint32_t j : items) {
+        if (B.currency[j] != L.currency[i] || (opt.reference_needs_customer && B.customer[j] != L.customer[i])) continue;
+        set_ledger(w, i, Outcome::conflicting_duplicate, Pass::duplicate_id, j);
+        break;
+      }
+    }
+    for (std::size_t i = 0; i < L.size(); ++i) {
+      if (ldone(i)) continue;
+      auto it = of_customer.find(L.customer[i]);
+      if (it == of_customer.end()) continue;
+      for (std::uint32_t j : it->second) {
+        if (B.currency[j] != L.currency[i] || !near(i, j)) continue;
+        set_ledger(w, i, Outcome::conflicting_duplicate, Pass::duplicate_id, j);
+        break;
+      }
+    }
+    gather();
   }
 
   // ---------------------------------------------------------------- 1. by reference
@@ -941,6 +1018,8 @@ std::string_view to_string(Outcome outcome) {
     case Outcome::missing_in_billing: return "missing_in_billing";
     case Outcome::missing_in_ledger: return "missing_in_ledger";
     case Outcome::duplicate: return "duplicate";
+    case Outcome::identical_duplicate: return "identical_duplicate";
+    case Outcome::conflicting_duplicate: return "conflicting_duplicate";
     case Outcome::status_problem: return "status_problem";
     case Outcome::not_applicable: return "not_applicable";
   }
@@ -970,12 +1049,18 @@ Result match(const Items& ledger, const Items& billing, const Options& options) 
   check(billing, "billing", true);
   if (options.amount_tolerance < 0 || options.days < 0)
     throw invalid_argument("the amount tolerance and the date window are not negative");
+  if (billing.size() == 0 && !options.allow_empty_billing)
+    throw invalid_argument(std::string(options.billing_name) +
+                           " has no items: against it every ledger item would be missing in billing. Check that the "
+                           "export is complete and covers the period; if the period really had no credits, say so by "
+                           "allowing an empty billing side (allow_empty=True in Python, amends reconcile --allow-empty)");
   Engine e(ledger, billing, options);
   e.duplicate_ids();
   e.gather();
   e.by_reference();
   e.by_amount_and_date();
   e.by_group();
+  e.claimed_by_conflicts();
   return e.finish();
 }
 

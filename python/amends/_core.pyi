@@ -613,9 +613,12 @@ def reconcile_match(
     splits: bool = True,
     reference_needs_customer: bool = False,
     threads: int = 0,
+    allow_empty_billing: bool = False,
+    billing_name: str = "",
 ) -> dict[str, dict[str, npt.NDArray[Any]]]:
     """Matches coded ledger and billing columns; returns per side outcome, pass, counterpart and difference arrays.
-    threads: 0 is what the machine has (at most 8); the result is the same for any number."""
+    threads: 0 is what the machine has (at most 8); the result is the same for any number.
+    An empty billing side is refused (InvalidArgument, naming billing_name) unless allow_empty_billing."""
 
 # ---------------------------------------------------------------- people's names (amends.names wraps these)
 

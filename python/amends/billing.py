@@ -23,7 +23,13 @@ note, a refund, a customer balance credit, a credit memo), with
 
 Rows the importer could not read are BadRow(file, line, reason). A file with
 bad rows imports nothing (BillingImportError lists them all) unless the
-caller asks to skip them, and then they are kept in `skipped`.
+caller asks to skip them, and then they are kept in `skipped`. `files` lists
+the files read (also those that held no credits), so that a batch with no
+rows can say which export came out empty.
+
+A billing id may come more than once (an object on two pages, two exports
+that overlap, the same credit note number with two amounts): every row is
+kept, and reconciliation decides what they are (amends/reconcile.hpp).
 """
 
 from __future__ import annotations
@@ -74,6 +80,7 @@ class BillingBatch:
 
     frame: pd.DataFrame
     skipped: list[BadRow] = dataclasses.field(default_factory=list)
+    files: list[str] = dataclasses.field(default_factory=list)
 
     def __post_init__(self) -> None:
         missing = [c for c in COLUMNS if c not in self.frame.columns]
@@ -90,7 +97,8 @@ class BillingBatch:
         return len(self.frame)
 
     @classmethod
-    def from_rows(cls, rows: Iterable[dict[str, Any]], skipped: list[BadRow] | None = None) -> BillingBatch:
+    def from_rows(cls, rows: Iterable[dict[str, Any]], skipped: list[BadRow] | None = None,
+                  files: Iterable[str] = ()) -> BillingBatch:
         records = list(rows)
         frame = pd.DataFrame.from_records(records, columns=list(COLUMNS)) if records else pd.DataFrame(
             {c: pd.Series(dtype="int64" if c in ("line", "amount_minor") else "object") for c in COLUMNS})
@@ -99,17 +107,18 @@ class BillingBatch:
                 raise TypeError(f"a billing amount_minor is an integer of the currency's minor unit, not {value!r}")
         frame["amount_minor"] = frame["amount_minor"].astype("int64")
         frame["line"] = frame["line"].astype("int64")
-        return cls(frame, list(skipped or []))
+        return cls(frame, list(skipped or []), list(files))
 
     @classmethod
     def concat(cls, batches: Iterable[BillingBatch]) -> BillingBatch:
         parts = list(batches)
         if not parts:
             return cls.from_rows([])
-        return cls(pd.concat([b.frame for b in parts], ignore_index=True), [r for b in parts for r in b.skipped])
+        return cls(pd.concat([b.frame for b in parts], ignore_index=True), [r for b in parts for r in b.skipped],
+                   [f for b in parts for f in b.files])
 
     def between(self, first: dt.date, last: dt.date) -> BillingBatch:
         """The rows dated first..last (inclusive)."""
         dates = pd.to_datetime(self.frame["date"])
         keep = (dates >= pd.Timestamp(first)) & (dates <= pd.Timestamp(last))
-        return BillingBatch(self.frame[keep.to_numpy()].reset_index(drop=True), self.skipped)
+        return BillingBatch(self.frame[keep.to_numpy()].reset_index(drop=True), self.skipped, self.files)

@@ -2,7 +2,8 @@
 
     amends reconcile --source stripe --input credit_notes.json refunds.json --period 2026-10
                      [--book B] [--dsn DSN] [--mapping FILE] [--skip-bad-rows]
-                     [--tolerance MINOR_UNITS] [--days N] [--threads N] [--out-dir DIR] [--json] [--actor NAME]
+                     [--tolerance MINOR_UNITS] [--days N] [--threads N] [--allow-empty]
+                     [--out-dir DIR] [--json] [--actor NAME]
 
 Reads the export with amends.importers, reconciles the book's applied
 concessions of the period against it (amends.reconcile.run: the run is
@@ -26,9 +27,17 @@ print it) and, for an export with bad rows, each row as "file:line: reason".
 
 Exit status: 0 when everything reconciles within tolerance, 1 when there
 are exceptions (or billing rows were skipped with --skip-bad-rows: a skipped
-row may be an unauthorised credit), 2 on an error -- an unreadable export
-(nothing is recorded), an unknown source, a bad period, a book or database
-that can't be reached, a report file that can't be written.
+row may be an unauthorised credit). A billing id that comes more than once
+is an exception either way: with different content (amount, currency,
+customer, day, status or reference) every row of it is a
+conflicting_duplicate and none is matched; the same in every field, the
+first counts and the repeat is an identical_duplicate (billing may have
+issued it twice). 2 on an error -- an unreadable export (nothing is
+recorded), an export with no credits in the period (a zero-byte or
+header-only file: nothing is recorded; --allow-empty says the period
+really had none, and the run goes ahead), an unknown source, a bad period,
+a book or database that can't be reached, a report file that can't be
+written.
 
 The DSN is never logged (it may carry a password).
 """
@@ -247,7 +256,8 @@ def _reconcile(args: argparse.Namespace, log: Log) -> int:
         log.event("matching", f"matching {period}...", open_line=True, period=str(period))
         result: ReconcileResult = desk.reconcile(batch, str(period), source=args.source,
                                                  amount_tolerance_minor=args.tolerance, days=args.days,
-                                                 actor=args.actor, threads=args.threads)
+                                                 actor=args.actor, threads=args.threads,
+                                                 allow_empty=args.allow_empty)
         new_run = result.run_id not in before
         recorded = next((r for r in desk.reconciliation_runs() if r["id"] == result.run_id), None)
     summary = result.summary()
@@ -320,6 +330,9 @@ def add_parsers(commands: Any) -> None:
     parser.add_argument("--threads", type=int, default=0, metavar="N",
                         help="threads for the matching, e.g. 1 on a busy server (default: 0, the machine's cores, "
                              "at most 8); the result is the same on any number")
+    parser.add_argument("--allow-empty", action="store_true",
+                        help="the period really had no credits: reconcile against an export without any (otherwise "
+                             "exit 2, as for an export that came out empty)")
     parser.add_argument("--out-dir", default=".", metavar="DIR",
                         help="where the CSV, JSON and HTML reports go (default: the current directory)")
     parser.add_argument("--json", action="store_true", help="print one JSON document on stdout instead of the summary")

@@ -33,8 +33,12 @@ __all__ = ["LEDGER_COLUMNS", "OUTCOMES", "EXCEPTIONS", "ReconcileResult", "match
 LEDGER_COLUMNS = ("id", "customer", "currency", "amount_minor", "date", "kind")
 OUTCOMES: tuple[str, ...] = tuple(_core.RECONCILE_OUTCOMES)
 PASSES: tuple[str, ...] = tuple(_core.RECONCILE_PASSES)
-# The outcomes a person has to look at, most urgent first.
-EXCEPTIONS = ("missing_in_ledger", "status_problem", "duplicate", "amount_mismatch", "missing_in_billing")
+# The outcomes a person has to look at, most urgent first. A conflicting duplicate (one billing id with two
+# contents) may hide any amount; an identical one is counted once, but billing may have issued it twice.
+EXCEPTIONS = ("missing_in_ledger", "conflicting_duplicate", "status_problem", "duplicate", "identical_duplicate",
+              "amount_mismatch", "missing_in_billing")
+# The billing outcomes whose counterpart is on the billing side too.
+_SAME_SIDE = ("duplicate", "identical_duplicate", "conflicting_duplicate")
 _STATUS_CODES = {"ok": 0, "void": 1, "failed": 2, "pending": 3}
 _EPOCH = np.datetime64("1970-01-01", "D")
 
@@ -87,8 +91,11 @@ class ReconcileResult:
     seconds: float = 0.0
 
     def _of(self, outcome: str) -> pd.DataFrame:
-        return pd.concat([self.ledger[self.ledger["outcome"] == outcome].assign(side="ledger"),
-                          self.billing[self.billing["outcome"] == outcome].assign(side="billing")], ignore_index=True)
+        parts = [self.ledger[self.ledger["outcome"] == outcome].assign(side="ledger"),
+                 self.billing[self.billing["outcome"] == outcome].assign(side="billing")]
+        if outcome == "conflicting_duplicate":  # the billing rows are the trouble; the ledger items follow from them
+            parts.reverse()
+        return pd.concat(parts, ignore_index=True)
 
     @property
     def matched(self) -> pd.DataFrame:
@@ -109,6 +116,16 @@ class ReconcileResult:
     @property
     def duplicates(self) -> pd.DataFrame:
         return self.billing[self.billing["outcome"] == "duplicate"]
+
+    @property
+    def identical_duplicates(self) -> pd.DataFrame:
+        """Billing rows repeating an earlier row of their id in every field: counted once, listed here."""
+        return self.billing[self.billing["outcome"] == "identical_duplicate"]
+
+    @property
+    def conflicting_duplicates(self) -> pd.DataFrame:
+        """Every billing row of an id seen with different contents, and the ledger items they leave in doubt."""
+        return self._of("conflicting_duplicate")
 
     @property
     def status_problems(self) -> pd.DataFrame:
@@ -161,6 +178,17 @@ class ReconcileResult:
         for r in self.duplicates.itertuples(index=False):
             rows.append({"action": "void_duplicate", "request": "", "billing_id": r.id, "amount_minor": r.amount_minor,
                          "currency": r.currency, "reason": f"{r.object} {r.id} repeats {r.counterpart}: void it in billing"})
+        for r in self.billing[self.billing["outcome"] == "conflicting_duplicate"].itertuples(index=False):
+            rows.append({"action": "resolve_conflicting_id", "request": r.reference, "billing_id": r.id,
+                         "amount_minor": r.amount_minor, "currency": r.currency,
+                         "reason": f"{r.object} {r.id} is in the billing export more than once with different content, "
+                                   "this row for " + f"{r.amount_minor} minor units: find what billing holds, correct "
+                                   "the export and run again"})
+        for r in self.identical_duplicates.itertuples(index=False):
+            rows.append({"action": "check_repeated_id", "request": "", "billing_id": r.id,
+                         "amount_minor": r.amount_minor, "currency": r.currency,
+                         "reason": f"{r.object} {r.id} is in the billing export twice, the same in every field; it was "
+                                   "counted once: if billing issued it twice, void the repeat in billing"})
         for r in self.ledger[self.ledger["outcome"] == "amount_mismatch"].itertuples(index=False):
             rows.append({"action": "adjust", "request": r.id, "billing_id": r.counterpart,
                          "amount_minor": r.difference_minor, "currency": r.currency,
@@ -195,7 +223,17 @@ def _reasons(frame: pd.DataFrame, side: str, days: int) -> list[str]:
         elif o == "missing_in_ledger":
             out.append(f"{amount} credited to {r.customer} in billing with no authorised request in the ledger")
         elif o == "duplicate":
-            out.append(f"the same {amount} as {cp}" + (" (the same billing id twice)" if via == "duplicate_id" else ""))
+            out.append(f"the same {amount} as {cp}")
+        elif o == "identical_duplicate":
+            out.append(f"{cp} again, the same {amount} and everything else: counted once; billing may have issued it "
+                       "twice")
+        elif o == "conflicting_duplicate":
+            if side == "billing":
+                out.append(f"{r.id} is in billing more than once with different content (here {amount} on "
+                           f"{pd.Timestamp(r.date).date()}, {r.status}): none of them is matched")
+            else:
+                out.append(f"billing holds {cp} more than once with different content: whether it settles this "
+                           "request can't be told")
         elif o == "status_problem":
             if side == "billing":
                 out.append(f"{r.raw_status} in billing ({r.status}) for {cp}")
@@ -207,11 +245,13 @@ def _reasons(frame: pd.DataFrame, side: str, days: int) -> list[str]:
 
 
 def match(ledger: pd.DataFrame, billing: BillingBatch, *, amount_tolerance_minor: int = 0, days: int = 3,
-          splits: bool = True, reference_needs_customer: bool = False, threads: int = 0) -> ReconcileResult:
+          splits: bool = True, reference_needs_customer: bool = False, threads: int = 0, allow_empty: bool = False,
+          billing_name: str = "") -> ReconcileResult:
     """Matches ledger items (LEDGER_COLUMNS) against a billing batch; see amends/reconcile.hpp for the passes.
 
     threads: how many threads the matching may use; 0 (the default) is what the machine has, at most 8.
-    The result is the same for any number.
+    The result is the same for any number. An empty billing batch is refused (amends.InvalidArgument, naming
+    `billing_name`, by default the batch's files) unless allow_empty says the period really had no credits.
     """
     import time
 
@@ -243,21 +283,23 @@ def match(ledger: pd.DataFrame, billing: BillingBatch, *, amount_tolerance_minor
         {"id": billing_ids.astype("int64"), "reference": ref, "customer": customer_codes[n:].astype("int64"),
          "currency": currency_codes[n:].astype("int32"), "amount_minor": bf["amount_minor"].to_numpy(dtype="int64"),
          "day": _days(bf["date"]), "status": status},
-        amount_tolerance_minor, days, splits, reference_needs_customer, threads)
+        amount_tolerance_minor, days, splits, reference_needs_customer, threads, allow_empty,
+        billing_name or _name_of(billing))
     seconds = time.perf_counter() - t0
     matched_words = {"reference": "matched by reference", "amount_and_date": "matched by customer, amount and date",
                      "tolerance": "matched within the amount tolerance", "split": "matched as part of a split",
                      "duplicate_id": "matched", "same_content": "matched", "only_candidate": "matched", "none": "matched"}
     pass_words = [matched_words[p] for p in PASSES]
 
-    def side(frame: pd.DataFrame, r: dict[str, np.ndarray], counterpart_ids: np.ndarray, own_ids: np.ndarray) -> pd.DataFrame:
+    def side(frame: pd.DataFrame, r: dict[str, np.ndarray], counterpart_ids: np.ndarray, own_ids: np.ndarray,
+             billing_side: bool) -> pd.DataFrame:
         # No copy of the input's columns (copy-on-write): only the new columns take memory.
         out = frame.reset_index(drop=True)
         out = out.assign(outcome=pd.Categorical.from_codes(r["outcome"].astype("int8"), categories=list(OUTCOMES)),
                          matched_by=pd.Categorical.from_codes(r["pass"].astype("int8"), categories=list(PASSES)))
         cp = r["counterpart"]
-        # A duplicate's counterpart is on its own side; anything else on the other.
-        same = r["outcome"] == OUTCOMES.index("duplicate")
+        # A billing duplicate's counterpart is on its own side; anything else on the other.
+        same = np.isin(r["outcome"], [OUTCOMES.index(o) for o in _SAME_SIDE]) & billing_side
         names = np.full(len(cp), "", dtype=object)
         own = same & (cp >= 0)
         other = ~same & (cp >= 0)
@@ -269,8 +311,8 @@ def match(ledger: pd.DataFrame, billing: BillingBatch, *, amount_tolerance_minor
 
     lid = ledger["id"].to_numpy(dtype=object)
     bid = bf["id"].to_numpy(dtype=object)
-    lres = side(ledger, raw["ledger"], bid, lid)
-    bres = side(bf, raw["billing"], lid, bid)
+    lres = side(ledger, raw["ledger"], bid, lid, False)
+    bres = side(bf, raw["billing"], lid, bid, True)
     for frame, which in ((lres, "ledger"), (bres, "billing")):
         needs = (frame["outcome"] != "matched").to_numpy()
         if needs.any():
@@ -278,6 +320,16 @@ def match(ledger: pd.DataFrame, billing: BillingBatch, *, amount_tolerance_minor
     params = {"amount_tolerance_minor": amount_tolerance_minor, "days": days, "splits": splits,
               "reference_needs_customer": reference_needs_customer}
     return ReconcileResult(lres, bres, params, seconds=seconds)
+
+
+def _name_of(billing: BillingBatch, within: tuple[dt.date, dt.date] | None = None, outside: int = 0) -> str:
+    """The billing side in words, for the refusal of an empty one: its files, and the period it was cut to."""
+    files = list(billing.files) or sorted({str(f) for f in billing.frame["file"]})
+    name = f"the billing export {', '.join(files)}" if files else "the billing side"
+    if within is not None and outside:
+        name += (f" within {within[0]} to {within[1]} (its {outside:,} item{'s' * (outside != 1)} "
+                 f"{'is' if outside == 1 else 'are'} dated outside)")
+    return name
 
 
 def ledger_items(desk: "amends.Desk", first: dt.date, last: dt.date) -> pd.DataFrame:
@@ -318,7 +370,7 @@ def _period_range(period: str | tuple[Any, Any]) -> tuple[dt.date, dt.date]:
 
 def run(desk: "amends.Desk", billing: BillingBatch, period: str | tuple[Any, Any], *, source: str | None = None,
         amount_tolerance_minor: int = 0, days: int = 3, splits: bool = True, actor: str = "amends",
-        at: dt.datetime | None = None, threads: int = 0) -> ReconcileResult:
+        at: dt.datetime | None = None, threads: int = 0, allow_empty: bool = False) -> ReconcileResult:
     """Reconciles a desk's applied concessions in `period` against a billing batch, and records the run.
 
     Both sides are taken within the period (a "YYYY-MM" or a (first, last) pair of dates). The run is
@@ -326,6 +378,10 @@ def run(desk: "amends.Desk", billing: BillingBatch, period: str | tuple[Any, Any
     `reconciled`; the same inputs again give the same result and record nothing new. `threads` is for the
     matching (0: the machine's cores, at most 8); it is not a parameter of the run, whose result is the same
     on any number.
+
+    A billing batch with no items in the period is refused (amends.InvalidArgument, naming its files; nothing
+    is recorded): against it every concession would look never applied. allow_empty=True says the period
+    really had no credits; the run then records `"allow_empty": true` among its parameters.
     """
     first, last = _period_range(period)
     batch = billing.between(first, last)
@@ -333,12 +389,15 @@ def run(desk: "amends.Desk", billing: BillingBatch, period: str | tuple[Any, Any
     if source is None:
         sources = sorted(set(batch.frame["source"])) if len(batch) else ["none"]
         source = "+".join(sources) if sources else "none"
-    parameters = {"amount_tolerance_minor": amount_tolerance_minor, "days": days, "splits": splits,
-                  "period": [str(first), str(last)], "source": source}
+    parameters: dict[str, Any] = {"amount_tolerance_minor": amount_tolerance_minor, "days": days, "splits": splits,
+                                  "period": [str(first), str(last)], "source": source}
+    if allow_empty and len(batch) == 0:
+        parameters["allow_empty"] = True
     # Requests reconciled by an earlier run count as applied: the inputs are the same either way.
     sha = checksum(ledger.drop(columns=["state"]), batch, parameters)
     result = match(ledger.drop(columns=["state"]), batch, amount_tolerance_minor=amount_tolerance_minor, days=days,
-                   splits=splits, threads=threads)
+                   splits=splits, threads=threads, allow_empty=allow_empty,
+                   billing_name=_name_of(billing, (first, last), len(billing) - len(batch)))
     result.parameters = parameters
     result.inputs_sha256 = sha
     existing = desk._core.find_run(sha)

@@ -94,13 +94,15 @@ void register_reconcile(py::module_& m) {
   m.def(
       "reconcile_match",
       [](const py::dict& ledger, const py::dict& billing, std::int64_t amount_tolerance, std::int32_t days, bool splits,
-         bool reference_needs_customer, unsigned threads) {
+         bool reference_needs_customer, unsigned threads, bool allow_empty_billing, const std::string& billing_name) {
         const Columns lc = columns_of(ledger, false), bc = columns_of(billing, true);
         const reconcile::Items l = items_of(lc, false), b = items_of(bc, true);
+        reconcile::Options options{amount_tolerance, days, splits, reference_needs_customer, threads, allow_empty_billing};
+        if (!billing_name.empty()) options.billing_name = billing_name;
         reconcile::Result r;
         {
           py::gil_scoped_release release;
-          r = reconcile::match(l, b, reconcile::Options{amount_tolerance, days, splits, reference_needs_customer, threads});
+          r = reconcile::match(l, b, options);
         }
         py::dict out;
         out["ledger"] = side_of(std::move(r.ledger));
@@ -108,9 +110,11 @@ void register_reconcile(py::module_& m) {
         return out;
       },
       py::arg("ledger"), py::arg("billing"), py::arg("amount_tolerance") = 0, py::arg("days") = 3, py::arg("splits") = true,
-      py::arg("reference_needs_customer") = false, py::arg("threads") = 0u,
+      py::arg("reference_needs_customer") = false, py::arg("threads") = 0u, py::arg("allow_empty_billing") = false,
+      py::arg("billing_name") = "",
       "Matches coded ledger and billing columns; returns per side outcome, pass, counterpart and difference arrays.\n"
-      "threads: 0 is what the machine has (at most 8); the result is the same for any number.");
+      "threads: 0 is what the machine has (at most 8); the result is the same for any number.\n"
+      "An empty billing side is refused (InvalidArgument, naming billing_name) unless allow_empty_billing.");
 }
 
 }  // namespace amends::python

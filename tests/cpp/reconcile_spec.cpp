@@ -1,5 +1,6 @@
-// The reconciliation passes as first written: straightforward, item by
-// item, sorted searches, no threads. It is the executable specification the
+// The reconciliation passes as first written (and the rule for billing ids
+// seen more than once, added since): straightforward, item by item, sorted
+// searches, no threads. It is the executable specification the
 // engine in cpp/src/reconcile.cpp is held to (test_reconcile_spec.cpp): the
 // same outcome, pass, counterpart and difference for every item, on random
 // workloads full of ties, repeats and collisions. It lives with the tests
@@ -132,13 +133,53 @@ struct Engine {
   }
   bool near(std::size_t i, std::size_t j) const { return std::abs(L.day[i] - B.day[j]) <= opt.days; }
 
+  // Billing ids seen more than once: all of one content, the first counts
+  // and the repeats are identical duplicates; otherwise none counts.
+  std::vector<std::uint32_t> conflicting;  // in billing order
+
   void duplicate_ids() {
-    std::int64_t max_id = -1;
-    for (std::int64_t id : B.id) max_id = std::max(max_id, id);
-    CodeIndex first(max_id, B.size());
-    for (std::size_t j = 0; j < B.size(); ++j) {
-      const std::int64_t at = first.put(B.id[j], static_cast<std::int64_t>(j));
-      if (at != static_cast<std::int64_t>(j)) set_billing(j, Outcome::duplicate, Pass::duplicate_id, at);
+    std::unordered_map<std::int64_t, std::vector<std::uint32_t>> items_of;
+    for (std::size_t j = 0; j < B.size(); ++j) items_of[B.id[j]].push_back(static_cast<std::uint32_t>(j));
+    auto same = [&](std::size_t a, std::size_t b) {
+      return std::tuple(B.reference[a], B.customer[a], B.currency[a], B.amount[a], B.day[a], B.status[a]) ==
+             std::tuple(B.reference[b], B.customer[b], B.currency[b], B.amount[b], B.day[b], B.status[b]);
+    };
+    for (const auto& [id, items] : items_of) {
+      if (items.size() < 2) continue;
+      const std::uint32_t f = items[0];
+      const bool identical = std::all_of(items.begin() + 1, items.end(), [&](std::uint32_t j) { return same(j, f); });
+      for (std::size_t k = 1; k < items.size(); ++k)
+        set_billing(items[k], identical ? Outcome::identical_duplicate : Outcome::conflicting_duplicate, Pass::duplicate_id, f);
+      if (!identical) {
+        set_billing(f, Outcome::conflicting_duplicate, Pass::duplicate_id, items[1]);
+        conflicting.insert(conflicting.end(), items.begin(), items.end());
+      }
+    }
+    std::sort(conflicting.begin(), conflicting.end());
+  }
+
+  // What conflicting billing items would settle, of what nothing settled:
+  // the ledger item one names by reference, else one of its customer and
+  // currency in the window; the first such billing item is the counterpart.
+  void claimed_by_conflicts() {
+    std::int64_t max_code = -1;
+    for (std::int64_t id : L.id) max_code = std::max(max_code, id);
+    CodeIndex ledger_of(max_code, L.size());
+    for (std::size_t i = 0; i < L.size(); ++i) ledger_of.put(L.id[i], static_cast<std::int64_t>(i));
+    for (std::uint32_t j : conflicting) {
+      const std::int64_t i = ledger_of.get(B.reference[j]);
+      if (i == kNone) continue;
+      const auto k = static_cast<std::size_t>(i);
+      if (ldone[k] || B.currency[j] != L.currency[k] || (opt.reference_needs_customer && B.customer[j] != L.customer[k])) continue;
+      set_ledger(k, Outcome::conflicting_duplicate, Pass::duplicate_id, j);
+    }
+    for (std::size_t i = 0; i < L.size(); ++i) {
+      if (ldone[i]) continue;
+      for (std::uint32_t j : conflicting) {
+        if (B.customer[j] != L.customer[i] || B.currency[j] != L.currency[i] || !near(i, j)) continue;
+        set_ledger(i, Outcome::conflicting_duplicate, Pass::duplicate_id, j);
+        break;
+      }
     }
   }
 
@@ -407,11 +448,14 @@ Result match(const Items& ledger, const Items& billing, const Options& options) 
   check(billing, "billing", true);
   if (options.amount_tolerance < 0 || options.days < 0)
     throw invalid_argument("the amount tolerance and the date window are not negative");
+  if (billing.size() == 0 && !options.allow_empty_billing)
+    throw invalid_argument(std::string(options.billing_name) + " has no items");
   Engine e(ledger, billing, options);
   e.duplicate_ids();
   e.by_reference();
   e.by_amount_and_date();
   e.by_group();
+  e.claimed_by_conflicts();
   e.rest();
   return std::move(e.r);
 }

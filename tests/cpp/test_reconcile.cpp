@@ -139,7 +139,8 @@ Result run(const std::vector<L>& ledger, const std::vector<B>& billing, const Op
 namespace table {
 constexpr Outcome matched = Outcome::matched, mismatch = Outcome::amount_mismatch,
                   missing_in_billing = Outcome::missing_in_billing, missing_in_ledger = Outcome::missing_in_ledger,
-                  duplicate = Outcome::duplicate, status_problem = Outcome::status_problem,
+                  duplicate = Outcome::duplicate, identical = Outcome::identical_duplicate,
+                  conflicting = Outcome::conflicting_duplicate, status_problem = Outcome::status_problem,
                   not_applicable = Outcome::not_applicable;
 constexpr Pass none = Pass::none, duplicate_id = Pass::duplicate_id, reference = Pass::reference,
                amount_and_date = Pass::amount_and_date, tolerance = Pass::tolerance, split = Pass::split,
@@ -447,18 +448,64 @@ const std::vector<Scenario> kScenarios = {
      {{mismatch, only_candidate, 0, -4000}, {missing_in_ledger, none, kNone, 0}}},
 
     // --- duplicates ---
-    {"DuplicateBillingIds",  // the same object exported twice
+    {"DuplicateBillingIds",  // the same object exported twice: the first counts
      {{1, 7, USD, 5000, d}},
      {{100, 1, 7, USD, 5000, d}, {100, 1, 7, USD, 5000, d}},
      {},
      {{matched, reference, 0, 0}},
-     {{matched, reference, 0, 0}, {duplicate, duplicate_id, 0, 0}}},
+     {{matched, reference, 0, 0}, {identical, duplicate_id, 0, 0}}},
     {"DuplicateBillingIdsWithoutReference",
      {{1, 7, USD, 5000, d}},
      {{100, kNoRef, 7, USD, 5000, d}, {101, kNoRef, 7, USD, 7000, d}, {100, kNoRef, 7, USD, 5000, d}},
      {},
      {{matched, amount_and_date, 0, 0}},
-     {{matched, amount_and_date, 0, 0}, {missing_in_ledger, none, kNone, 0}, {duplicate, duplicate_id, 0, 0}}},
+     {{matched, amount_and_date, 0, 0}, {missing_in_ledger, none, kNone, 0}, {identical, duplicate_id, 0, 0}}},
+    // One credit note id, 9,999.99 and 80.00: neither counts, the request they name is in doubt too
+    // (not missing in billing: that would propose crediting it again).
+    {"ConflictingBillingIdsNameTheirRequest",
+     {{1, 7, USD, 8000, d}},
+     {{100, 1, 7, USD, 999999, d}, {100, 1, 7, USD, 8000, d}},
+     {},
+     {{conflicting, duplicate_id, 0, 0}},
+     {{conflicting, duplicate_id, 1, 0}, {conflicting, duplicate_id, 0, 0}}},
+    {"ConflictingBillingIdsAfterAnIdenticalRepeatAreAllConflicting",
+     {{1, 7, USD, 5000, d}},
+     {{100, 1, 7, USD, 5000, d}, {100, 1, 7, USD, 5000, d}, {100, 1, 7, USD, 6000, d}},
+     {},
+     {{conflicting, duplicate_id, 0, 0}},
+     {{conflicting, duplicate_id, 1, 0}, {conflicting, duplicate_id, 0, 0}, {conflicting, duplicate_id, 0, 0}}},
+    {"BillingIdsDifferingInStatusConflict",
+     {{1, 7, USD, 5000, d}},
+     {{100, 1, 7, USD, 5000, d, ok}, {100, 1, 7, USD, 5000, d, void_}},
+     {},
+     {{conflicting, duplicate_id, 0, 0}},
+     {{conflicting, duplicate_id, 1, 0}, {conflicting, duplicate_id, 0, 0}}},
+    {"BillingIdsDifferingInDayConflictAndClaimTheirCustomersRequestInTheWindow",
+     {{1, 7, USD, 5000, d}, {2, 8, USD, 5000, d}},
+     {{100, kNoRef, 7, USD, 5000, d}, {100, kNoRef, 7, USD, 5000, d + 1}, {101, kNoRef, 8, USD, 5000, d}},
+     {},
+     {{conflicting, duplicate_id, 0, 0}, {matched, amount_and_date, 2, 0}},
+     {{conflicting, duplicate_id, 1, 0}, {conflicting, duplicate_id, 0, 0}, {matched, amount_and_date, 1, 0}}},
+    {"BillingIdsDifferingInCustomerOrCurrencyConflict",
+     {},
+     {{100, kNoRef, 7, USD, 5000, d}, {100, kNoRef, 8, USD, 5000, d}, {101, kNoRef, 7, USD, 5000, d},
+      {101, kNoRef, 7, EUR, 5000, d}},
+     {},
+     {},
+     {{conflicting, duplicate_id, 1, 0}, {conflicting, duplicate_id, 0, 0}, {conflicting, duplicate_id, 3, 0},
+      {conflicting, duplicate_id, 2, 0}}},
+    {"ConflictingBillingIdsOutsideTheWindowLeaveTheRequestMissing",
+     {{1, 7, USD, 5000, d}},
+     {{100, kNoRef, 7, USD, 5000, d + 10}, {100, kNoRef, 7, USD, 6000, d + 10}},
+     {},
+     {{missing_in_billing, none, kNone, 0}},
+     {{conflicting, duplicate_id, 1, 0}, {conflicting, duplicate_id, 0, 0}}},
+    {"ARequestSettledElsewhereIsNotClaimedByAConflict",
+     {{1, 7, USD, 5000, d}},
+     {{101, 1, 7, USD, 5000, d}, {100, 1, 7, USD, 5000, d}, {100, 1, 7, USD, 4000, d}},
+     {},
+     {{matched, reference, 0, 0}},
+     {{matched, reference, 0, 0}, {conflicting, duplicate_id, 2, 0}, {conflicting, duplicate_id, 1, 0}}},
     {"SameContentDuplicate",
      {{1, 7, USD, 5000, d}},
      {{100, 1, 7, USD, 5000, d}, {101, kNoRef, 7, USD, 5000, d + 2}},
@@ -535,11 +582,12 @@ const std::vector<Scenario> kScenarios = {
      {},
      {},
      {{missing_in_ledger, none, kNone, 0}}},
-    {"NothingAtAll", {}, {}, {}, {}, {}},
+    // An empty billing side is matched only when the period is said to have had no credits.
+    {"NothingAtAll", {}, {}, Options{.allow_empty_billing = true}, {}, {}},
     {"NoBilling",
      {{1, 7, USD, 5000, d}, {2, 8, EUR, 5000, d}},
      {},
-     {},
+     Options{.allow_empty_billing = true},
      {{missing_in_billing, none, kNone, 0}, {missing_in_billing, none, kNone, 0}},
      {}},
 };
@@ -576,6 +624,8 @@ TEST(ReconcileResult, CountsOutcomesPerSide) {
 TEST(ReconcileNames, EveryOutcomeAndPassHasAName) {
   EXPECT_EQ(amends::reconcile::to_string(Outcome::missing_in_billing), "missing_in_billing");
   EXPECT_EQ(amends::reconcile::to_string(Outcome::not_applicable), "not_applicable");
+  EXPECT_EQ(amends::reconcile::to_string(Outcome::identical_duplicate), "identical_duplicate");
+  EXPECT_EQ(amends::reconcile::to_string(Outcome::conflicting_duplicate), "conflicting_duplicate");
   EXPECT_EQ(amends::reconcile::to_string(Pass::only_candidate), "only_candidate");
   EXPECT_EQ(amends::reconcile::to_string(Pass::none), "none");
 }
@@ -667,6 +717,28 @@ TEST(ReconcileRefuses, ANegativeToleranceOrWindow) {
   EXPECT_NO_THROW(run(ledger, billing, Options{0, 0, true}));
 }
 
+TEST(ReconcileRefuses, AnEmptyBillingSideNamingItUnlessItIsAllowed) {
+  const std::vector<L> ledger{{1, 7, USD, 5000, d}};
+  Options options;
+  options.billing_name = "the billing export empty.csv";
+  for (const std::vector<L>& side : {ledger, std::vector<L>{}}) {
+    try {
+      run(side, {}, options);
+      FAIL() << "no exception";
+    } catch (const amends::invalid_argument& e) {
+      const std::string message = e.what();
+      EXPECT_NE(message.find("the billing export empty.csv has no items"), std::string::npos) << message;
+      EXPECT_NE(message.find("allow"), std::string::npos) << message;
+    }
+  }
+  options.allow_empty_billing = true;
+  const Result r = run(ledger, {}, options);
+  EXPECT_EQ(r.count(r.ledger, Outcome::missing_in_billing), 1u);
+  // An empty ledger side is fine: the billing items are missing in the ledger.
+  const Result other = run({}, {{100, kNoRef, 7, USD, 5000, d}});
+  EXPECT_EQ(other.count(other.billing, Outcome::missing_in_ledger), 1u);
+}
+
 TEST(ReconcileRefuses, NegativeIds) {
   EXPECT_THROW(run({{-1, 7, USD, 5000, d}}, {}), amends::invalid_argument);
   EXPECT_THROW(run({}, {{-5, kNoRef, 7, USD, 5000, d}}), amends::invalid_argument);
@@ -676,9 +748,10 @@ TEST(ReconcileRefuses, ACurrencyCodeOutsideSixteenBits) {
   // Currency codes come from one dictionary of the currencies: 0..65535.
   LedgerColumns ok({{1, 7, 65'535, 5000, d}});
   BillingColumns none({});
-  EXPECT_NO_THROW(match(ok.items(), none.items()));
+  const Options empty_allowed{.allow_empty_billing = true};
+  EXPECT_NO_THROW(match(ok.items(), none.items(), empty_allowed));
   LedgerColumns too_large({{1, 7, 65'536, 5000, d}});
-  EXPECT_THROW(match(too_large.items(), none.items()), amends::invalid_argument);
+  EXPECT_THROW(match(too_large.items(), none.items(), empty_allowed), amends::invalid_argument);
   BillingColumns negative({{100, kNoRef, 7, -1, 5000, d}});
   LedgerColumns empty({});
   EXPECT_THROW(match(empty.items(), negative.items()), amends::invalid_argument);
@@ -979,7 +1052,7 @@ TEST_P(ReconcileProperty, FindsExactlyTheInjectedDiscrepancies) {
       case Kind::duplicate_id: {
         const std::size_t keep = where[it[0]] < where[it[1]] ? it[0] : it[1], other = keep == it[0] ? it[1] : it[0];
         both(i, keep, Outcome::matched, ref_pass(keep), 0);
-        bw[where[other]] = {Outcome::duplicate, Pass::duplicate_id, static_cast<std::int64_t>(where[keep]), 0};
+        bw[where[other]] = {Outcome::identical_duplicate, Pass::duplicate_id, static_cast<std::int64_t>(where[keep]), 0};
         break;
       }
       case Kind::void_by_reference:
@@ -1042,7 +1115,8 @@ TEST_P(ReconcileProperty, FindsExactlyTheInjectedDiscrepancies) {
   const std::size_t k = pc.per_kind;
   EXPECT_EQ(r.count(r.ledger, Outcome::missing_in_billing), 2 * k);  // missing + outside the window
   EXPECT_EQ(r.count(r.billing, Outcome::missing_in_ledger), 2 * k);
-  EXPECT_EQ(r.count(r.billing, Outcome::duplicate), 3 * k);
+  EXPECT_EQ(r.count(r.billing, Outcome::duplicate), 2 * k);  // by reference, same content
+  EXPECT_EQ(r.count(r.billing, Outcome::identical_duplicate), k);  // the same object exported twice
   EXPECT_EQ(r.count(r.ledger, Outcome::amount_mismatch), 2 * k);
   EXPECT_EQ(r.count(r.ledger, Outcome::status_problem), 3 * k);  // void, failed, pending
   EXPECT_EQ(r.count(r.billing, Outcome::status_problem), 4 * k);  // ... and the failed one retried

@@ -1,9 +1,9 @@
 // The engine against its executable specification (reconcile_spec.cpp, the
 // passes as first written): random workloads built to collide -- few
-// customers and amounts, days bunched inside the window, repeated ids,
-// references to other currencies and to nothing, every status, splits by
-// accident -- under every coding of the ids the engine treats differently,
-// on 1 to 4 threads. Every item's outcome, pass, counterpart and difference
+// customers and amounts, days bunched inside the window, repeated ids (with
+// other content, and whole), references to other currencies and to nothing,
+// every status, splits by accident -- under every coding of the ids the
+// engine treats differently, on 1 to 4 threads. Every item's outcome, pass, counterpart and difference
 // must be the specification's, exactly.
 #include <gtest/gtest.h>
 
@@ -147,6 +147,17 @@ Workload generate(const Shape& shape, std::uint64_t seed) {
     } else {
       w.b_id.push_back((shape.coding == Coding::identity ? next++ : ids[k]) * step);
     }
+  }
+  // And some exported twice whole: the same id and content, later in billing order.
+  for (std::size_t k = 0; k < m / 40 + 1; ++k) {
+    const auto r = static_cast<std::size_t>(uniform(0, static_cast<std::int64_t>(m) - 1));
+    w.b_id.push_back(w.b_id[r]);
+    w.b_reference.push_back(w.b_reference[r]);
+    w.b_customer.push_back(w.b_customer[r]);
+    w.b_currency.push_back(w.b_currency[r]);
+    w.b_amount.push_back(w.b_amount[r]);
+    w.b_day.push_back(w.b_day[r]);
+    w.b_status.push_back(w.b_status[r]);
   }
   return w;
 }

@@ -319,3 +319,105 @@ def test_without_a_terminal_stderr_is_one_json_object_per_line(dsn: str, tmp_pat
     assert f"run {run_id}" in done.stdout and "exceptions   2" in done.stdout
     with psycopg.connect(dsn) as conn:
         assert conn.execute("SELECT created_by FROM amends.reconciliation_runs").fetchall() == [("airflow",)]
+
+
+# ------------------------------------------------------------------ one billing id more than once; no billing at all
+
+
+def items_of(dsn: str, outcome: str) -> list[tuple[Any, ...]]:
+    with psycopg.connect(dsn) as conn:
+        return conn.execute("SELECT side, item_id, amount_minor FROM amends.reconciliation_items WHERE outcome = %s"
+                            " ORDER BY side, position", (outcome,)).fetchall()
+
+
+def test_one_credit_note_id_with_two_amounts_is_exit_1_with_both_rows_in_every_report(dsn: str, tmp_path: Path,
+                                                                                       capsys: Any) -> None:
+    # cn_1 comes twice, 9,999.99 and 80.00, both naming R-000001 (80.00): neither counts, and R-000001 is in
+    # doubt, not missing in billing (that would propose crediting it again).
+    export = stripe_export(tmp_path / "credit_notes.json", [
+        credit_note("cn_1", "cus_1", 999999, "R-000001"),
+        credit_note("cn_2", "cus_2", 4550, "R-000002"),
+        credit_note("cn_3", "cus_3", 1200, "R-000003"),
+        credit_note("cn_1", "cus_1", 8000, "R-000001"),
+    ])
+    out = tmp_path / "out"
+
+    assert reconcile(dsn, [export], out, "--json") == 1
+
+    summary = json.loads(capsys.readouterr().out)
+    assert (summary["ok"], summary["exceptions"], summary["billing_items"]) == (False, 3, 4)
+    assert summary["outcomes"]["billing"]["conflicting_duplicate"] == 2
+    assert summary["outcomes"]["ledger"]["conflicting_duplicate"] == 1
+    assert summary["outcomes"]["ledger"]["missing_in_billing"] == 0
+    files = {k: Path(v) for k, v in summary["files"].items()}
+    rows = read_csv(files["exceptions_csv"])
+    assert [(r["side"], r["outcome"], r["id"], r["amount"]) for r in rows] == [
+        ("billing", "conflicting_duplicate", "cn_1", "9999.99"), ("billing", "conflicting_duplicate", "cn_1", "80.00"),
+        ("ledger", "conflicting_duplicate", "R-000001", "80.00")]
+    document = json.loads(files["json"].read_text())
+    assert sorted(e["amount_minor"] for e in document["exceptions"] if e["id"] == "cn_1") == [8000, 999999]
+    assert sorted((c["action"], c["amount_minor"]) for c in document["corrections"]) == [
+        ("resolve_conflicting_id", 8000), ("resolve_conflicting_id", 999999)]
+    page = files["html"].read_text()
+    assert "conflicting duplicate (3)</h3>" in page and "9999.99" in page
+    assert items_of(dsn, "conflicting_duplicate") == [("billing", "cn_1", 999999), ("billing", "cn_1", 8000),
+                                                      ("ledger", "R-000001", 8000)]
+    with amends.open(dsn, "main") as book:
+        assert {r.customer: r.state for r in amends.Desk(book).requests()} == {
+            "C-1": "applied", "C-2": "reconciled", "C-3": "reconciled"}
+
+
+def test_a_credit_note_on_two_pages_whole_is_counted_once_and_listed_exit_1(dsn: str, tmp_path: Path,
+                                                                             capsys: Any) -> None:
+    first = tmp_path / "page1.json"
+    first.write_text(json.dumps({"object": "list", "url": "/v1/credit_notes", "has_more": True,
+                                 "data": [credit_note("cn_1", "cus_1", 8000, "R-000001"),
+                                          credit_note("cn_2", "cus_2", 4550, "R-000002")]}))
+    second = tmp_path / "page2.json"
+    second.write_text(json.dumps({"object": "list", "url": "/v1/credit_notes", "has_more": False,
+                                  "data": [credit_note("cn_2", "cus_2", 4550, "R-000002"),
+                                           credit_note("cn_3", "cus_3", 1200, "R-000003")]}))
+
+    assert reconcile(dsn, [first, second], tmp_path / "out", "--json") == 1
+
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["outcomes"]["ledger"]["matched"] == 3 and summary["exceptions"] == 1
+    assert summary["outcomes"]["billing"]["identical_duplicate"] == 1
+    rows = read_csv(Path(summary["files"]["exceptions_csv"]))
+    assert [(r["outcome"], r["id"], r["counterpart"]) for r in rows] == [("identical_duplicate", "cn_2", "cn_2")]
+    assert items_of(dsn, "identical_duplicate") == [("billing", "cn_2", 4550)]
+
+
+MAPPING = """name = "homegrown"
+[columns]
+"Number" = "id"
+"Customer" = "customer"
+"Amount" = "amount"
+"Currency" = "currency"
+"Date" = "date"
+"Reference" = "reference"
+"""
+
+
+@pytest.mark.parametrize("content", ["", "Number,Customer,Amount,Currency,Date,Reference\n"],
+                         ids=["zero_bytes", "header_only"])
+def test_an_export_without_credits_is_exit_2_naming_it_unless_allow_empty(dsn: str, tmp_path: Path, capsys: Any,
+                                                                          content: str) -> None:
+    export = tmp_path / "credits.csv"
+    export.write_text(content)
+    mapping = tmp_path / "homegrown.toml"
+    mapping.write_text(MAPPING)
+    argv = ["reconcile", "--source", "csv", "--mapping", str(mapping), "--input", str(export), "--period", "2026-10",
+            "--dsn", dsn, "--out-dir", str(tmp_path / "out")]
+
+    assert amends.cli.main(argv) == 2
+
+    error = json_lines(capsys.readouterr().err)[-1]
+    assert error["event"] == "error" and error["error"] == "InvalidArgument"
+    assert f"the billing export {export} has no items" in error["message"] and "--allow-empty" in error["message"]
+    assert runs(dsn) == [] and not (tmp_path / "out").exists()
+
+    assert amends.cli.main([*argv, "--allow-empty", "--json"]) == 1
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["outcomes"]["ledger"]["missing_in_billing"] == 3 and summary["parameters"]["allow_empty"] is True
+    assert len(runs(dsn)) == 1

@@ -116,6 +116,29 @@ def test_a_stripe_refund_that_succeeded_and_then_failed_is_one_failed_refund_dat
     assert len(batch) == 6
 
 
+def test_a_stripe_object_on_two_pages_whole_is_kept_twice_for_reconciliation_to_report(tmp_path: Path):
+    note = {"id": "cn_1", "object": "credit_note", "amount": 8000, "currency": "usd", "customer": "cus_1",
+            "created": 1791200000, "status": "issued", "metadata": {"amends_request": "R-1"}}
+    pages = [{"object": "list", "url": "/v1/credit_notes", "has_more": more, "data": [note]} for more in (True, False)]
+    path = tmp_path / "pages.json"
+    path.write_text(json.dumps(pages))
+
+    batch = stripe.read(path)
+
+    assert [(r[1], r[2], r[6], r[8]) for r in rows(batch)] == [(1, "cn_1", 8000, "ok"), (2, "cn_1", 8000, "ok")]
+
+
+def test_a_stripe_object_read_twice_with_other_amounts_keeps_both_rows(tmp_path: Path):
+    note = {"id": "cn_1", "object": "credit_note", "amount": 999999, "currency": "usd", "customer": "cus_1",
+            "created": 1791200000, "status": "issued", "metadata": {"amends_request": "R-1"}}
+    path = tmp_path / "notes.json"
+    path.write_text(json.dumps([note, {**note, "amount": 8000}]))
+
+    batch = stripe.read(path)
+
+    assert [(r[2], r[6]) for r in rows(batch)] == [("cn_1", 999999), ("cn_1", 8000)]
+
+
 def test_the_order_of_the_files_does_not_undo_a_stripe_refund_failure():
     forward = stripe.read([STRIPE / "refunds.json", STRIPE / "refund_events.json"])
     backward = stripe.read([STRIPE / "refund_events.json", STRIPE / "refunds.json"])
@@ -604,6 +627,34 @@ def test_quoting_is_read_exactly_and_an_unterminated_quote_is_a_bad_row(tmp_path
 
     assert bad_rows(caught.value) == [("q.csv", 6, "unreadable CSV: unexpected end of data")]
     assert [(r[1], r[2], r[6]) for r in rows(batch)] == [(2, "A,1", 100050), (4, "A\r\n2", 200)]
+
+
+def test_a_mapped_csv_id_repeated_in_another_file_keeps_both_rows_and_in_one_file_is_a_bad_row(tmp_path: Path):
+    header = "id,customer,amount,currency,date\n"
+    first, second = tmp_path / "a.csv", tmp_path / "b.csv"
+    first.write_text(header + "CN-1,C-1,9999.99,USD,2026-10-05\n")
+    second.write_text(header + "CN-1,C-1,80.00,USD,2026-10-05\n")
+    plain = {"columns": {"id": "id", "customer": "customer", "amount": "amount", "currency": "currency",
+                         "date": "date"}}
+
+    batch = generic.read([first, second], plain)
+
+    assert [(r[0], r[2], r[6]) for r in rows(batch)] == [("a.csv", "CN-1", 999999), ("b.csv", "CN-1", 8000)]
+    both = tmp_path / "both.csv"
+    both.write_text(header + "CN-1,C-1,9999.99,USD,2026-10-05\nCN-1,C-1,80.00,USD,2026-10-05\n")
+    with pytest.raises(BillingImportError) as caught:
+        generic.read(both, plain)
+    assert bad_rows(caught.value) == [("both.csv", 3, "CN-1 appears again (first on line 2): a file lists each "
+                                                      "credit once")]
+
+
+def test_an_importer_records_the_files_it_read(tmp_path: Path):
+    path = tmp_path / "empty.csv"
+    path.write_text("")
+    batch = generic.read(path, mapping())
+    assert len(batch) == 0 and batch.files == [str(path)]
+    assert BillingBatch.concat([batch, stripe.read(STRIPE / "refunds.json")]).files == [str(path),
+                                                                                         str(STRIPE / "refunds.json")]
 
 
 def test_an_empty_file_imports_nothing(tmp_path: Path):

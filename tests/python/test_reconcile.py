@@ -340,16 +340,45 @@ def test_same_content_duplicate_and_duplicate_ids() -> None:
     billing = batch([billing_row("cn_1", "C-1", "USD", 5000, day(0), reference="REQ-1"),
                      billing_row("cn_9", "C-1", "USD", 5000, day(2)),           # the same credit again, no reference
                      billing_row("cn_2", "C-2", "USD", 7000, day(0), reference="REQ-2"),
-                     billing_row("cn_2", "C-2", "USD", 7000, day(0), reference="REQ-2")])  # exported twice
+                     billing_row("cn_2", "C-2", "USD", 7000, day(0), reference="REQ-2")])  # exported twice, whole
     r = match(ledger, billing)
     b = r.billing
     assert b[["outcome", "matched_by", "counterpart"]].values.tolist() == [
         ["matched", "reference", "REQ-1"], ["duplicate", "same_content", "cn_1"],
-        ["matched", "reference", "REQ-2"], ["duplicate", "duplicate_id", "cn_2"]]
-    assert b.iloc[3]["reason"] == "the same 70.00 USD as cn_2 (the same billing id twice)"
+        ["matched", "reference", "REQ-2"], ["identical_duplicate", "duplicate_id", "cn_2"]]
+    assert b.iloc[3]["reason"] == ("cn_2 again, the same 70.00 USD and everything else: counted once; "
+                                   "billing may have issued it twice")
     assert b.iloc[1]["reason"] == "the same 50.00 USD as cn_1"
-    assert sorted(r.corrections["billing_id"]) == ["cn_2", "cn_9"]
-    assert set(r.corrections["action"]) == {"void_duplicate"}
+    assert not r.ok and r.summary()["exceptions"] == 2
+    assert r.identical_duplicates["line"].tolist() == [4]
+    assert sorted(zip(r.corrections["action"], r.corrections["billing_id"])) == [
+        ("check_repeated_id", "cn_2"), ("void_duplicate", "cn_9")]
+
+
+def test_one_billing_id_with_two_amounts_is_a_conflict_in_every_frame_and_proposes_no_new_credit() -> None:
+    # Credit note cn_1 is in the export twice: 9,999.99 and 80.00. Neither counts; REQ-1, which both name,
+    # can't be called settled or missing. REQ-2 and cn_2 are untouched.
+    ledger = ledger_frame([ledger_row("REQ-1", "C-1", "USD", 8000, day(0)), ledger_row("REQ-2", "C-2", "USD", 7000, day(0))])
+    billing = batch([billing_row("cn_1", "C-1", "USD", 999999, day(0), reference="REQ-1"),
+                     billing_row("cn_2", "C-2", "USD", 7000, day(0), reference="REQ-2"),
+                     billing_row("cn_1", "C-1", "USD", 8000, day(0), reference="REQ-1")])
+    r = match(ledger, billing)
+
+    assert r.billing[["outcome", "matched_by", "counterpart", "amount_minor"]].values.tolist() == [
+        ["conflicting_duplicate", "duplicate_id", "cn_1", 999999], ["matched", "reference", "REQ-2", 7000],
+        ["conflicting_duplicate", "duplicate_id", "cn_1", 8000]]
+    assert r.ledger[["outcome", "matched_by", "counterpart"]].values.tolist() == [
+        ["conflicting_duplicate", "duplicate_id", "cn_1"], ["matched", "reference", "cn_2"]]
+    assert r.billing.iloc[0]["reason"] == ("cn_1 is in billing more than once with different content (here 9999.99 "
+                                           "USD on 2026-10-05, ok): none of them is matched")
+    assert r.ledger.iloc[0]["reason"] == ("billing holds cn_1 more than once with different content: whether it "
+                                          "settles this request can't be told")
+    assert not r.ok and r.summary()["exceptions"] == 3
+    assert sorted(r.conflicting_duplicates["amount_minor"]) == [8000, 8000, 999999]
+    assert (r.exceptions["outcome"] == "conflicting_duplicate").sum() == 3
+    # One correction per billing row, both amounts in view; nothing asks to credit REQ-1 again.
+    assert sorted(zip(r.corrections["action"], r.corrections["billing_id"], r.corrections["amount_minor"])) == [
+        ("resolve_conflicting_id", "cn_1", 8000), ("resolve_conflicting_id", "cn_1", 999999)]
 
 
 def test_unmatched_void_or_failed_is_not_applicable_and_proposes_nothing() -> None:
@@ -372,12 +401,19 @@ def test_pending_is_a_status_problem_with_no_correction_yet() -> None:
     assert len(r.corrections) == 0
 
 
-def test_no_billing_at_all() -> None:
+def test_no_billing_at_all_is_refused_unless_the_period_had_no_credits() -> None:
     ledger = ledger_frame([ledger_row("REQ-1", "C-1", "USD", 5000, day(0)), ledger_row("REQ-2", "C-2", "JPY", 300, day(0))])
-    r = match(ledger, BillingBatch.from_rows([]))
+    with pytest.raises(amends.InvalidArgument, match="the billing side has no items.*allow"):
+        match(ledger, BillingBatch.from_rows([]))
+    r = match(ledger, BillingBatch.from_rows([]), allow_empty=True)
     assert r.ledger["outcome"].tolist() == ["missing_in_billing", "missing_in_billing"]
     assert r.corrections["action"].tolist() == ["apply_in_billing", "apply_in_billing"]
     assert "(300 JPY)" in r.ledger.iloc[1]["reason"]
+
+
+def test_no_ledger_items_is_fine() -> None:
+    r = match(ledger_frame([]), batch([billing_row("cn_1", "C-1", "USD", 5000, day(0))]))
+    assert r.billing["outcome"].tolist() == ["missing_in_ledger"]
 
 
 def test_missing_ledger_columns_are_refused() -> None:

@@ -71,7 +71,7 @@ def test_a_run_finds_the_discrepancies_and_reconciles_what_matched(applied: tupl
         credit(3, "C2", 5300, ids[2]),                       # 53.00 against 52.00: mismatch
         credit(4, "C3", 5300, ids[3], status="void"),        # voided in billing
         credit(5, "C9", 1234),                               # nobody authorised it
-        credit(6, "C0", 5000, ids[0], id="cn_1"),            # the same credit note exported twice
+        credit(6, "C0", 5000, ids[0], id="cn_1"),            # the same credit note exported twice, whole
     ])                                                       # and C4's 54.00 is missing in billing
     result = desk.reconcile(batch, "2026-10", actor="nightly")
 
@@ -80,11 +80,11 @@ def test_a_run_finds_the_discrepancies_and_reconciles_what_matched(applied: tupl
                         ids[4]: "missing_in_billing"}
     billing = dict(zip(result.billing["line"], result.billing["outcome"]))
     assert billing == {1: "matched", 2: "matched", 3: "amount_mismatch", 4: "status_problem", 5: "missing_in_ledger",
-                       6: "duplicate"}
+                       6: "identical_duplicate"}
     assert int(result.ledger.loc[result.ledger["id"] == ids[2], "difference_minor"].iloc[0]) == 100
     assert not result.ok and result.summary()["exceptions"] == 7
     assert sorted(result.corrections["action"]) == sorted(
-        ["apply_in_billing", "investigate_unauthorised", "reissue_or_reverse", "void_duplicate", "adjust"])
+        ["apply_in_billing", "investigate_unauthorised", "reissue_or_reverse", "check_repeated_id", "adjust"])
     again = reread(desk)
     states = {r.id: r.state for r in again.requests()}
     assert states == {ids[0]: "reconciled", ids[1]: "reconciled", ids[2]: "applied", ids[3]: "applied", ids[4]: "applied"}
@@ -113,6 +113,44 @@ def test_billing_outside_the_period_is_left_out(applied: tuple[amends.Desk, list
                                     {**credit(2, "C8", 999), "date": dt.date(2026, 11, 1)}])
     result = desk.reconcile(batch, "2026-10")
     assert len(result.billing) == 1 and "C8" not in set(result.billing["customer"])
+
+
+def test_a_conflicting_billing_id_is_recorded_with_both_rows(applied: tuple[amends.Desk, list[str]]) -> None:
+    desk, ids = applied
+    batch = BillingBatch.from_rows([credit(1, "C0", 999999, ids[0], id="cn_1"), credit(2, "C0", 5000, ids[0], id="cn_1")]
+                                   + [credit(k + 1, f"C{k}", 5000 + 100 * k, ids[k]) for k in range(2, 5)])
+    result = desk.reconcile(batch, "2026-10")
+    assert dict(zip(result.ledger["id"], result.ledger["outcome"])) == {
+        ids[0]: "conflicting_duplicate", ids[1]: "missing_in_billing", ids[2]: "matched", ids[3]: "matched",
+        ids[4]: "matched"}
+    assert result.summary()["exceptions"] == 4
+    [run] = reread(desk).reconciliation_runs()
+    assert run["exceptions"] == 4
+    if isinstance(desk.book, amends.Book):
+        with psycopg.connect(desk.book.dsn) as conn:
+            items = conn.execute("SELECT side, item_id, amount_minor FROM amends.reconciliation_items i JOIN amends.books b"
+                                 " USING (book_id) WHERE b.name = %s AND outcome = 'conflicting_duplicate'"
+                                 " ORDER BY side, position", (desk.book.name,)).fetchall()
+        assert items == [("billing", "cn_1", 999999), ("billing", "cn_1", 5000), ("ledger", ids[0], 5000)]
+        with psycopg.connect(desk.book.dsn) as conn:
+            actions = conn.execute("SELECT action, amount_minor FROM amends.reconciliation_corrections c"
+                                   " JOIN amends.books b USING (book_id) WHERE b.name = %s AND billing_id = 'cn_1'"
+                                   " ORDER BY correction_id", (desk.book.name,)).fetchall()
+        assert sorted(actions) == [("resolve_conflicting_id", 5000), ("resolve_conflicting_id", 999999)]
+
+
+def test_an_empty_billing_batch_is_refused_unless_allowed(applied: tuple[amends.Desk, list[str]]) -> None:
+    desk, ids = applied
+    with pytest.raises(amends.InvalidArgument, match="the billing side has no items"):
+        desk.reconcile(BillingBatch.from_rows([]), "2026-10")
+    # Rows, but none in the period: as empty, and the message says so.
+    november = BillingBatch.from_rows([{**credit(1, "C0", 5000, ids[0]), "date": dt.date(2026, 11, 1)}])
+    with pytest.raises(amends.InvalidArgument, match=r"the billing export export\.json within 2026-10-01 to 2026-10-31 \(its 1 item is "
+                                                      r"dated outside\) has no items"):
+        desk.reconcile(november, "2026-10")
+    assert reread(desk).reconciliation_runs() == []
+    result = desk.reconcile(BillingBatch.from_rows([]), "2026-10", allow_empty=True)
+    assert set(result.ledger["outcome"]) == {"missing_in_billing"} and result.run_id == 1
 
 
 # ------------------------------------------------------------------ the database's checks

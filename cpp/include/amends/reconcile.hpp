@@ -8,8 +8,23 @@
 // names. Amounts are in the currency's minor unit; days since 1970-01-01.
 // Currency codes are 0..65535; each side has fewer than 2^32 - 1 items.
 //
+// An empty billing side is refused (invalid_argument) unless
+// Options::allow_empty_billing says the period really had no credits:
+// against nothing, every ledger item would be missing in billing, and an
+// export that came out empty (a failed download, a header and no rows) would
+// propose crediting every customer again. An empty ledger side is fine.
+//
 // Passes, each over what the earlier ones left:
-//   0. duplicate billing ids (the same object exported twice);
+//   0. billing ids that appear more than once. When every item of the id has
+//      the same content (reference, customer, currency, amount, day and
+//      status), the first counts and goes on to the passes, the repeats are
+//      identical duplicates. When any of them differs, none counts: every
+//      item of the id is a conflicting duplicate (which of them billing holds
+//      can't be told), and so, at the end, is a ledger item they would
+//      settle that nothing else settled: one a conflicting item names by
+//      reference (same currency; same customer when asked), else one of the
+//      customer and currency of a conflicting item in the date window (the
+//      first such item in billing order is its counterpart);
 //   1. by reference: billing items that name a ledger item; one or several
 //      (a credit split over two credit notes, two refunds for one request)
 //      whose sum is the ledger amount match; voided or failed ones are status
@@ -44,11 +59,13 @@ namespace amends::reconcile {
 enum class Outcome : std::uint8_t {
   matched,
   amount_mismatch,
-  missing_in_billing,  // ledger side: authorised, never applied in billing
-  missing_in_ledger,   // billing side: credited without an authorised request
-  duplicate,
-  status_problem,      // voided credit note, failed refund, still pending
-  not_applicable,      // voided or failed in billing and not in the ledger: nothing was given
+  missing_in_billing,     // ledger side: authorised, never applied in billing
+  missing_in_ledger,      // billing side: credited without an authorised request
+  duplicate,              // billing side: the same credit again under another id
+  identical_duplicate,    // billing side: an id seen again with the same content; the first counts
+  conflicting_duplicate,  // an id seen more than once with different content; none counts (both sides)
+  status_problem,         // voided credit note, failed refund, still pending
+  not_applicable,         // voided or failed in billing and not in the ledger: nothing was given
 };
 std::string_view to_string(Outcome outcome);
 
@@ -80,6 +97,12 @@ struct Options {
   // Threads to match on: 0 is what the machine has (at most 8; one for
   // small inputs). The result is the same for any number.
   unsigned threads = 0;
+  // The period really had no credits: an empty billing side is matched
+  // (every ledger item missing in billing) instead of refused.
+  bool allow_empty_billing = false;
+  // What the billing side is, for the refusal of an empty one ("the billing
+  // export credit_notes.json"); it outlives the call.
+  std::string_view billing_name = "the billing side";
 };
 
 // Storage for columns of a million items and more: large blocks are
@@ -124,7 +147,10 @@ using Values = std::vector<T, UninitializedAllocator<T>>;
 struct Side {
   Values<Outcome> outcome;
   Values<Pass> pass;
-  Values<std::int64_t> counterpart;  // index on the other side (or this side, for a duplicate), -1 none
+  // Index on the other side, -1 none; on this side for a billing item's
+  // duplicate, identical_duplicate or conflicting_duplicate (the first item of
+  // its id; the first's counterpart is its first repeat).
+  Values<std::int64_t> counterpart;
   Values<std::int64_t> difference;   // billing minus ledger, minor units (mismatches, tolerance matches)
 };
 
@@ -133,8 +159,9 @@ struct Result {
   std::size_t count(const Side& side, Outcome outcome) const;
 };
 
-// Throws invalid_argument when the columns of a side differ in length or a
-// code is negative where it may not be.
+// Throws invalid_argument when the columns of a side differ in length, a
+// code is negative where it may not be, or the billing side is empty and
+// not allowed to be.
 Result match(const Items& ledger, const Items& billing, const Options& options = {});
 
 }  // namespace amends::reconcile

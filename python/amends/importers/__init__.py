@@ -16,11 +16,15 @@ skip_bad_rows=False). Rules they share:
   missing). A file with bad rows imports nothing: BillingImportError lists
   every bad row of every file, unless skip_bad_rows=True, which imports the
   rest and keeps the bad rows in the batch's `skipped`;
-- an object read twice (overlapping exports, a list page and a webhook, a
-  refund and its later failure) is one row: the furthest state of its life
-  wins (pending < ok < void/failed; ties: the last read), dated with the
-  earliest date seen. A CSV that lists the same id twice in one file is a
-  line-level export: its repeats are bad rows;
+- an object read at several points of its life (a refund and its later
+  failure, a pending snapshot and a webhook) -- the same customer, currency,
+  amount and reference, in different states -- is one row: the furthest
+  state wins (pending < ok < void/failed; ties: the last read), dated with
+  the earliest date seen. Any other repeat of an id (the same object on two
+  pages or in overlapping exports, one id with two amounts) keeps every row:
+  reconciliation reports it as an identical or a conflicting duplicate, so
+  no amount disappears unseen. A CSV that lists the same id twice in one
+  file is a line-level export: its repeats are bad rows;
 - what isn't a credit given to a customer (charges, invoices, payouts, the
   use of a credit) is passed over silently.
 """

@@ -120,26 +120,44 @@ class Collector:
             raise BillingImportError(bad)
         merged = merge(self.items)
         merged.sort(key=lambda i: (self.order.get(i.file, len(self.order)), i.line))
-        return BillingBatch.from_rows((dataclasses.asdict(i) for i in merged), skipped=bad)
+        return BillingBatch.from_rows((dataclasses.asdict(i) for i in merged), skipped=bad, files=list(self.order))
 
 
 def merge(items: list[Item]) -> list[Item]:
-    """One item per (object, id): the furthest state of its life wins (ties: the last read), dated the earliest date.
+    """One item per (object, id) read at several points of its life; every other repeat of an id kept as read.
 
-    The earliest date is the credit's own (a refund's creation), not the date a
-    later snapshot or a refund_failure row was written.
+    Reads are one credit's life when they agree on customer, currency, amount
+    and reference and are not all in one state (a refund pending, then
+    succeeded, then failed): the furthest state wins (ties: the last read),
+    dated the earliest date -- the credit's own (a refund's creation), not the
+    date a later snapshot or a refund_failure row was written. Reads that
+    differ otherwise, or are all the same, stay rows of their own:
+    reconciliation reports them (a conflicting or an identical duplicate),
+    so that no amount disappears unseen.
     """
     groups: dict[tuple[str, str], list[Item]] = {}
     for item in items:
         groups.setdefault((item.object, item.id), []).append(item)
     out = []
     for group in groups.values():
+        if not _one_life(group):
+            out.extend(group)
+            continue
         winner = group[0]
         for item in group[1:]:
             if _STATUS_RANK[item.status] >= _STATUS_RANK[winner.status]:
                 winner = item
         out.append(dataclasses.replace(winner, date=min(i.date for i in group)))
     return out
+
+
+def _one_life(group: list[Item]) -> bool:
+    """Reads of one credit in different states of its life: the same customer, currency, amount and reference."""
+    if len({i.status for i in group}) < 2:
+        return False
+    first = group[0]
+    return all((i.customer, i.currency, i.amount_minor, i.reference) ==
+               (first.customer, first.currency, first.amount_minor, first.reference) for i in group)
 
 
 # ---------------------------------------------------------------- currencies and amounts
