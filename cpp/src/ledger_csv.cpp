@@ -25,6 +25,7 @@ namespace {
   } catch (const invalid_entry& e) { throw invalid_entry(context + e.what());
   } catch (const parse_error& e) { throw parse_error(context + e.what());
   } catch (const overflow_error& e) { throw overflow_error(context + e.what());
+  } catch (const invalid_text& e) { throw invalid_text(context + e.what());
   } catch (const invalid_argument& e) { throw invalid_argument(context + e.what());
   } catch (const unknown_currency& e) { throw unknown_currency(context + e.what());
   } catch (const currency_mismatch& e) { throw currency_mismatch(context + e.what());
@@ -94,6 +95,7 @@ struct ParsedRow {
   std::exception_ptr currency_error;
   Decimal amount;
   std::exception_ptr amount_error;
+  std::exception_ptr text_error;  // a cell with a NUL byte, which no text can carry
 };
 
 struct RowBlock {
@@ -172,6 +174,14 @@ void read_blocks(detail::CsvReader& reader, const std::array<std::size_t, column
         if (fields.size() != width) {
           row.width_ok = false;
           continue;
+        }
+        for (std::size_t c = 0; c < column_count && !row.text_error; ++c) {
+          if (index[c] == absent || fields[index[c]].find('\0') == std::string_view::npos) continue;
+          try {
+            check_text(("column " + std::string(column_names[c])).c_str(), std::string(fields[index[c]]));
+          } catch (const error&) {
+            row.text_error = std::current_exception();
+          }
         }
         const std::string_view entry_id = fields[index[col_entry_id]];
         const std::string_view date_text = fields[index[col_date]];
@@ -304,6 +314,7 @@ Ledger::CsvLoadResult Ledger::load_rows(detail::CsvReader& reader, std::size_t s
         if (!row.width_ok)
           throw parse_error("the row has " + std::to_string(row.field_count) + " fields; the header has " +
                             std::to_string(width));
+        if (row.text_error) std::rethrow_exception(row.text_error);
         const std::string_view entry_id = block->view(row.entry_offset, row.entry_length);
         const std::string_view date_text = block->view(row.date_offset, row.date_length);
         if (!have_entry || entry_id != current_entry) {

@@ -168,6 +168,7 @@ enum class ResultCode : std::uint8_t {
   balance_limit_exceeded,
   idempotency_conflict,
   overflow,
+  invalid_text,            // text no back end can keep (a NUL byte)
 };
 std::string_view to_string(ResultCode code);
 // The result code a batch reports for a refused entry.
