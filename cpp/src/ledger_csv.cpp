@@ -55,6 +55,7 @@ constexpr std::size_t absent = static_cast<std::size_t>(-1);
 }  // namespace
 
 Ledger::CsvLoadResult Ledger::load_csv(const std::string& path, const CsvLoadOptions& options) {
+  check_text("CSV path", path);  // the file system would read a shorter name
   // The file is read in chunks, never whole: memory stays bounded by the book.
   std::error_code size_error;
   const std::uintmax_t size = std::filesystem::file_size(path, size_error);
@@ -240,6 +241,7 @@ void read_blocks(detail::CsvReader& reader, const std::array<std::size_t, column
 }  // namespace
 
 Ledger::CsvLoadResult Ledger::load_rows(detail::CsvReader& reader, std::size_t size_hint, const CsvLoadOptions& options) {
+  check_text("key prefix", options.key_prefix);
   std::vector<std::string_view> fields;
   if (!reader.next(fields)) throw parse_error("the CSV is empty; it needs a header row entry_id,date,account,amount,currency[,description]");
   std::array<std::size_t, column_count> index;

@@ -152,6 +152,21 @@ TEST(LedgerText, a_nul_in_a_csv_cell_refuses_the_file_naming_line_and_column) {
   }
 }
 
+TEST(LedgerText, a_nul_in_a_key_prefix_or_a_csv_path_is_refused_not_cut_short) {
+  Book b;
+  const std::string before = fingerprint(b.ledger);
+  Ledger::CsvLoadOptions options;
+  options.key_prefix = "jan" + nul_in_middle;
+  const std::string text = "entry_id,date,account,amount,currency\n"
+                           "e1,2026-01-05,Revenue:ContraRevenue:ServiceCredits,5.00,USD\n"
+                           "e1,2026-01-05,Liabilities:CustomerCredits:C1042,-5.00,USD\n";
+  EXPECT_CONTAINS(refusal<amends::invalid_text>([&] { b.ledger.load_csv_text(text, options); }),
+                  "key prefix has a NUL byte at position 5");
+  EXPECT_CONTAINS(refusal<amends::invalid_text>([&] { b.ledger.load_csv("/dev/null" + "\0.csv"s, {}); }),
+                  "CSV path has a NUL byte at position 9");
+  EXPECT_EQ(fingerprint(b.ledger), before);
+}
+
 TEST(LedgerText, other_control_characters_stay_legal) {
   Book b;
   const std::string control = "tab\there\nline\r\x01\x7f";
