@@ -27,6 +27,28 @@ std::string amount_text(const Decimal& amount, Currency currency) {
 
 std::string entry_label(std::uint64_t index) { return "entry #" + std::to_string(index + 1); }
 
+// check_text for a view: the copy is made only to word the refusal.
+void check_text_view(const char* field, std::string_view value) {
+  if (value.find('\0') != std::string_view::npos) check_text(field, std::string(value));
+}
+
+// Every piece of text an entry draft carries, before anything looks it up.
+void check_draft_text(const EntryDraft& draft) {
+  check_text("description", draft.description);
+  check_text("idempotency key", draft.idempotency_key);
+  for (const auto& [key, value] : draft.metadata) {
+    check_text("metadata key", key);
+    if (value.find('\0') != std::string::npos) check_text(("metadata value for " + key).c_str(), value);
+  }
+}
+
+void check_dimensions_text(const Dimensions& dimensions) {
+  for (const auto& [key, value] : dimensions) {
+    check_text("dimension key", key);
+    if (value.find('\0') != std::string::npos) check_text(("value of dimension " + key).c_str(), value);
+  }
+}
+
 }  // namespace
 
 std::string_view to_string(AccountType type) { return account_type_names[static_cast<std::size_t>(type)]; }
@@ -87,6 +109,7 @@ std::optional<AccountType> account_type_from_name(std::string_view name) {
 }
 
 void validate_account_name(std::string_view name) {
+  check_text_view("account name", name);
   auto refuse = [&](const std::string& why) {
     throw invalid_argument("account name \"" + std::string(name) + "\" " + why);
   };
@@ -135,6 +158,7 @@ std::string_view to_string(ResultCode code) {
     case ResultCode::balance_limit_exceeded: return "balance_limit_exceeded";
     case ResultCode::idempotency_conflict: return "idempotency_conflict";
     case ResultCode::overflow: return "overflow";
+    case ResultCode::invalid_text: return "invalid_text";
   }
   AMENDS_ASSERT(false);
 }
@@ -143,7 +167,9 @@ std::string_view to_string(ResultCode code) {
 static_assert(sizeof(Ledger::EntryRecord) == 32, "an entry record is 32 bytes");
 static_assert(sizeof(Ledger::PostingRecord) == 16, "a posting record is 16 bytes");
 
-Ledger::Ledger(LedgerConfig config) : config_(std::move(config)), fiscal_calendar_(config_.fiscal_year_start_month) {}
+Ledger::Ledger(LedgerConfig config) : config_(std::move(config)), fiscal_calendar_(config_.fiscal_year_start_month) {
+  check_text("book name", config_.name);
+}
 
 // ---------------------------------------------------------------- accounts
 
@@ -161,6 +187,7 @@ void check_limit_spec(std::string_view name, Currency currency, const BalanceLim
 
 AccountId Ledger::create_account(std::string_view name, AccountType type, Currency currency, AccountOptions options) {
   validate_account_name(name);
+  check_dimensions_text(options.dimensions);
   const std::uint32_t first = account_index_.find(name);
   std::uint32_t last_sibling = detail::NameIndex::npos;
   for (std::uint32_t sibling = first; sibling != detail::NameIndex::npos; sibling = accounts_[sibling].next_currency) {
@@ -209,6 +236,7 @@ std::vector<AccountId> Ledger::accounts_named(std::string_view name) const {
 
 AccountId Ledger::account_id(std::string_view name) const {
   std::optional<AccountId> found = find_account(name);
+  if (!found) check_text_view("account name", name);  // a name no account can have
   if (!found)
     throw unknown_account("no account named " + std::string(name) + "; create it first (or load with open_missing_accounts)");
   const Account& acct = accounts_[found->value];
@@ -224,6 +252,7 @@ AccountId Ledger::account_id(std::string_view name) const {
 AccountId Ledger::account_id(std::string_view name, Currency currency) const {
   if (std::optional<AccountId> found = find_account(name, currency)) return *found;
   std::vector<AccountId> named = accounts_named(name);
+  if (named.empty()) check_text_view("account name", name);  // a name no account can have
   if (named.empty())
     throw unknown_account("no account named " + std::string(name) + "; create it first (or load with open_missing_accounts)");
   throw currency_mismatch("account " + std::string(name) + " holds " + std::string(accounts_[named.front().value].currency.code()) +
@@ -477,6 +506,7 @@ void Ledger::reserve_capacity(std::size_t entries, std::size_t postings, std::si
 PostResult Ledger::append_entry(const EntryDraft& draft, EntryStatus status, std::optional<Date> expires_on,
                                 std::uint32_t links_reverses, std::uint32_t links_completes,
                                 std::optional<std::uint64_t> key_hash_hint) {
+  check_draft_text(draft);
   std::uint64_t key_hash = 0;
   if (!draft.idempotency_key.empty()) {
     if (draft.idempotency_key.size() > 256)
@@ -576,6 +606,7 @@ void require_pending(std::uint64_t index, EntryStatus status) {
 
 EntryId Ledger::post_pending(EntryId pending, Date date, std::span<const Decimal> amounts, std::string_view description,
                              bool allow_locked_period) {
+  check_text_view("description", description);
   const EntryRecord& rec = record(pending);
   const auto index = static_cast<std::uint32_t>(pending.value - 1);
   require_pending(index, rec.status);
@@ -629,6 +660,7 @@ EntryId Ledger::post_pending(EntryId pending, Date date, std::span<const Decimal
 }
 
 void Ledger::void_pending(EntryId pending, Date date, std::string_view reason) {
+  check_text_view("void reason", reason);
   const EntryRecord& rec = record(pending);
   const auto index = static_cast<std::uint32_t>(pending.value - 1);
   require_pending(index, rec.status);
@@ -690,6 +722,7 @@ std::vector<EntryId> Ledger::expire_pending(Date as_of) {
 }
 
 EntryId Ledger::reverse(EntryId entry_id, Date date, std::string_view reason, bool allow_locked_period) {
+  check_text_view("reversal reason", reason);
   const EntryRecord& rec = record(entry_id);
   const auto index = static_cast<std::uint32_t>(entry_id.value - 1);
   const EntryExtra& extra = extra_of(rec);
@@ -763,6 +796,7 @@ void Ledger::rollback_to(const Savepoint& to) {
 }
 
 ResultCode result_code_of(const error& failure) {
+  if (dynamic_cast<const invalid_text*>(&failure)) return ResultCode::invalid_text;
   if (dynamic_cast<const unbalanced_entry*>(&failure)) return ResultCode::unbalanced;
   if (dynamic_cast<const invalid_entry*>(&failure)) return ResultCode::invalid_entry;
   if (dynamic_cast<const unknown_account*>(&failure)) return ResultCode::unknown_account;

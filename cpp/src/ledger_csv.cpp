@@ -25,6 +25,7 @@ namespace {
   } catch (const invalid_entry& e) { throw invalid_entry(context + e.what());
   } catch (const parse_error& e) { throw parse_error(context + e.what());
   } catch (const overflow_error& e) { throw overflow_error(context + e.what());
+  } catch (const invalid_text& e) { throw invalid_text(context + e.what());
   } catch (const invalid_argument& e) { throw invalid_argument(context + e.what());
   } catch (const unknown_currency& e) { throw unknown_currency(context + e.what());
   } catch (const currency_mismatch& e) { throw currency_mismatch(context + e.what());
@@ -54,6 +55,7 @@ constexpr std::size_t absent = static_cast<std::size_t>(-1);
 }  // namespace
 
 Ledger::CsvLoadResult Ledger::load_csv(const std::string& path, const CsvLoadOptions& options) {
+  check_text("CSV path", path);  // the file system would read a shorter name
   // The file is read in chunks, never whole: memory stays bounded by the book.
   std::error_code size_error;
   const std::uintmax_t size = std::filesystem::file_size(path, size_error);
@@ -94,6 +96,7 @@ struct ParsedRow {
   std::exception_ptr currency_error;
   Decimal amount;
   std::exception_ptr amount_error;
+  std::exception_ptr text_error;  // a cell with a NUL byte, which no text can carry
 };
 
 struct RowBlock {
@@ -173,6 +176,14 @@ void read_blocks(detail::CsvReader& reader, const std::array<std::size_t, column
           row.width_ok = false;
           continue;
         }
+        for (std::size_t c = 0; c < column_count && !row.text_error; ++c) {
+          if (index[c] == absent || fields[index[c]].find('\0') == std::string_view::npos) continue;
+          try {
+            check_text(("column " + std::string(column_names[c])).c_str(), std::string(fields[index[c]]));
+          } catch (const error&) {
+            row.text_error = std::current_exception();
+          }
+        }
         const std::string_view entry_id = fields[index[col_entry_id]];
         const std::string_view date_text = fields[index[col_date]];
         const std::string_view account = fields[index[col_account]];
@@ -230,6 +241,7 @@ void read_blocks(detail::CsvReader& reader, const std::array<std::size_t, column
 }  // namespace
 
 Ledger::CsvLoadResult Ledger::load_rows(detail::CsvReader& reader, std::size_t size_hint, const CsvLoadOptions& options) {
+  check_text("key prefix", options.key_prefix);
   std::vector<std::string_view> fields;
   if (!reader.next(fields)) throw parse_error("the CSV is empty; it needs a header row entry_id,date,account,amount,currency[,description]");
   std::array<std::size_t, column_count> index;
@@ -304,6 +316,7 @@ Ledger::CsvLoadResult Ledger::load_rows(detail::CsvReader& reader, std::size_t s
         if (!row.width_ok)
           throw parse_error("the row has " + std::to_string(row.field_count) + " fields; the header has " +
                             std::to_string(width));
+        if (row.text_error) std::rethrow_exception(row.text_error);
         const std::string_view entry_id = block->view(row.entry_offset, row.entry_length);
         const std::string_view date_text = block->view(row.date_offset, row.date_length);
         if (!have_entry || entry_id != current_entry) {

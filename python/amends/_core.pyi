@@ -50,6 +50,9 @@ class AmountOverflow(AmendsError, ArithmeticError):
 class InvalidArgument(AmendsError, ValueError):
     """A value the operation does not accept."""
 
+class InvalidText(InvalidArgument):
+    """Text no back end can keep (a NUL byte), naming the field; nothing changed."""
+
 class UnknownCurrency(AmendsError, ValueError):
     """Not an ISO 4217 currency code."""
 

@@ -12,6 +12,7 @@ struct Classes {
   PyObject* parse_error = nullptr;
   PyObject* overflow = nullptr;
   PyObject* invalid_argument = nullptr;
+  PyObject* invalid_text = nullptr;
   PyObject* unknown_currency = nullptr;
   PyObject* currency_mismatch = nullptr;
   PyObject* amount_too_precise = nullptr;
@@ -56,6 +57,8 @@ void register_errors(py::module_& m) {
   c.parse_error = make(m, "ParseError", {c.amends_error, PyExc_ValueError}, "Text that does not parse (amount, date, CSV).");
   c.overflow = make(m, "AmountOverflow", {c.amends_error, PyExc_ArithmeticError}, "Arithmetic beyond the exact range.");
   c.invalid_argument = make(m, "InvalidArgument", {c.amends_error, PyExc_ValueError}, "A value the operation does not accept.");
+  c.invalid_text = make(m, "InvalidText", {c.invalid_argument},
+                        "Text no back end can keep (a NUL byte), naming the field; nothing changed.");
   c.unknown_currency = make(m, "UnknownCurrency", {c.amends_error, PyExc_ValueError}, "Not an ISO 4217 currency code.");
   c.currency_mismatch = make(m, "CurrencyMismatch", {c.amends_error, PyExc_ValueError}, "Amounts in different currencies.");
   c.amount_too_precise = make(m, "AmountTooPrecise", {c.amends_error, PyExc_ValueError},
@@ -91,6 +94,7 @@ void register_errors(py::module_& m) {
     } catch (const parse_error& e) { PyErr_SetString(classes.parse_error, e.what());
     } catch (const overflow_error& e) { PyErr_SetString(classes.overflow, e.what());
     } catch (const invalid_name& e) { PyErr_SetString(classes.invalid_name, e.what());
+    } catch (const invalid_text& e) { PyErr_SetString(classes.invalid_text, e.what());
     } catch (const invalid_argument& e) { PyErr_SetString(classes.invalid_argument, e.what());
     } catch (const unknown_currency& e) { PyErr_SetString(classes.unknown_currency, e.what());
     } catch (const currency_mismatch& e) { PyErr_SetString(classes.currency_mismatch, e.what());
@@ -127,6 +131,7 @@ py::handle exception_for(ResultCode code) {
     case ResultCode::balance_limit_exceeded: return classes.balance_limit_exceeded;
     case ResultCode::idempotency_conflict: return classes.idempotency_conflict;
     case ResultCode::overflow: return classes.overflow;
+    case ResultCode::invalid_text: return classes.invalid_text;
     case ResultCode::ok:
     case ResultCode::exists:
     case ResultCode::linked_entry_failed:

@@ -109,7 +109,7 @@ py::dict batch_dict(const BatchResult& result) {
 }
 
 [[noreturn]] void raise_failure(const BatchFailure& failure, const std::string& label) {
-  PyErr_SetString(exception_for(failure.code).ptr(), (label + failure.message).c_str());
+  PyErr_SetObject(exception_for(failure.code).ptr(), py::str(label + failure.message).ptr());
   throw py::error_already_set();
 }
 
@@ -161,6 +161,17 @@ py::dict post_columns(Ledger& ledger, py::array_t<std::int64_t, py::array::c_sty
 
   std::vector<Currency> currencies;
   for (const std::string& code : currency_names) currencies.push_back(Currency::of(code));
+  // A cell with a NUL byte, which no text can carry, refuses the batch as a
+  // whole (as a bad row does): the distinct keys and names are looked at once.
+  auto with_nul = [](const std::vector<std::string>& values) {
+    std::vector<bool> out(values.size());
+    for (std::size_t i = 0; i < values.size(); ++i) out[i] = values[i].find('\0') != std::string::npos;
+    return out;
+  };
+  const std::vector<bool> key_has_nul = with_nul(keys), account_has_nul = with_nul(account_names);
+  auto refuse_cell = [](std::size_t row, const char* column, const std::string& value) {
+    check_text(("row " + std::to_string(row) + ": column " + column).c_str(), value);
+  };
 
   const Ledger::Savepoint start = ledger.savepoint();
   BatchResult result;
@@ -238,12 +249,14 @@ py::dict post_columns(Ledger& ledger, py::array_t<std::int64_t, py::array::c_sty
         const std::int64_t key = key_data[r];
         if (key < 0 || static_cast<std::size_t>(key) >= keys.size())
           throw invalid_argument("row " + std::to_string(r) + ": the entry key is missing");
+        if (key_has_nul[static_cast<std::size_t>(key)]) refuse_cell(r, "entry_id", keys[static_cast<std::size_t>(key)]);
         draft.idempotency_key = keys[static_cast<std::size_t>(key)];
         if (day_data[r] < std::numeric_limits<std::int32_t>::min() || day_data[r] > std::numeric_limits<std::int32_t>::max())
           throw invalid_argument("row " + std::to_string(r) + ": the date is missing or out of range");
         draft.date = Date::from_days(static_cast<std::int32_t>(day_data[r]));
         if (description_objects && PyUnicode_Check(description_objects[r]))
           draft.description = to_utf8(py::handle(description_objects[r]), "description");
+        refuse_cell(r, "description", draft.description);
       } else if (day_data[r] != day_data[entry_start]) {
         throw invalid_argument("row " + std::to_string(r) + ": entry " + draft.idempotency_key +
                                " has rows with different dates; rows of one entry share its date");
@@ -264,6 +277,8 @@ py::dict post_columns(Ledger& ledger, py::array_t<std::int64_t, py::array::c_sty
       const std::int64_t account_code = account_data[r];
       if (account_code < 0 || static_cast<std::size_t>(account_code) >= account_names.size())
         throw invalid_argument("row " + std::to_string(r) + ": the account is missing");
+      if (account_has_nul[static_cast<std::size_t>(account_code)])
+        refuse_cell(r, "account", account_names[static_cast<std::size_t>(account_code)]);
       draft.postings.push_back(PostingDraft{
           resolve_pair(static_cast<std::size_t>(account_code), static_cast<std::size_t>(currency_code)), amount, currency});
     }
@@ -643,6 +658,7 @@ void register_ledger(py::module_& m) {
       })
       .def("_journal", [](const Ledger& l) { return l.to_journal(); })
       .def("_write_journal", [](const Ledger& l, const std::string& path) {
+        check_text("journal path", path);  // the file system would write a shorter name
         std::ofstream out(path, std::ios::binary | std::ios::trunc);
         if (!out) throw io_error("can't write " + path);
         l.write_journal(out);

@@ -1456,8 +1456,15 @@ TEST_F(DeskTest, GoodwillOverTheTrailingCapIsAnException) {
   }
   const std::string id = submit(goodwill("40.00", "starter"), ts("2026-11-05", 13));
   EXPECT_EQ(codes(desk.get(id), Severity::exception), std::vector<std::string>{"above_trailing_cap"});
-  // Not auto-approved despite the small amount: "small goodwill" is skipped, "goodwill" starts at 50.01.
-  EXPECT_EQ(desk.get(id).route.outcome, amends::policy::Outcome::blocked);
+  // Not auto-approved despite the small amount: no people rule covers 40.00 ("goodwill" starts at 50.01),
+  // so "small goodwill" routes it to the exception role alone (finance), not to a dead end.
+  EXPECT_EQ(desk.get(id).route.outcome, amends::policy::Outcome::needs_approval);
+  EXPECT_EQ(desk.get(id).route.rule, "small goodwill");
+  ASSERT_EQ(desk.get(id).chain->steps().size(), 1u);
+  EXPECT_EQ(desk.get(id).chain->steps()[0].step.roles, std::vector<std::string>{"finance"});
+  EXPECT_THROW(desk.approve(id, "lena", ts("2026-11-05", 13, 30)), approval_error);
+  desk.approve(id, "fatima", ts("2026-11-05", 13, 30));
+  EXPECT_EQ(state(id), State::approved);
   // For another customer, 40.00 is auto-approved.
   RequestContent other = goodwill("40.00", "starter");
   other.customer.id = "C-101";

@@ -101,7 +101,7 @@ def test_service_credit_computed_from_sla_and_posted_to_its_open_period(desk: am
 def test_closed_service_period_is_an_out_of_period_adjustment(desk: amends.Desk) -> None:
     desk.book.close_period("2026-10")
     r = desk.submit(kind="service_credit", customer="C-3", tier="enterprise", requester="ana", team="support",
-                    period_fee="1000.00", availability="0.9995", service_period="2026-10")
+                    period_fee="1000.00", availability="0.9995", service_period="2026-10", evidence=["INC-3"])
     # 99.95% is below 99.99%: 10% of 1,000.00 = 100.00, auto-approved (contractual, up to 500.00).
     assert (r.state, r.amount) == ("approved", D("100.00"))
     r = desk.apply(r.id, "billing-bot")

@@ -19,11 +19,12 @@ EXCEPTIONS = [
 def test_amends_exports_its_whole_exception_tree():
     names = {cls.__name__ for cls in EXCEPTIONS}
 
-    assert len(EXCEPTIONS) == 32
+    assert len(EXCEPTIONS) == 33
     assert {"AmendsError", "UnbalancedEntry", "PeriodClosed", "IdempotencyConflict", "AmendsIOError", "StoreError",
             "SchemaError", "BudgetExceeded", "NotFound", "RequestStateError", "CloseRefused", "BillingImportError",
             "InvalidName"} <= names
     assert issubclass(amends.SchemaError, amends.StoreError)
+    assert issubclass(amends.InvalidText, amends.InvalidArgument)
     assert issubclass(amends.BudgetExceeded, amends.BalanceLimitExceeded)
     assert issubclass(amends.NotFound, LookupError)
 
@@ -41,6 +42,7 @@ def test_every_exception_class_is_an_amends_error(cls):
     [
         (amends.ParseError, ValueError),
         (amends.InvalidArgument, ValueError),
+        (amends.InvalidText, amends.InvalidArgument),
         (amends.UnknownCurrency, ValueError),
         (amends.CurrencyMismatch, ValueError),
         (amends.AmountTooPrecise, ValueError),
@@ -108,6 +110,8 @@ def _refusals(book):
                      ["nearest", "half_even"]),
         "missing file": (lambda: book.load_csv("/nonexistent/postings.csv"), amends.AmendsIOError,
                          ["/nonexistent/postings.csv"]),
+        "nul byte": (lambda: book.post(JAN, ok, description="credit\x00"), amends.InvalidText,
+                     ["description", "NUL byte at position 6", "remove it"]),
     }
 
 
@@ -115,7 +119,7 @@ def _refusals(book):
     "case",
     ["unbalanced", "too precise", "unknown account", "closed account", "currency", "closed period", "locked period",
      "limit", "conflict", "reversed", "no entry", "float", "datetime", "date text", "amount text", "currency code",
-     "period state", "rounding", "missing file"],
+     "period state", "rounding", "missing file", "nul byte"],
 )
 def test_a_refusal_message_names_the_problem_and_what_to_fix(book, case):
     call, error, phrases = _refusals(book)[case]

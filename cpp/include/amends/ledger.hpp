@@ -5,6 +5,13 @@
 // a debit, a negative amount a credit. An account's "normal balance" is its
 // balance seen from its normal side (debit for assets, expenses,
 // contra-revenue and memo accounts; credit for liabilities, equity, revenue).
+//
+// Text: every string the ledger keeps (account names and dimensions, entry
+// descriptions, idempotency keys and metadata, void and reversal reasons,
+// the book's name, CSV cells) may hold any character but a NUL byte, which
+// PostgreSQL's text can't hold: that is invalid_text naming the field, and
+// changes nothing. Other control characters (tabs, line breaks) are kept
+// as given, except in account names (see validate_account_name).
 #pragma once
 
 #include <cstdint>
@@ -37,7 +44,7 @@ bool is_debit_normal(AccountType type);
 std::optional<AccountType> account_type_from_name(std::string_view name);
 // Throws invalid_argument unless every ':'-separated segment is non-empty,
 // has no tab, newline, ';' or double space, and no leading or trailing space
-// (the shapes journal syntax can't carry).
+// (the shapes journal syntax can't carry); invalid_text for a NUL byte.
 void validate_account_name(std::string_view name);
 
 struct AccountId {
@@ -168,6 +175,7 @@ enum class ResultCode : std::uint8_t {
   balance_limit_exceeded,
   idempotency_conflict,
   overflow,
+  invalid_text,            // text no back end can keep (a NUL byte)
 };
 std::string_view to_string(ResultCode code);
 // The result code a batch reports for a refused entry.

@@ -539,6 +539,7 @@ struct Book::Impl {
     for (EntryId e : c.resolved) {
       const EntryView v = book.entry(e);
       if (v.status == EntryStatus::pending_posted) continue;  // its completing entry says so
+      check_text("void reason", v.reason);  // a parameter would end at the NUL
       tx.exec_params(
           "INSERT INTO amends.resolutions (book_id, entry_id, kind, on_date, reason) VALUES ($1, $2, $3, $4::date, $5)",
           info.id, static_cast<std::int64_t>(e.value), v.status == EntryStatus::pending_voided ? "voided" : "expired",
@@ -720,6 +721,7 @@ struct Book::Impl {
   }
 
   void write(std::string_view operation, const std::function<void()>& op) {
+    check_text("operation name", std::string(operation));  // the change log keeps it
     if (in_write) {
       op();
       return;
@@ -856,6 +858,8 @@ struct Book::Impl {
 Book::Book(std::string dsn, BookOptions options) : impl_(std::make_unique<Impl>()) {
   impl_->dsn = std::move(dsn);
   impl_->options = std::move(options);
+  // A parameter would end at the NUL, naming another book.
+  check_text("book name", impl_->options.name);
   migrate(impl_->dsn);
   impl_->connect();
   try {
@@ -978,6 +982,7 @@ std::int64_t parse_minor(std::string_view text, int places) {
 }  // namespace
 
 PostingColumns read_postings(const std::string& dsn, const std::string& book) {
+  check_text("book name", book);  // a parameter would end at the NUL, naming another book
   auto conn = connect_to(dsn);
   PostingColumns out;
   struct Row {

@@ -6,7 +6,16 @@
 
 namespace amends::store::text {
 
+namespace {
+// The core refuses a NUL in the text it keeps; this is the last line before
+// the database, for text that came another way.
+void refuse_nul(std::string_view value) {
+  if (value.find('\0') != std::string_view::npos) check_text("text for the database", std::string(value));
+}
+}  // namespace
+
 void append_copy_field(std::string& out, std::string_view value) {
+  refuse_nul(value);
   for (char c : value) {
     switch (c) {
       case '\\': out += "\\\\"; break;
@@ -58,6 +67,7 @@ void split_copy_line(std::string_view line, std::vector<std::string>& fields, st
 
 void append_json_string(std::string& out, std::string_view value) {
   static constexpr char hex[] = "0123456789abcdef";
+  refuse_nul(value);  // jsonb refuses \u0000
   out += '"';
   for (char c : value) {
     const auto u = static_cast<unsigned char>(c);

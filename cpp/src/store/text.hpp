@@ -9,7 +9,8 @@
 
 namespace amends::store::text {
 
-// Appends `value` escaped for a COPY text-format field.
+// Appends `value` escaped for a COPY text-format field. A NUL byte, which
+// no text column can hold, is invalid_text (in append_json_string too).
 void append_copy_field(std::string& out, std::string_view value);
 // Splits one COPY text-format line into fields, unescaping them; a NULL
 // field (\N) comes back as std::nullopt-like: `nulls[i]` is true.
