@@ -1,5 +1,7 @@
 #include "amends/policy.hpp"
 
+#include "amends/names.hpp"
+
 #include <algorithm>
 #include <fstream>
 #include <map>
@@ -74,6 +76,21 @@ class Reader {
     problems.push_back(Problem{at.begin.line, at.begin.column, std::move(where), std::move(message)});
   }
   void add(const toml::node& at, std::string where, std::string message) { add(at.source(), std::move(where), std::move(message)); }
+  // A person's name the desk can compare (names.hpp), or a problem.
+  void person_name(const toml::node& at, const std::string& name, const std::string& where) {
+    try {
+      names::normalise(name);
+    } catch (const invalid_name& e) {
+      add(at, where, e.what());
+    }
+  }
+  static bool same_name(const std::string& a, const std::string& b) {
+    try {
+      return names::same_person(a, b);
+    } catch (const invalid_name&) {
+      return a == b;
+    }
+  }
 
   // Every key of `table` is one of `known`; `where` names the table.
   void known_keys(const toml::table& table, const std::string& where, const Known& known) {
@@ -352,7 +369,9 @@ void Reader::read(const toml::table& doc, Policy& p) {
     const auto start = date(d, "start", where + ".start"), end = date(d, "end", where + ".end");
     if (!from || !to || !start || !end) continue;
     if (*end < *start) add(d, where, "ends before it starts");
-    if (*from == *to) add(d, where, "delegates to the same person");
+    person_name(d, *from, where + ".from");
+    person_name(d, *to, where + ".to");
+    if (same_name(*from, *to)) add(d, where, "delegates to the same person");
     p.delegations.push_back(Delegation{*from, *to, *start, *end});
   }
   read_evidence(doc, p);
@@ -371,6 +390,8 @@ void Reader::read_roles(const toml::table& doc, Policy& p) {
     // A role that does not read still exists, so the steps naming it are not also refused.
     p.roles.push_back(Role{role_name, names.value_or(std::vector<std::string>{})});
     if (names && names->empty()) add(people, "roles." + role_name, "names nobody");
+    if (names)
+      for (std::size_t i = 0; i < names->size(); ++i) person_name(people, (*names)[i], "roles." + role_name + "[" + std::to_string(i) + "]");
   }
 }
 
@@ -712,8 +733,9 @@ std::vector<std::string> Policy::people_for(std::string_view role_name, Date on)
   for (const std::string& person : r->people) {
     std::string acting = person;
     for (const Delegation& d : delegations)
-      if (d.from == person && !(on < d.start) && !(d.end < on)) acting = d.to;
-    if (std::find(out.begin(), out.end(), acting) == out.end()) out.push_back(acting);
+      if (names::same_person(d.from, person) && !(on < d.start) && !(d.end < on)) acting = d.to;
+    if (std::none_of(out.begin(), out.end(), [&](const std::string& o) { return names::same_person(o, acting); }))
+      out.push_back(acting);
   }
   return out;
 }
