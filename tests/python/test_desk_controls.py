@@ -50,6 +50,12 @@ def desk(empty_book: amends.Ledger, clock: Clock) -> amends.Desk:
     return d
 
 
+def caps_only() -> str:
+    """The sample policy without its per-customer accumulation threshold, so the goodwill caps act alone."""
+    text = POLICY.read_text().replace('version = "2026-11-01"', 'version = "caps-only"')
+    return text.replace('threshold = "1000.00"', 'threshold = "1000000.00"')
+
+
 def reopened(desk: amends.Desk) -> amends.Desk:
     """The same desk opened afresh by another session (for a Book), or itself (in memory)."""
     if isinstance(desk.book, amends.Book):
@@ -166,6 +172,7 @@ def test_amend_refuses_an_unknown_field_and_a_change_of_kind(desk: amends.Desk) 
 
 
 def test_pending_goodwill_counts_towards_the_trailing_cap(desk: amends.Desk) -> None:
+    desk.publish_policy(caps_only(), "policy-team")
     ids = [desk.submit(kind="goodwill", customer="C-7", tier="growth", amount="450.00", requester="ana",
                        team="support", evidence=[f"TCK-7{i}"]).id for i in range(4)]
     for i in ids:
@@ -178,6 +185,91 @@ def test_pending_goodwill_counts_towards_the_trailing_cap(desk: amends.Desk) -> 
     for i in ids[:3]:
         desk.apply(i, "billing-bot")
     assert reopened(desk).get(ids[3]).state == "pending_approval"
+
+
+def test_a_second_sla_claim_for_one_incident_is_held_for_finance_naming_the_first(desk: amends.Desk) -> None:
+    # 99.95% is below 99.99%: 10% of 1,000.00 = 100.00, contractual and auto-approved.
+    claim = dict(kind="service_credit", customer="C-30", tier="enterprise", requester="ana", team="support",
+                 period_fee="1000.00", availability="0.9995", service_period="2026-10")
+    first = desk.submit(**claim, evidence=["INC-30"])
+    assert first.state == "approved"
+    again = desk.submit(**claim, evidence=["SLA-30", "INC-30"])
+    [finding] = [f for f in again.findings if f["code"] == "duplicate_claim"]
+    assert first.id in finding["message"] and finding["severity"] == "exception"
+    # Held: not auto-approved, finance decides.
+    assert again.state == "pending_approval" and desk.waiting_for(again.id) == ["fatima", "raj"]
+    # Another incident of the same period is its own claim.
+    other = desk.submit(**claim, evidence=["INC-31"])
+    assert other.state == "approved" and "duplicate_claim" not in [f["code"] for f in other.findings]
+    # A claim declined or cancelled does not make the next one a duplicate.
+    desk.decline(again.id, "fatima", "duplicate")
+    desk.cancel(first.id, "fatima", "billed twice; issued by hand")
+    third = desk.submit(**claim, evidence=["INC-30"])
+    assert third.state == "approved"
+
+
+def test_a_policy_may_refuse_a_duplicate_claim(desk: amends.Desk) -> None:
+    text = POLICY.read_text().replace('version = "2026-11-01"', 'version = "refuse-duplicates"')
+    desk.publish_policy(text.replace('duplicate_claims = "hold"', 'duplicate_claims = "refuse"'), "policy-team")
+    claim = dict(kind="service_credit", customer="C-32", tier="enterprise", requester="ana", team="support",
+                 period_fee="1000.00", availability="0.9995", service_period="2026-10", evidence=["INC-32"])
+    first = desk.submit(**claim)
+    again = desk.submit(**claim)
+    assert again.state == "declined"
+    assert [f["code"] for f in again.findings if f["severity"] == "refusal"] == ["duplicate_claim"]
+    assert first.id in desk.outbox()[-1]["body"] or first.id in again.findings[-1]["message"]
+    assert reopened(desk).get(again.id).state == "declined"
+
+
+def test_small_goodwill_that_adds_up_goes_to_finance(desk: amends.Desk) -> None:
+    # Enterprise: 90.00 is auto-approved (up to 100.00) and far below the tier's caps; the sample policy's
+    # accumulation threshold is 1,000.00 per customer over 30 days: 11 x 90.00 = 990.00, the 12th makes 1,080.00.
+    ids = [desk.submit(kind="goodwill", customer="C-40", tier="enterprise", amount="90.00", requester="ana",
+                       team="support").id for _ in range(12)]
+    got = [desk.get(i) for i in ids]
+    assert [r.state for r in got[:11]] == ["approved"] * 11
+    assert got[11].state == "pending_approval" and desk.waiting_for(ids[11]) == ["fatima", "raj"]
+    [finding] = [f for f in got[11].findings if f["code"] == "accumulation_threshold"]
+    assert "1080.00 USD" in finding["message"] and "1000.00 USD" in finding["message"]
+    assert reopened(desk).get(ids[11]).state == "pending_approval"
+
+
+def test_a_requesters_credits_that_add_up_go_to_finance(desk: amends.Desk) -> None:
+    text = POLICY.read_text().replace('version = "2026-11-01"', 'version = "watch-requesters"')
+    desk.publish_policy(text.replace('threshold = "5000.00"', 'threshold = "250.00"'), "policy-team")
+    # 90.00 to three customers: 180.00, then 270.00 > 250.00 for the requester ana.
+    got = [desk.submit(kind="goodwill", customer=f"C-5{i}", tier="growth", amount="90.00", requester="ana",
+                       team="support") for i in range(3)]
+    assert [r.state for r in got] == ["approved", "approved", "pending_approval"]
+    assert "requester ana" in [f for f in got[2].findings if f["code"] == "accumulation_threshold"][0]["message"]
+    # Another requester is not affected.
+    assert desk.submit(kind="goodwill", customer="C-53", tier="growth", amount="90.00", requester="raj",
+                       team="support").state == "approved"
+
+
+# ------------------------------------------------------------------ evidence and justification
+
+
+def test_large_goodwill_without_justification_or_evidence_is_incomplete(desk: amends.Desk) -> None:
+    r = desk.submit(kind="goodwill", customer="C-60", tier="enterprise", amount="1500.00", requester="ana",
+                    team="support")
+    assert r.state == "returned" and r.incomplete is not None
+    assert "a justification" in r.incomplete and "evidence of type ticket" in r.incomplete
+    with pytest.raises(amends.RequestStateError):
+        desk.approve(r.id, "lena")
+    assert desk.utilisation("support", "goodwill", "2026-11").reserved == D("0.00")
+    desk.amend(r.id, "ana", justification="three outages in a month", evidence=["TCK-60"])
+    again = desk.resubmit(r.id, "ana")
+    assert again.state == "pending_approval" and again.incomplete is None
+    assert reopened(desk).get(r.id).state == "pending_approval"
+
+
+def test_a_service_credit_names_its_incident(desk: amends.Desk) -> None:
+    r = desk.submit(kind="service_credit", customer="C-61", tier="enterprise", requester="ana", team="support",
+                    period_fee="1000.00", availability="0.9995", service_period="2026-10", evidence=["TCK-61"])
+    assert r.state == "returned" and "evidence of type incident (an id INC-...)" in r.incomplete
+    desk.amend(r.id, "ana", evidence=["TCK-61", "INC-61"])
+    assert desk.resubmit(r.id, "ana").state == "approved"
 
 
 # ------------------------------------------------------------------ who may decline, return or cancel
@@ -293,7 +385,7 @@ def _submit_and_approve(dsn: str, book: str, person: str, evidence: str, start: 
 
 def test_the_trailing_cap_holds_under_concurrent_requests_and_approvers(pg_books_dsn: str) -> None:
     name = f"caps_{uuid.uuid4().hex[:10]}"
-    desk = amends.Desk(amends.open(pg_books_dsn, name), policy=POLICY)
+    desk = amends.Desk(amends.open(pg_books_dsn, name), policy=caps_only())
     month = dt.datetime.now(UTC).strftime("%Y-%m")
     desk.allocate("apac", "goodwill", month, "100000.00")
     ctx = multiprocessing.get_context("spawn")
