@@ -63,7 +63,8 @@ struct SlaTerms {
   std::optional<Decimal> cap_fraction;  // at most this fraction of the period's fee
   std::optional<Decimal> cap_amount;    // at most this much, in the fee's currency
   Decimal minimum_credit;               // a smaller computed credit is not issued (AWS: under one dollar)
-  int claim_window_days = 60;           // claims are due within this many days after the period ends
+  int claim_window_days = 60;           // claims are due within this many days after the period ends (the desk
+                                        // judges a claim at its first submission, not at a resubmission)
 
   // AWS-style: below 99.99% 10%, below 99% 30%, below 95% 100%.
   static SlaTerms aws_style();

@@ -17,6 +17,19 @@
 // it and released by voiding it. The budget period is the month the request
 // was submitted in; the owner is the request's team.
 //
+// The controls weigh a request against the book's other requests: goodwill
+// caps and the policy's accumulation thresholds count what is granted and
+// what is pending at submission, and what is granted when a chain completes
+// and at apply; a duplicate SLA claim is held or refused as the policy
+// says; the policy's requirements (reason, justification, evidence) send an
+// incomplete request back to its requester. Deciding (declining, returning)
+// needs the authority of the step a request waits on; cancelling is the
+// requester's before approval and an approver's after. People are compared
+// by their name key (names.hpp). An SLA claim's window is judged at its
+// first submission. A resubmission is routed afresh under the policy in
+// force; loading a stored request replays its route (check_records says
+// where the core now disagrees).
+//
 // Every operation either completes or throws a typed error and changes
 // nothing (desk state, ledger and audit trail). With the PostgreSQL store the
 // desk's changes are written in the same transaction as the ledger's

@@ -106,7 +106,7 @@ struct Role {
 //   tiers = [ { below = "0.9999", credit = "0.10" }, { below = "0.99", credit = "0.30" } ]
 //   cap_fraction = "1.00"
 //   minimum_credit = "1.00"
-//   claim_window_days = 60
+//   claim_window_days = 60             # judged at the first submission, not at a resubmission
 //   duplicate_claims = "hold"           # or "refuse" (the default): see DuplicateClaims
 //   [terms.refund]
 //   return_window_days = 30
