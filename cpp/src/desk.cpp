@@ -37,6 +37,23 @@ bool among(const std::vector<std::string>& people, const std::string& person) {
   return std::any_of(people.begin(), people.end(), [&](const std::string& p) { return same_person(p, person); });
 }
 
+// When a request's approval completed (0: not approved).
+Timestamp approved_at(const RequestRecord& r) {
+  for (auto t = r.request.history().rbegin(); t != r.request.history().rend(); ++t)
+    if (t->to == State::approved) return t->at;
+  return 0;
+}
+
+// Whether another request counts towards a limit: granted (approved or
+// later; with `approved_before`, only if approved before that time), or
+// also pending approval when `in_flight`.
+bool counts_towards(const RequestRecord& other, bool in_flight, std::optional<Timestamp> approved_before) {
+  const State s = other.state();
+  if (s == State::approved || s == State::applied || s == State::reconciled)
+    return !approved_before || approved_at(other) < *approved_before;
+  return in_flight && s == State::pending_approval;  // a blocked request can only be declined or cancelled
+}
+
 // The desk's own text fields: nothing a back end can't keep.
 void check_content(const requests::RequestContent& c) {
   check_text("customer id", c.customer.id);
@@ -509,7 +526,7 @@ void Desk::index(const RequestRecord& r) {
 }
 
 Money Desk::goodwill_trailing(const std::string& customer, const std::string& except, Timestamp at,
-                              bool in_flight) const {
+                              bool in_flight, std::optional<Timestamp> approved_before) const {
   Money total = Money::zero(book_->config().base_currency);
   auto ids = by_customer_.find(customer);
   if (ids == by_customer_.end()) return total;
@@ -520,17 +537,15 @@ Money Desk::goodwill_trailing(const std::string& customer, const std::string& ex
     const RequestRecord& r = found->second;
     const auto& c = r.request.content();
     if (c.kind != Kind::goodwill || c.customer.id != customer) continue;
-    const State s = r.state();
-    const bool granted = s == State::approved || s == State::applied || s == State::reconciled;
-    const bool pending = s == State::pending_approval;  // a blocked request can only be declined or cancelled
-    if (!granted && !(in_flight && pending)) continue;
+    if (!counts_towards(r, in_flight, approved_before)) continue;
     if (r.request.created_at() + 365 * kDay < at) continue;
     total += Money(r.base_amount, total.currency());
   }
   return total;
 }
 
-std::vector<concessions::Finding> Desk::limit_findings(const RequestRecord& r, Timestamp at, bool in_flight) const {
+std::vector<concessions::Finding> Desk::limit_findings(const RequestRecord& r, Timestamp at, bool in_flight,
+                                                       std::optional<Timestamp> approved_before) const {
   std::vector<concessions::Finding> out;
   const auto& c = r.request.content();
   const policy::Policy& pol = policy(r.policy_version);
@@ -538,7 +553,7 @@ std::vector<concessions::Finding> Desk::limit_findings(const RequestRecord& r, T
   const Money mine(r.base_amount, base);
   if (c.kind == Kind::goodwill) {
     if (auto cap = pol.terms.goodwill.trailing_cap.find(c.customer.tier); cap != pol.terms.goodwill.trailing_cap.end()) {
-      const Money before = goodwill_trailing(c.customer.id, r.id(), at, in_flight);
+      const Money before = goodwill_trailing(c.customer.id, r.id(), at, in_flight, approved_before);
       if (cap->second < (before + mine).amount())
         out.push_back({"above_trailing_cap", concessions::Severity::exception, false,
                        "with " + before.to_string() + (in_flight ? " granted or pending" : " granted") +
@@ -557,10 +572,7 @@ std::vector<concessions::Finding> Desk::limit_findings(const RequestRecord& r, T
       const auto& oc = other.request.content();
       if (std::find(acc.kinds.begin(), acc.kinds.end(), oc.kind) == acc.kinds.end()) continue;
       if (by_customer ? oc.customer.id != who : !same_person(oc.requester, who)) continue;
-      const State s = other.state();
-      const bool granted = s == State::approved || s == State::applied || s == State::reconciled;
-      const bool pending = s == State::pending_approval;
-      if (!granted && !(in_flight && pending)) continue;
+      if (!counts_towards(other, in_flight, approved_before)) continue;
       if (other.request.created_at() + acc.window_days * kDay < at) continue;
       total += Money(other.base_amount, base);
       ids.push_back(id);
@@ -598,7 +610,9 @@ bool Desk::recheck_limits(RequestRecord& r, Timestamp at) {
 }
 
 void Desk::check_apply_limits(const RequestRecord& r, Timestamp at) const {
-  for (const concessions::Finding& f : limit_findings(r, at, false))
+  // What was granted before this request's own approval: what its approval
+  // weighed (requests approved after it were weighed against it).
+  for (const concessions::Finding& f : limit_findings(r, at, false, approved_at(r)))
     if (!r.assessment.has(f.code))
       throw approvals::approval_error("request " + r.id() + " can't be applied: " + f.message +
                                       ", and nobody with the exception's authority approved it; return it for review");

@@ -1472,3 +1472,73 @@ TEST_F(DeskTest, GoodwillOverTheTrailingCapIsAnException) {
 }
 
 }  // namespace
+
+namespace {
+
+// The limits that weigh a request against the others, again when a chain
+// completes and at apply.
+TEST_F(DeskTest, ALimitIsCheckedAgainWhenAChainCompletes) {
+  // starter: 300.00 over twelve months. A and B (90.00 each) wait for a team
+  // lead; C (90.00) is submitted after them: 90 + 90 pending + 90 = 270.00,
+  // in. D (90.00) makes 360.00 with them pending: an exception, which finance
+  // approves. Then A and B are approved: 90 (D) + 90 = 180, 270: in. Then C:
+  // 90 (D) + 90 (A) + 90 (B) + 90 = 360.00 granted: its chain gets finance.
+  RequestContent c = goodwill("90.00", "starter");
+  const std::string a = submit(c, ts("2026-11-05", 9));
+  const std::string b = submit(c, ts("2026-11-05", 9, 10));
+  const std::string cc = submit(c, ts("2026-11-05", 9, 20));
+  const std::string d = submit(c, ts("2026-11-05", 9, 30));
+  EXPECT_TRUE(codes(desk.get(cc), Severity::exception).empty());
+  EXPECT_EQ(codes(desk.get(d), Severity::exception), std::vector<std::string>{"above_trailing_cap"});
+  desk.approve(d, "lena", ts("2026-11-05", 10));
+  desk.approve(d, "fatima", ts("2026-11-05", 10, 5));
+  EXPECT_EQ(state(d), State::approved);
+  desk.approve(a, "lena", ts("2026-11-05", 11));
+  desk.approve(b, "lena", ts("2026-11-05", 11, 5));
+  EXPECT_EQ(state(a), State::approved);
+  EXPECT_EQ(state(b), State::approved);
+  desk.approve(cc, "lena", ts("2026-11-05", 12));
+  EXPECT_EQ(state(cc), State::pending_approval);
+  EXPECT_EQ(codes(desk.get(cc), Severity::exception), std::vector<std::string>{"above_trailing_cap"});
+  EXPECT_EQ(desk.get(cc).request.history().back().to, State::pending_approval);
+  const auto who = desk.get(cc).chain->waiting_for(day("2026-11-05"));
+  EXPECT_EQ(who, (std::vector<std::string>{"fatima", "ines"}));
+  const auto& events = desk.audit().events();
+  EXPECT_TRUE(std::any_of(events.begin(), events.end(), [&](const auto& e) {
+    return e.request == cc && e.event == "flagged" && e.details.find("\"at\":\"approval\"") != std::string::npos;
+  }));
+  desk.approve(cc, "fatima", ts("2026-11-05", 12, 5));
+  EXPECT_EQ(state(cc), State::approved);
+  for (const std::string& id : {a, b, cc, d}) desk.apply(id, "billing", ts("2026-11-05", 13));
+}
+
+TEST_F(DeskTest, ALimitIsCheckedAgainAtApply) {
+  // Two approvals that did not see each other (what sessions writing
+  // without the book's lock would leave): the one approved later is not
+  // applied, for together they pass the 300.00 cap with no exception approved.
+  RequestContent c = goodwill("90.00", "starter");
+  std::vector<std::string> ids;
+  for (int i = 0; i < 3; ++i) {
+    ids.push_back(submit(c, ts("2026-11-05", 9 + i)));
+    desk.approve(ids.back(), "lena", ts("2026-11-05", 9 + i, 30));
+  }
+  RequestRecord twin = desk.get(ids[2]);  // approved at 11:30 without seeing ids[2]
+  twin.request = amends::requests::Request::restore("R-000099", twin.state(), twin.request.versions(),
+                                                    twin.request.history(), twin.request.created_at());
+  std::vector<amends::requests::Transition> history = twin.request.history();
+  for (auto& t : history) t.at += 60'000'000;  // a minute later
+  twin.request = amends::requests::Request::restore("R-000099", twin.state(), twin.request.versions(), history,
+                                                    twin.request.created_at());
+  twin.reservation = {};
+  desk.load_record(twin);
+  for (const std::string& id : ids) desk.apply(id, "billing", ts("2026-11-05", 13));
+  try {
+    desk.apply("R-000099", "billing", ts("2026-11-05", 14));
+    FAIL() << "applied past the trailing cap";
+  } catch (const approval_error& e) {
+    EXPECT_NE(std::string(e.what()).find("trailing cap of 300.00 USD"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(state("R-000099"), State::approved);
+}
+
+}  // namespace

@@ -328,12 +328,16 @@ class Desk {
   void notify(const RequestRecord& r, const std::string& what, Timestamp at);
   std::string budget_root(const std::string& owner, concessions::Kind kind, Period period) const;
   // What other requests of the customer hold of goodwill over the 12 months
-  // before `at`: approved and later only, or also those still in flight.
-  Money goodwill_trailing(const std::string& customer, const std::string& except, Timestamp at,
-                          bool in_flight) const;
+  // before `at`: granted (approved or later; with `approved_before`, approved
+  // before that time), or also those pending approval (`in_flight`).
+  Money goodwill_trailing(const std::string& customer, const std::string& except, Timestamp at, bool in_flight,
+                          std::optional<Timestamp> approved_before = std::nullopt) const;
   // Findings that depend on the other requests of the book: the goodwill
-  // caps and the policy's accumulation thresholds.
-  std::vector<concessions::Finding> limit_findings(const RequestRecord& r, Timestamp at, bool in_flight) const;
+  // trailing cap and the policy's accumulation thresholds. At submission
+  // they count what is granted or pending; when a chain completes, what is
+  // granted; at apply, what was granted before this request's approval.
+  std::vector<concessions::Finding> limit_findings(const RequestRecord& r, Timestamp at, bool in_flight,
+                                                   std::optional<Timestamp> approved_before = std::nullopt) const;
   // Re-checks those limits when a chain completes or a request is applied:
   // a new exception adds its role's step (returns true: still pending).
   bool recheck_limits(RequestRecord& r, Timestamp at);
