@@ -320,6 +320,7 @@ auto Desk::atomically(F&& f) -> decltype(f()) {
 
 const policy::Policy& Desk::publish_policy(std::string_view toml_text, const std::string& actor, Timestamp at) {
   return atomically([&]() -> const policy::Policy& {
+    check_text("policy text", std::string(toml_text));
     auto parsed = std::make_unique<policy::Policy>(policy::Policy::parse(toml_text));
     if (!(parsed->base_currency == book_->config().base_currency))
       throw policy::policy_error("the policy is in " + std::string(parsed->base_currency.code()) + " but book " +
@@ -407,6 +408,8 @@ Money Desk::to_base(const Money& amount, Date day, std::string* how) const {
 void Desk::record_charge(Charge charge) {
   atomically([&] {
     if (charge.id.empty()) throw invalid_argument("a charge needs its billing id");
+    check_text("charge id", charge.id);
+    check_text("charge customer", charge.customer);
     if (charge.amount.amount().sign() <= 0) throw invalid_argument("charge " + charge.id + " must be positive");
     if (charge.refunded_in_billing.sign() < 0 || charge.amount.amount() < charge.refunded_in_billing)
       throw invalid_argument("charge " + charge.id + " can't have refunded " + charge.refunded_in_billing.to_string() +
@@ -511,6 +514,7 @@ std::vector<Utilisation> Desk::budgets() const {
 
 void Desk::event(Timestamp at, const std::string& actor, const std::string& request, const std::string& what,
                  std::string details) {
+  check_text("actor", actor);  // the operation is undone by atomically()
   audit_.append(at, actor, request, what, std::move(details));
 }
 
@@ -1132,6 +1136,7 @@ const RequestRecord& Desk::approve(const std::string& id, const std::string& per
                                    const std::string& comment) {
   return atomically([&]() -> const RequestRecord& {
     check_clock(audit_, at);
+    check_text("comment", comment);
     RequestRecord& r = touch(id);
     if (r.state() != State::pending_approval) {
       if (r.state() == State::validated && !r.blocked.empty())
@@ -1245,6 +1250,7 @@ const RequestRecord& Desk::cancel(const std::string& id, const std::string& acto
 const RequestRecord& Desk::expire(const std::string& id, Timestamp at, const std::string& reason) {
   return atomically([&]() -> const RequestRecord& {
     check_clock(audit_, at);
+    check_text("reason", reason);
     RequestRecord& r = touch(id);
     if (r.state() == State::approved && r.accrued)
       throw request_state_error("request " + id + " was accrued at a period close; it can't expire");
@@ -1340,6 +1346,7 @@ const RequestRecord& Desk::reconcile(const std::string& id, const std::string& a
                                      const std::string& reference) {
   return atomically([&]() -> const RequestRecord& {
     check_clock(audit_, at);
+    check_text("reference", reference);
     RequestRecord& r = touch(id);
     r.request.act(Action::reconcile, actor, at, reference);
     event(at, actor, id, "reconciled", Json().add("reference", reference).str());

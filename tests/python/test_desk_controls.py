@@ -371,6 +371,22 @@ def test_a_nul_byte_in_a_request_is_refused_naming_the_field(desk: amends.Desk, 
     assert desk.requests() == [] and reopened(desk).requests() == []
 
 
+def test_a_nul_byte_in_a_decision_or_reference_data_is_refused(desk: amends.Desk) -> None:
+    r = desk.submit(kind="goodwill", customer="C-15", tier="growth", amount="300.00", requester="ana",
+                    team="support", evidence=["TCK-15"])
+    events = len(desk.audit_events())
+    for act in (lambda: desk.approve(r.id, "omar", comment="ok\x00"),
+                lambda: desk.decline(r.id, "omar", "no\x00"),
+                lambda: desk.return_for_information(r.id, "omar", "more\x00"),
+                lambda: desk.cancel(r.id, "ana", "oops\x00"),
+                lambda: desk.record_charge("ch_\x001", "C-15", "10.00", "USD", "2026-10-01"),
+                lambda: desk.publish_policy(POLICY.read_text() + "\n# \x00\n", "policy-team")):
+        with pytest.raises(amends.InvalidText, match="NUL"):
+            act()
+    fresh = reopened(desk)
+    assert fresh.get(r.id).state == "pending_approval" and len(fresh.audit_events()) == events
+
+
 # ------------------------------------------------------------------ PostgreSQL: concurrency
 
 
