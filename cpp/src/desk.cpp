@@ -1098,7 +1098,7 @@ const RequestRecord& Desk::amend(const std::string& id, requests::RequestContent
       throw approvals::approval_error("only the requester (" + r.request.content().requester + ") amends request " + id +
                                       ", not " + actor);
     const requests::RequestContent before = r.request.content();
-    r.request.amend(std::move(content), r.request.content().requester, at);
+    r.request.amend(std::move(content), before.requester, at);  // a copy: amend() reallocates the versions
     index(r);
     std::string changes = "[";
     for (const requests::FieldChange& f : requests::differences(before, r.request.content()))
