@@ -310,9 +310,12 @@ class Desk:
         return list(out)
 
     def verify_audit(self) -> dict[str, Any]:
-        """Recomputes the hash chain of the audit trail (for a Book: as read afresh from the database), and checks
-        every request against the core: {ok, events, first_bad, problem, findings}. A finding names a request whose
-        stored record does not read back or whose route its policy would no longer give; the book still opens."""
+        """Recomputes the hash chain of the audit trail (for a Book: as read afresh from the database, and checked
+        against the book's audit head and every request's anchor), and checks every request against the core:
+        {ok, events, first_bad, problem, findings}, and for a Book also kind (of the first inconsistency: chain,
+        head or anchor), last_hash, head, anchored and checkpoint (see amends.verify_audit). A finding names a
+        request whose stored record does not read back or whose route its policy would no longer give; the book
+        still opens."""
         if isinstance(self.book, Book):
             result = dict(_core.verify_audit(self.book.dsn, self.book.name))
         else:
@@ -322,8 +325,18 @@ class Desk:
         return result
 
 
-def verify_audit(dsn: str | None = None, book: str = "main") -> dict[str, Any]:
-    """Reads a book's audit trail from PostgreSQL and verifies its hash chain: {ok, events, first_bad, problem}."""
+def verify_audit(dsn: str | None = None, book: str = "main", *, checkpoint: dict[str, Any] | None = None,
+                 key: bytes | str | None = None) -> dict[str, Any]:
+    """Reads a book's audit trail from PostgreSQL and verifies it: the hash chain, the book's audit head (a trail cut
+    short, wiped or appended to outside amends) and every request's anchor (its last event, with that hash).
+
+    Returns {ok, events, first_bad, problem, kind, last_hash, head, anchored, checkpoint}: first_bad and problem
+    name the first inconsistency by sequence, kind what it is ("chain", "head", "anchor" or "checkpoint").
+    Given a checkpoint ({book, seq, hash, at_micros, signature}, as `amends audit checkpoint` writes it, with at
+    as microseconds) and the key it was signed with, its signature must verify (else InvalidArgument) and the
+    event at its seq must still have its hash, which no recomputation of the chain gives back."""
     from amends.book import _default_dsn
 
-    return dict(_core.verify_audit(dsn or _default_dsn(), book))
+    if isinstance(key, str):
+        key = key.encode()
+    return dict(_core.verify_audit(dsn or _default_dsn(), book, checkpoint, key))

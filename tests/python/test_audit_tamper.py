@@ -300,8 +300,10 @@ def test_removed_approval_and_renumbered(trail: Trail, capsys: pytest.CaptureFix
 
     def remove(conn: psycopg.Connection) -> None:
         conn.execute("DELETE FROM amends.audit_events WHERE book_id = %s AND seq = %s", (trail.book_id, seq))
-        conn.execute("UPDATE amends.audit_events SET seq = -seq WHERE book_id = %s AND seq > %s", (trail.book_id, seq))
-        conn.execute("UPDATE amends.audit_events SET seq = -seq - 1 WHERE book_id = %s AND seq < 0", (trail.book_id,))
+        conn.execute("UPDATE amends.audit_events SET seq = seq + 1000000 WHERE book_id = %s AND seq > %s",
+                     (trail.book_id, seq))
+        conn.execute("UPDATE amends.audit_events SET seq = seq - 1000001 WHERE book_id = %s AND seq > 1000000",
+                     (trail.book_id,))
         trail.rehash_from(conn, seq)
 
     trail.tamper(remove)
