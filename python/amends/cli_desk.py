@@ -430,7 +430,7 @@ def _verify(book: amends.Book, args: argparse.Namespace) -> int:
         key = _audit_key(args)
     elif args.key_file:
         raise amends.InvalidArgument("--key-file goes with --checkpoint FILE: the checkpoint to verify against")
-    # The hash chain first, read straight from the database (a desk refuses to load a broken trail).
+    # The trail first, read straight from the database (a desk refuses to load a broken trail).
     result = amends.verify_audit(book.dsn, book.name, checkpoint=checkpoint, key=key)
     result["findings"] = amends.Desk(book).verify_audit()["findings"] if result["ok"] else []
     if args.json:

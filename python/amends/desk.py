@@ -309,16 +309,17 @@ class Desk:
             n["created_at"] = _utc(n["created_at"])
         return list(out)
 
-    def verify_audit(self) -> dict[str, Any]:
+    def verify_audit(self, *, checkpoint: dict[str, Any] | None = None, key: bytes | str | None = None) -> dict[str, Any]:
         """Recomputes the hash chain of the audit trail (for a Book: as read afresh from the database, and checked
-        against the book's audit head and every request's anchor), and checks every request against the core:
-        {ok, events, first_bad, problem, findings}, and for a Book also kind (of the first inconsistency: chain,
-        head or anchor), last_hash, head, anchored and checkpoint (see amends.verify_audit). A finding names a
-        request whose stored record does not read back or whose route its policy would no longer give; the book
-        still opens."""
+        against the book's audit head, every request's anchor and a checkpoint if given, as amends.verify_audit),
+        and checks every request against the core: {ok, events, first_bad, problem, findings}, and for a Book
+        also kind, last_hash, head, anchored and checkpoint. A finding names a request whose stored record does
+        not read back or whose route its policy would no longer give; the book still opens."""
         if isinstance(self.book, Book):
-            result = dict(_core.verify_audit(self.book.dsn, self.book.name))
+            result = verify_audit(self.book.dsn, self.book.name, checkpoint=checkpoint, key=key)
         else:
+            if checkpoint is not None:
+                raise _core.InvalidArgument("a checkpoint is of a book in PostgreSQL; this desk is in memory")
             result = dict(self._core.verify_audit())
         self._sync()
         result["findings"] = list(self._core.check_records())

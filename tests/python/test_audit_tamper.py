@@ -385,3 +385,53 @@ def test_checkpoint_inputs_are_checked(trail: Trail, capsys: pytest.CaptureFixtu
     bad.write_text('{"book": "x"}')
     code, _, err = trail.cli(capsys, "verify", "--checkpoint", str(bad), "--key-file", str(key))
     assert code == 2 and "seq" in err
+
+
+# ------------------------------------------------------------------ what the database refuses
+
+
+def test_the_database_keeps_heads_and_anchors_to_the_trail(trail: Trail) -> None:
+    """With the triggers on, not even the superuser sets a head or an anchor that the trail does not bear out."""
+    n = trail.last_seq()
+    declined_last = trail.seq_of(trail.declined, "declined")
+    statements = [
+        ("AM018", "UPDATE amends.audit_heads SET seq = seq - 1 WHERE book_id = %s", (trail.book_id,)),
+        ("AM018", "UPDATE amends.audit_heads SET hash = %s WHERE book_id = %s", (ZERO, trail.book_id)),
+        ("AM015", "DELETE FROM amends.audit_heads WHERE book_id = %s", (trail.book_id,)),
+        # An event of another request, and the pending request's anchor moved back or cleared.
+        ("AM018", "UPDATE amends.requests r SET audit_seq = e.seq, audit_hash = e.hash FROM amends.audit_events e"
+                  " WHERE r.book_id = %s AND r.request_id = %s AND e.book_id = r.book_id AND e.seq = %s",
+         (trail.book_id, trail.pending, declined_last)),
+        ("AM018", "UPDATE amends.requests SET audit_seq = NULL, audit_hash = NULL WHERE book_id = %s AND request_id = %s",
+         (trail.book_id, trail.pending)),
+    ]
+    with trail.connect() as conn:
+        before = (conn.execute("SELECT seq, hash FROM amends.audit_heads WHERE book_id = %s", (trail.book_id,)).fetchone(),
+                  conn.execute("SELECT request_id, audit_seq, audit_hash FROM amends.requests WHERE book_id = %s"
+                               " ORDER BY 1", (trail.book_id,)).fetchall())
+        for code, statement, params in statements:
+            with pytest.raises(psycopg.Error) as info, conn.transaction():
+                conn.execute("SELECT amends.begin_write(%s, 'tamper')", (trail.book_id,))
+                conn.execute(statement, params)
+            assert info.value.sqlstate == code, statement
+        with pytest.raises(psycopg.Error) as info:
+            conn.execute("TRUNCATE amends.audit_heads")
+        assert info.value.sqlstate == "AM015"
+        after = (conn.execute("SELECT seq, hash FROM amends.audit_heads WHERE book_id = %s", (trail.book_id,)).fetchone(),
+                 conn.execute("SELECT request_id, audit_seq, audit_hash FROM amends.requests WHERE book_id = %s"
+                              " ORDER BY 1", (trail.book_id,)).fetchall())
+    assert after == before and before[0][0] == n
+    assert trail.verify()["ok"] is True
+
+
+def test_an_event_appended_through_the_write_lock_moves_the_head_and_is_caught_by_the_anchor(
+        trail: Trail, capsys: pytest.CaptureFixture[str]) -> None:
+    """The owner's way in, triggers on: the chain checks pass and the head follows, but the request did not move."""
+    n = trail.last_seq()
+    with trail.connect() as conn, conn.transaction():
+        conn.execute("SELECT amends.begin_write(%s, 'forge')", (trail.book_id,))
+        forge_approval(trail, conn)
+        assert conn.execute("SELECT seq FROM amends.audit_heads WHERE book_id = %s", (trail.book_id,)).fetchone()[0] == n + 1
+    result = broken(trail, capsys)
+    assert (result["first_bad"], result["kind"], result["head"]) == (n + 1, "anchor", n + 1)
+    assert trail.pending in result["problem"] and "added outside amends" in result["problem"]
