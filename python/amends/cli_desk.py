@@ -430,9 +430,9 @@ def _verify(book: amends.Book, args: argparse.Namespace) -> int:
         key = _audit_key(args)
     elif args.key_file:
         raise amends.InvalidArgument("--key-file goes with --checkpoint FILE: the checkpoint to verify against")
-    # The trail first, read straight from the database (a desk refuses to load a broken trail).
-    result = amends.verify_audit(book.dsn, book.name, checkpoint=checkpoint, key=key)
-    result["findings"] = amends.Desk(book).verify_audit()["findings"] if result["ok"] else []
+    # Read straight from the database: the trail, then (when it verifies) the request records.
+    result = amends.verify_audit(book.dsn, book.name, checkpoint=checkpoint, key=key, records=True)
+    result.setdefault("findings", [])
     if args.json:
         _print_json(dict(result, book=book.name))
     elif result["ok"]:

@@ -327,7 +327,7 @@ class Desk:
 
 
 def verify_audit(dsn: str | None = None, book: str = "main", *, checkpoint: dict[str, Any] | None = None,
-                 key: bytes | str | None = None) -> dict[str, Any]:
+                 key: bytes | str | None = None, records: bool = False) -> dict[str, Any]:
     """Reads a book's audit trail from PostgreSQL and verifies it: the hash chain, the book's audit head (a trail cut
     short, wiped or appended to outside amends) and every request's anchor (its last event, with that hash).
 
@@ -335,9 +335,11 @@ def verify_audit(dsn: str | None = None, book: str = "main", *, checkpoint: dict
     name the first inconsistency by sequence, kind what it is ("chain", "head", "anchor" or "checkpoint").
     Given a checkpoint ({book, seq, hash, at_micros, signature}, as `amends audit checkpoint` writes it, with at
     as microseconds) and the key it was signed with, its signature must verify (else InvalidArgument) and the
-    event at its seq must still have its hash, which no recomputation of the chain gives back."""
+    event at its seq must still have its hash, which no recomputation of the chain gives back. With records, when
+    the trail verifies, every request record is checked as Desk.verify_audit does (findings, without loading
+    the desk)."""
     from amends.book import _default_dsn
 
     if isinstance(key, str):
         key = key.encode()
-    return dict(_core.verify_audit(dsn or _default_dsn(), book, checkpoint, key))
+    return dict(_core.verify_audit(dsn or _default_dsn(), book, checkpoint, key, records))

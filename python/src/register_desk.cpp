@@ -527,7 +527,8 @@ void register_desk(py::module_& m) {
 
   m.def(
       "verify_audit",
-      [](const std::string& dsn, const std::string& book, const py::object& checkpoint, const py::object& key) {
+      [](const std::string& dsn, const std::string& book, const py::object& checkpoint, const py::object& key,
+         bool records) {
         std::optional<checkpoint::Checkpoint> cp;
         if (!checkpoint.is_none()) {
           if (key.is_none()) throw invalid_argument("verifying against a checkpoint needs the key it was signed with");
@@ -538,7 +539,7 @@ void register_desk(py::module_& m) {
         store::AuditVerification v;
         {
           py::gil_scoped_release release;
-          v = store::verify_audit(dsn, book, &events, cp ? &*cp : nullptr);
+          v = store::verify_audit(dsn, book, &events, cp ? &*cp : nullptr, records);
         }
         py::dict d = verification_dict(v, events);
         d["kind"] = v.kind;
@@ -546,11 +547,23 @@ void register_desk(py::module_& m) {
         d["head"] = v.head ? py::object(py::int_(v.head)) : py::object(py::none());
         d["anchored"] = v.anchored;
         d["checkpoint"] = v.checkpoint ? py::object(py::int_(v.checkpoint)) : py::object(py::none());
+        if (records) {
+          py::list findings;
+          for (const auto& f : v.findings) {
+            py::dict fd;
+            fd["request"] = f.request;
+            fd["problem"] = f.problem;
+            findings.append(fd);
+          }
+          d["findings"] = findings;
+        }
         return d;
       },
       py::arg("dsn"), py::arg("book"), py::arg("checkpoint") = py::none(), py::arg("key") = py::none(),
+      py::arg("records") = false,
       "Reads a book's audit trail afresh from PostgreSQL and verifies its hash chain, its head and its request "
-      "anchors; given a checkpoint (whose signature must verify under key), that the event it names still has its hash.");
+      "anchors; given a checkpoint (whose signature must verify under key), that the event it names still has its hash; "
+      "with records, when it verifies, also checks every request record (findings).");
   m.def(
       "sign_checkpoint",
       [](const py::dict& checkpoint, const py::bytes& key) { return checkpoint::sign(checkpoint_of(checkpoint, false), std::string(key)); },

@@ -57,6 +57,9 @@ struct AuditVerification : requests::AuditTrail::Verification {
   std::uint64_t head = 0;        // the head recorded for the book (0: none)
   std::size_t anchored = 0;      // requests whose anchor was checked (NULL anchors, from before 005, are not)
   std::uint64_t checkpoint = 0;  // the checkpoint's sequence checked against (0: none)
+  // With `records`, when the trail verifies: Desk::check_records over the
+  // book's policies and request records as stored (no ledger, no trail).
+  std::vector<desk::RecordFinding> findings;
 };
 
 // Reads a book's audit trail afresh from the database (one repeatable-read
@@ -66,9 +69,10 @@ struct AuditVerification : requests::AuditTrail::Verification {
 // anchor must be its last event, with that hash), and, given a checkpoint
 // (whose signature the caller has checked, checkpoint::check), that the
 // event at the checkpoint's sequence still has the checkpoint's hash. A
-// checkpoint of another book is an invalid_argument.
+// checkpoint of another book is an invalid_argument. With `records`, the
+// request records are checked too (findings), as a loaded desk would.
 AuditVerification verify_audit(const std::string& dsn, const std::string& book, std::size_t* events = nullptr,
-                               const checkpoint::Checkpoint* checkpoint = nullptr);
+                               const checkpoint::Checkpoint* checkpoint = nullptr, bool records = false);
 
 // JSON form of a request record (the requests.record column).
 std::string record_to_json(const desk::RequestRecord& record);

@@ -676,7 +676,7 @@ std::string range(std::uint64_t first, std::uint64_t last) {
 }  // namespace
 
 AuditVerification verify_audit(const std::string& dsn, const std::string& book, std::size_t* count,
-                               const checkpoint::Checkpoint* cp) {
+                               const checkpoint::Checkpoint* cp, bool records) {
   if (cp && cp->book != book)
     throw invalid_argument("the checkpoint is of book " + cp->book + ", not of book " + book +
                            ": verify it with --book " + cp->book);
@@ -817,6 +817,26 @@ AuditVerification verify_audit(const std::string& dsn, const std::string& book, 
         }
       }
       rows.complete();
+    }
+    // The request records, in a desk of their own over an empty ledger:
+    // check_records needs the policies and the records only.
+    if (records && v.ok) {
+      Ledger ledger;
+      desk::Desk d(ledger);
+      for (const auto& row : tx.exec_params("SELECT body FROM amends.policies WHERE book_id = $1 ORDER BY published_at, version",
+                                            b[0][0].as<int>()))
+        d.load_policy(row[0].c_str());
+      pqxx::stream_from rows(tx, "(SELECT request_id, record::text FROM amends.requests WHERE book_id = " + id + ")");
+      std::tuple<std::string, std::string> row;
+      while (rows >> row) {
+        try {
+          d.load_record(record_from_json(std::get<1>(row), d));
+        } catch (const store_error& e) {
+          d.load_unreadable(std::get<0>(row), e.what());
+        }
+      }
+      rows.complete();
+      v.findings = d.check_records();
     }
     tx.commit();
     if (count) *count = v.events;
