@@ -1,9 +1,11 @@
 // The desk's tables: loading them into a Desk, writing what a write changed.
 #include "amends/desk_store.hpp"
 
+#include <cstring>
 #include <unordered_map>
 
 #include <openssl/evp.h>
+#include <postgresql/libpq-fe.h>
 
 #include <nlohmann/json.hpp>
 
@@ -668,6 +670,116 @@ class Sha256 {
   EVP_MD_CTX* ctx_;
 };
 
+// A book's audit events by COPY in binary form (no text formatting of the
+// integers and hashes on either side), over a libpq connection of its own
+// that reads in an exported snapshot.
+class BinaryEvents {
+ public:
+  BinaryEvents(const std::string& dsn, const std::string& snapshot, const std::string& query)
+      : conn_(PQconnectdb(dsn.c_str())) {
+    if (PQstatus(conn_) != CONNECTION_OK) fail("can't reach PostgreSQL: ");
+    exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", PGRES_COMMAND_OK);
+    exec("SET TRANSACTION SNAPSHOT '" + snapshot + "'", PGRES_COMMAND_OK);
+    exec("COPY (" + query + ") TO STDOUT (FORMAT binary)", PGRES_COPY_OUT);
+  }
+  ~BinaryEvents() { PQfinish(conn_); }
+  BinaryEvents(const BinaryEvents&) = delete;
+  BinaryEvents& operator=(const BinaryEvents&) = delete;
+
+  // The next event (seq, at_micros, actor, request_id, event, details,
+  // previous, hash); false after the last.
+  bool next(requests::AuditEvent& e) {
+    if (!started_) {
+      static constexpr char signature[] = "PGCOPY\n\377\r\n";  // and a NUL: 11 bytes
+      need(19);
+      if (std::memcmp(buf_.data() + pos_, signature, 11) != 0) throw store_error("COPY sent no binary header");
+      const std::uint32_t extension = u32(pos_ + 15);
+      pos_ += 19;
+      need(extension);
+      pos_ += extension;
+      started_ = true;
+    }
+    need(2);
+    const auto fields = static_cast<std::int16_t>((static_cast<unsigned char>(buf_[pos_]) << 8) | static_cast<unsigned char>(buf_[pos_ + 1]));
+    pos_ += 2;
+    if (fields == -1) {
+      finish();
+      return false;
+    }
+    if (fields != 8) throw store_error("an audit event read back with " + std::to_string(fields) + " fields, not 8");
+    e.sequence = static_cast<std::uint64_t>(i64(field(8)));
+    e.at = i64(field(8));
+    e.actor = field();
+    e.request = field();
+    e.event = field();
+    e.details = field();
+    hash(field(32), e.previous);
+    hash(field(32), e.hash);
+    return true;
+  }
+
+ private:
+  [[noreturn]] void fail(const std::string& what) { throw store_error(what + PQerrorMessage(conn_)); }
+  void exec(const std::string& sql, ExecStatusType want) {
+    PGresult* r = PQexec(conn_, sql.c_str());
+    const bool good = PQresultStatus(r) == want;
+    PQclear(r);
+    if (!good) fail("reading the audit trail failed: ");
+  }
+  // Until `n` unread bytes are buffered.
+  void need(std::size_t n) {
+    if (pos_ > (1u << 20)) {
+      buf_.erase(0, pos_);
+      pos_ = 0;
+    }
+    while (buf_.size() - pos_ < n) {
+      char* data = nullptr;
+      const int length = PQgetCopyData(conn_, &data, 0);
+      if (length < 0) fail(length == -1 ? "the audit trail's COPY ended mid-row: " : "reading the audit trail failed: ");
+      buf_.append(data, static_cast<std::size_t>(length));
+      PQfreemem(data);
+    }
+  }
+  std::uint32_t u32(std::size_t at) const {
+    std::uint32_t v = 0;
+    for (std::size_t i = 0; i < 4; ++i) v = (v << 8) | static_cast<unsigned char>(buf_[at + i]);
+    return v;
+  }
+  static std::int64_t i64(std::string_view b) {
+    std::uint64_t v = 0;
+    for (char c : b) v = (v << 8) | static_cast<unsigned char>(c);
+    return static_cast<std::int64_t>(v);
+  }
+  static void hash(std::string_view b, requests::Hash& out) { std::memcpy(out.data(), b.data(), out.size()); }
+  // The next field's bytes (`size` of them, when given).
+  std::string_view field(std::size_t size = std::string::npos) {
+    need(4);
+    const std::uint32_t length = u32(pos_);
+    pos_ += 4;
+    if (length == 0xffffffffu) throw store_error("an audit event read back with a NULL field");
+    if (size != std::string::npos && length != size)
+      throw store_error("an audit event's field read back as " + std::to_string(length) + " bytes, not " + std::to_string(size));
+    need(length);
+    std::string_view out(buf_.data() + pos_, length);
+    pos_ += length;
+    return out;
+  }
+  void finish() {
+    char* data = nullptr;
+    while (PQgetCopyData(conn_, &data, 0) >= 0) PQfreemem(data);
+    PGresult* r = PQgetResult(conn_);
+    const bool good = PQresultStatus(r) == PGRES_COMMAND_OK;
+    PQclear(r);
+    while ((r = PQgetResult(conn_)) != nullptr) PQclear(r);
+    if (!good) fail("reading the audit trail failed: ");
+  }
+
+  PGconn* conn_;
+  std::string buf_;
+  std::size_t pos_ = 0;
+  bool started_ = false;
+};
+
 std::string range(std::uint64_t first, std::uint64_t last) {
   return first == last ? "event " + std::to_string(first) + " is"
                        : "event " + std::to_string(first) + " through event " + std::to_string(last) + " are";
@@ -705,35 +817,24 @@ AuditVerification verify_audit(const std::string& dsn, const std::string& book, 
     Sha256 sha;
     requests::Hash previous{};
     {
-      pqxx::stream_from rows(tx, std::string("(SELECT ") + kAuditColumns + " FROM amends.audit_events WHERE book_id = " + id +
-                                     " ORDER BY seq)");
-      std::string line;
-      std::vector<std::string> f;
-      std::vector<bool> nulls;
+      // In binary form, over a connection of its own in this snapshot.
+      BinaryEvents rows(dsn, tx.exec1("SELECT pg_export_snapshot()")[0].c_str(),
+                        std::string("SELECT ") + kAuditColumns + " FROM amends.audit_events WHERE book_id = " + id +
+                            " ORDER BY seq");
       requests::AuditEvent e;
-      while (rows.get_raw_line(line)) {
-        text::split_copy_line(line, f, nulls);
-        if (f.size() != 8) throw store_error("an audit event read back with " + std::to_string(f.size()) + " fields, not 8");
+      while (rows.next(e)) {
         ++v.events;
-        e.sequence = std::stoull(f[0]);
-        e.at = std::stoll(f[1]);
-        e.actor = std::move(f[2]);
-        e.request = std::move(f[3]);
-        e.event = std::move(f[4]);
-        e.details = std::move(f[5]);
-        e.previous = hash_of_copy(f[6]);
-        e.hash = hash_of_copy(f[7]);
         if (chain) {
-          const std::string seq = std::to_string(e.sequence);
+          const auto seq = [&e] { return std::to_string(e.sequence); };
           if (e.sequence != v.events) {
-            note(e.sequence, "chain", "event " + std::to_string(v.events) + " carries sequence " + seq +
+            note(e.sequence, "chain", "event " + std::to_string(v.events) + " carries sequence " + seq() +
                                           ": an event is missing or out of order");
             chain = false;
           } else if (e.previous != previous) {
-            note(e.sequence, "chain", "event " + seq + " does not link to the event before it");
+            note(e.sequence, "chain", "event " + seq() + " does not link to the event before it");
             chain = false;
           } else if (sha.digest(requests::canonical(e)) != e.hash) {
-            note(e.sequence, "chain", "event " + seq + " was changed after it was written: its hash does not match");
+            note(e.sequence, "chain", "event " + seq() + " was changed after it was written: its hash does not match");
             chain = false;
           }
           previous = e.hash;
@@ -753,7 +854,6 @@ AuditVerification verify_audit(const std::string& dsn, const std::string& book, 
         v.last = e.sequence;
         v.last_hash = e.hash;
       }
-      rows.complete();
     }
     if (cp) {
       v.checkpoint = cp->sequence;
