@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 # only on a socket in a directory of its own, so the two cannot collide.
 DEBIAN_PACKAGES=(g++ libboost-dev libhowardhinnant-date-dev libgtest-dev googletest hledger ledger
                  postgresql-15 postgresql-client-15 libpq-dev libpqxx-dev libtomlplusplus-dev nlohmann-json3-dev
-                 libicu-dev)
+                 libicu-dev libssl-dev)
 missing=()
 for package in "${DEBIAN_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

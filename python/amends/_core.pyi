@@ -602,8 +602,17 @@ class _DeskStore(metaclass=_pybind11_type):
 
     def __init__(self, store: Store, desk: _Desk) -> None: ...
 
-def verify_audit(dsn: str, book: str) -> dict[str, Any]:
-    """Reads a book's audit trail afresh from PostgreSQL and verifies its hash chain."""
+def verify_audit(dsn: str, book: str, checkpoint: dict[str, Any] | None = None,
+                 key: bytes | None = None, records: bool = False) -> dict[str, Any]:
+    """Reads a book's audit trail afresh from PostgreSQL and verifies its hash chain, its head and its request
+    anchors; given a checkpoint (whose signature must verify under key), that the event it names still has its hash;
+    with records, when it verifies, also checks every request record (findings)."""
+
+def sign_checkpoint(checkpoint: dict[str, Any], key: bytes) -> str:
+    """The HMAC-SHA256 signature (hex) of a checkpoint {book, seq, hash, at_micros} under key."""
+
+def check_checkpoint(checkpoint: dict[str, Any], key: bytes) -> None:
+    """Raises InvalidArgument unless the checkpoint's signature verifies under key."""
 
 RECONCILE_OUTCOMES: list[str]
 RECONCILE_PASSES: list[str]

@@ -13,8 +13,14 @@
     amends rates set ...                an exchange rate (reference data)
     amends charges record ...           an original charge from billing (what refunds tie to)
     amends period close YYYY-MM --as X [--accrue]   close a period; prints the close report
-    amends audit verify                 recompute the audit trail's hash chain and check every request
-                                        against the core (exit 0 intact, 1 broken or with findings)
+    amends audit verify [--checkpoint FILE --key-file KEY]
+                                        recompute the audit trail's hash chain, check it against the book's
+                                        audit head and every request's anchor, and every request against the
+                                        core; with a checkpoint, that no event up to it was rewritten
+                                        (exit 0 intact, 1 broken or with findings, 2 bad input)
+    amends audit checkpoint --key-file KEY [--out FILE]
+                                        the chain head (book, seq, hash, time) signed with HMAC-SHA256 under
+                                        a key kept outside the database (KEY, else $AMENDS_AUDIT_KEY)
     amends outbox                       the customer notifications
 
 Every command takes --dsn (default: $AMENDS_DSN, else the embedded default
@@ -30,12 +36,14 @@ import argparse
 import dataclasses
 import datetime as dt
 import json
+import os
 import sys
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import amends
+from amends.policy import _micros
 
 # The top-level commands this module runs.
 COMMANDS = ("policy", "request", "approvals", "budgets", "rates", "charges", "period", "audit", "outbox")
@@ -361,22 +369,106 @@ def _close(desk: amends.Desk, args: argparse.Namespace) -> int:
     return 0
 
 
+def _audit_key(args: argparse.Namespace) -> bytes:
+    """The checkpoint key: the bytes of --key-file (a final newline dropped), else $AMENDS_AUDIT_KEY."""
+    if args.key_file:
+        try:
+            data = Path(args.key_file).read_bytes()
+        except OSError as error:
+            raise amends.InvalidArgument(f"can't read the key file {args.key_file}: {error.strerror}") from None
+        return data.removesuffix(b"\n").removesuffix(b"\r")
+    if "AMENDS_AUDIT_KEY" in os.environ:
+        return os.environ["AMENDS_AUDIT_KEY"].encode()
+    raise amends.InvalidArgument("a checkpoint is signed with a key kept outside the database: "
+                                 "give --key-file FILE or set AMENDS_AUDIT_KEY")
+
+
+# A checkpoint file's keys; `at` is ISO 8601 UTC, signed as microseconds since 1970.
+_CHECKPOINT_KEYS = ("book", "seq", "hash", "at", "signature")
+
+
+def _read_checkpoint(path: str) -> dict[str, Any]:
+    try:
+        document = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as error:
+        raise amends.InvalidArgument(f"can't read the checkpoint {path}: {error.strerror}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise amends.InvalidArgument(f"the checkpoint {path} is not JSON: {error}") from None
+    if not isinstance(document, dict):
+        raise amends.InvalidArgument(f"the checkpoint {path} is a JSON object with {', '.join(_CHECKPOINT_KEYS)}")
+    missing = [k for k in _CHECKPOINT_KEYS if k not in document]
+    unknown = sorted(set(document) - set(_CHECKPOINT_KEYS))
+    if missing or unknown:
+        raise amends.InvalidArgument(f"the checkpoint {path} has " + "; ".join(
+            ([f"no {', '.join(missing)}"] if missing else []) + ([f"unknown keys {', '.join(unknown)}"] if unknown else []))
+            + f": a checkpoint has exactly {', '.join(_CHECKPOINT_KEYS)}")
+    at = document["at"]
+    try:
+        moment = dt.datetime.fromisoformat(at) if isinstance(at, str) else None
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise amends.InvalidArgument(f"the checkpoint {path}: at is an ISO 8601 time with its UTC offset, not {at!r}")
+    for name in ("seq",):
+        if not isinstance(document[name], int) or isinstance(document[name], bool):
+            raise amends.InvalidArgument(f"the checkpoint {path}: {name} is an integer, not {document[name]!r}")
+    return {"book": document["book"], "seq": document["seq"], "hash": document["hash"],
+            "at_micros": _micros(moment), "signature": document["signature"]}
+
+
+def _print_broken(book: amends.Book, result: dict[str, Any]) -> None:
+    problem = f": {result['problem']}" if result.get("problem") else ""
+    what = "hash chain" if result.get("kind", "chain") == "chain" else "audit trail"
+    print(f"audit trail of book {book.name}: {result['events']} events, "
+          f"{what} broken at event {result['first_bad']}{problem}")
+
+
 def _verify(book: amends.Book, args: argparse.Namespace) -> int:
-    # The hash chain first, read straight from the database (a desk refuses to load a broken trail).
-    result = amends.verify_audit(book.dsn, book.name)
-    result["findings"] = amends.Desk(book).verify_audit()["findings"] if result["ok"] else []
+    checkpoint = key = None
+    if args.checkpoint:
+        checkpoint = _read_checkpoint(args.checkpoint)
+        key = _audit_key(args)
+    elif args.key_file:
+        raise amends.InvalidArgument("--key-file goes with --checkpoint FILE: the checkpoint to verify against")
+    # Read straight from the database: the trail, then (when it verifies) the request records.
+    result = amends.verify_audit(book.dsn, book.name, checkpoint=checkpoint, key=key, records=True)
+    result.setdefault("findings", [])
     if args.json:
         _print_json(dict(result, book=book.name))
     elif result["ok"]:
-        print(f"audit trail of book {book.name}: {result['events']} events, hash chain intact")
+        held = f", checkpoint at event {result['checkpoint']} holds" if result["checkpoint"] else ""
+        print(f"audit trail of book {book.name}: {result['events']} events, hash chain intact{held}")
     else:
-        problem = f": {result['problem']}" if result.get("problem") else ""
-        print(f"audit trail of book {book.name}: {result['events']} events, "
-              f"hash chain broken at event {result['first_bad']}{problem}")
+        _print_broken(book, result)
     if not args.json:
         for finding in result["findings"]:
             print(f"finding on request {finding['request']}: {finding['problem']}")
     return 0 if result["ok"] and not result["findings"] else EXIT_AUDIT_BROKEN
+
+
+def _checkpoint(book: amends.Book, args: argparse.Namespace) -> int:
+    key = _audit_key(args)
+    result = amends.verify_audit(book.dsn, book.name)
+    if not result["ok"]:
+        # A broken trail is not signed.
+        _print_broken(book, result)
+        return EXIT_AUDIT_BROKEN
+    if not result["events"]:
+        raise amends.InvalidArgument(f"the audit trail of book {book.name} is empty: there is nothing to checkpoint yet")
+    at = dt.datetime.now(dt.timezone.utc)
+    document = {"book": book.name, "seq": result["events"], "hash": result["last_hash"],
+                "at": at.isoformat(timespec="microseconds")}
+    document["signature"] = amends._core.sign_checkpoint(dict(document, at_micros=_micros(at)), key)
+    text = json.dumps(document, indent=2) + "\n"
+    if args.out:
+        Path(args.out).write_text(text, encoding="utf-8")
+        if args.json:
+            _print_json(document)
+        else:
+            print(f"checkpoint of book {book.name} at event {document['seq']} written to {args.out}")
+    else:
+        sys.stdout.write(text)
+    return 0
 
 
 def _outbox(desk: amends.Desk, args: argparse.Namespace) -> int:
@@ -539,9 +631,19 @@ def add_parsers(commands: Any) -> None:
 
     # ---- audit and outbox
     audit = commands.add_parser("audit", help="the audit trail").add_subparsers(dest="audit_action", required=True)
-    verify = _leaf(audit, "verify", _verify, "recompute the audit trail's hash chain from the database and check every "
-                   "request against the core (exit 0 intact, 1 broken or with findings)")
+    verify = _leaf(audit, "verify", _verify, "recompute the audit trail's hash chain from the database, check it against "
+                   "the book's audit head and every request's anchor, and every request against the core (exit 0 "
+                   "intact, 1 broken or with findings, 2 bad input)")
+    verify.add_argument("--checkpoint", metavar="FILE", default=None,
+                        help="a checkpoint written by `amends audit checkpoint`: no event up to it may have been rewritten")
+    verify.add_argument("--key-file", metavar="FILE", default=None,
+                        help="the key the checkpoint was signed with (default: $AMENDS_AUDIT_KEY)")
     verify.set_defaults(desk_needed=False)
+    checkpoint = _leaf(audit, "checkpoint", _checkpoint, "sign the audit trail's head (book, seq, hash, time) with "
+                       "HMAC-SHA256 under a key kept outside the database; keep the file where the database can't write")
+    checkpoint.add_argument("--key-file", metavar="FILE", default=None, help="the key (default: $AMENDS_AUDIT_KEY)")
+    checkpoint.add_argument("--out", metavar="FILE", default=None, help="write the checkpoint here (default: stdout)")
+    checkpoint.set_defaults(desk_needed=False)
 
     _leaf(commands, "outbox", _outbox, "the customer notifications")
 

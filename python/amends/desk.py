@@ -309,21 +309,37 @@ class Desk:
             n["created_at"] = _utc(n["created_at"])
         return list(out)
 
-    def verify_audit(self) -> dict[str, Any]:
-        """Recomputes the hash chain of the audit trail (for a Book: as read afresh from the database), and checks
-        every request against the core: {ok, events, first_bad, problem, findings}. A finding names a request whose
-        stored record does not read back or whose route its policy would no longer give; the book still opens."""
+    def verify_audit(self, *, checkpoint: dict[str, Any] | None = None, key: bytes | str | None = None) -> dict[str, Any]:
+        """Recomputes the hash chain of the audit trail (for a Book: as read afresh from the database, and checked
+        against the book's audit head, every request's anchor and a checkpoint if given, as amends.verify_audit),
+        and checks every request against the core: {ok, events, first_bad, problem, findings}, and for a Book
+        also kind, last_hash, head, anchored and checkpoint. A finding names a request whose stored record does
+        not read back or whose route its policy would no longer give; the book still opens."""
         if isinstance(self.book, Book):
-            result = dict(_core.verify_audit(self.book.dsn, self.book.name))
+            result = verify_audit(self.book.dsn, self.book.name, checkpoint=checkpoint, key=key)
         else:
+            if checkpoint is not None:
+                raise _core.InvalidArgument("a checkpoint is of a book in PostgreSQL; this desk is in memory")
             result = dict(self._core.verify_audit())
         self._sync()
         result["findings"] = list(self._core.check_records())
         return result
 
 
-def verify_audit(dsn: str | None = None, book: str = "main") -> dict[str, Any]:
-    """Reads a book's audit trail from PostgreSQL and verifies its hash chain: {ok, events, first_bad, problem}."""
+def verify_audit(dsn: str | None = None, book: str = "main", *, checkpoint: dict[str, Any] | None = None,
+                 key: bytes | str | None = None, records: bool = False) -> dict[str, Any]:
+    """Reads a book's audit trail from PostgreSQL and verifies it: the hash chain, the book's audit head (a trail cut
+    short, wiped or appended to outside amends) and every request's anchor (its last event, with that hash).
+
+    Returns {ok, events, first_bad, problem, kind, last_hash, head, anchored, checkpoint}: first_bad and problem
+    name the first inconsistency by sequence, kind what it is ("chain", "head", "anchor" or "checkpoint").
+    Given a checkpoint ({book, seq, hash, at_micros, signature}, as `amends audit checkpoint` writes it, with at
+    as microseconds) and the key it was signed with, its signature must verify (else InvalidArgument) and the
+    event at its seq must still have its hash, which no recomputation of the chain gives back. With records, when
+    the trail verifies, every request record is checked as Desk.verify_audit does (findings, without loading
+    the desk)."""
     from amends.book import _default_dsn
 
-    return dict(_core.verify_audit(dsn or _default_dsn(), book))
+    if isinstance(key, str):
+        key = key.encode()
+    return dict(_core.verify_audit(dsn or _default_dsn(), book, checkpoint, key, records))

@@ -1,6 +1,7 @@
 // amends._core: the concession desk (amends.Desk wraps it) and its store.
 #include <pybind11/stl.h>
 
+#include "amends/checkpoint.hpp"
 #include "amends/desk.hpp"
 #include "amends/desk_store.hpp"
 #include "convert.hpp"
@@ -211,6 +212,25 @@ py::dict verification_dict(const requests::AuditTrail::Verification& v, std::siz
   d["first_bad"] = v.ok ? py::object(py::none()) : py::object(py::int_(v.first_bad));
   d["problem"] = v.problem;
   return d;
+}
+
+// A checkpoint {book, seq, hash, at_micros, ...} as the core's.
+checkpoint::Checkpoint checkpoint_of(const py::dict& d, bool signed_ = true) {
+  for (const char* key : {"book", "seq", "hash", "at_micros", "signature"})
+    if (!d.contains(key) && (signed_ || std::string_view(key) != "signature")) throw invalid_argument(std::string("a checkpoint has a ") + key + "; this one has none");
+  checkpoint::Checkpoint c;
+  try {
+    c.book = d["book"].cast<std::string>();
+    c.sequence = d["seq"].cast<std::uint64_t>();
+    c.at = d["at_micros"].cast<std::int64_t>();
+    if (signed_) d["signature"].cast<std::string>();
+    d["hash"].cast<std::string>();
+  } catch (const py::cast_error&) {
+    throw invalid_argument("a checkpoint's book, hash and signature are strings, its seq and at_micros integers (seq 1 or more)");
+  }
+  if (c.sequence == 0) throw invalid_argument("a checkpoint's seq is 1 or more");
+  c.hash = checkpoint::parse_hash(d["hash"].cast<std::string>(), "a checkpoint's hash");
+  return c;
 }
 
 }  // namespace
@@ -507,16 +527,54 @@ void register_desk(py::module_& m) {
 
   m.def(
       "verify_audit",
-      [](const std::string& dsn, const std::string& book) {
+      [](const std::string& dsn, const std::string& book, const py::object& checkpoint, const py::object& key,
+         bool records) {
+        std::optional<checkpoint::Checkpoint> cp;
+        if (!checkpoint.is_none()) {
+          if (key.is_none()) throw invalid_argument("verifying against a checkpoint needs the key it was signed with");
+          cp = checkpoint_of(checkpoint.cast<py::dict>());
+          checkpoint::check(*cp, key.cast<std::string>(), checkpoint["signature"].cast<std::string>());
+        }
         std::size_t events = 0;
-        requests::AuditTrail::Verification v;
+        store::AuditVerification v;
         {
           py::gil_scoped_release release;
-          v = store::verify_audit(dsn, book, &events);
+          v = store::verify_audit(dsn, book, &events, cp ? &*cp : nullptr, records);
         }
-        return verification_dict(v, events);
+        py::dict d = verification_dict(v, events);
+        d["kind"] = v.kind;
+        d["last_hash"] = v.events ? py::object(py::str(requests::to_hex(v.last_hash))) : py::object(py::none());
+        d["head"] = v.head ? py::object(py::int_(v.head)) : py::object(py::none());
+        d["anchored"] = v.anchored;
+        d["checkpoint"] = v.checkpoint ? py::object(py::int_(v.checkpoint)) : py::object(py::none());
+        if (records) {
+          py::list findings;
+          for (const auto& f : v.findings) {
+            py::dict fd;
+            fd["request"] = f.request;
+            fd["problem"] = f.problem;
+            findings.append(fd);
+          }
+          d["findings"] = findings;
+        }
+        return d;
       },
-      py::arg("dsn"), py::arg("book"), "Reads a book's audit trail afresh from PostgreSQL and verifies its hash chain.");
+      py::arg("dsn"), py::arg("book"), py::arg("checkpoint") = py::none(), py::arg("key") = py::none(),
+      py::arg("records") = false,
+      "Reads a book's audit trail afresh from PostgreSQL and verifies its hash chain, its head and its request "
+      "anchors; given a checkpoint (whose signature must verify under key), that the event it names still has its hash; "
+      "with records, when it verifies, also checks every request record (findings).");
+  m.def(
+      "sign_checkpoint",
+      [](const py::dict& checkpoint, const py::bytes& key) { return checkpoint::sign(checkpoint_of(checkpoint, false), std::string(key)); },
+      py::arg("checkpoint"), py::arg("key"),
+      "The HMAC-SHA256 signature (hex) of a checkpoint {book, seq, hash, at_micros} under key.");
+  m.def(
+      "check_checkpoint",
+      [](const py::dict& checkpoint, const py::bytes& key) {
+        checkpoint::check(checkpoint_of(checkpoint), std::string(key), checkpoint["signature"].cast<std::string>());
+      },
+      py::arg("checkpoint"), py::arg("key"), "Raises InvalidArgument unless the checkpoint's signature verifies under key.");
 }
 
 }  // namespace amends::python

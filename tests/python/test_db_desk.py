@@ -738,11 +738,14 @@ def test_the_lifecycle_is_fixed(db: Db, conn: psycopg.Connection) -> None:
 
 # ------------------------------------------------------------------ the app role's privileges
 
-DESK = ["policies", "fx_rates", "charges", "requests", "request_lifecycle", "audit_events", "audit_log", "outbox"]
-INSERTABLE = {"policies", "fx_rates", "charges", "requests", "audit_events", "outbox"}
+DESK = ["policies", "fx_rates", "charges", "requests", "request_lifecycle", "audit_events", "audit_log", "outbox",
+        "audit_heads"]
+INSERTABLE = {"policies", "fx_rates", "charges", "requests", "audit_events", "outbox", "audit_heads"}
 UPDATABLE = {
-    "requests": {"state", "amount", "currency", "policy_version", "changed_version", "record"},
+    # audit_seq, audit_hash: the request's anchor in the audit trail (005_audit_anchors.sql).
+    "requests": {"state", "amount", "currency", "policy_version", "changed_version", "record", "audit_seq", "audit_hash"},
     "outbox": {"sent_at"},
+    "audit_heads": {"seq", "hash"},
 }
 
 

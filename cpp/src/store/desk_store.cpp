@@ -1,6 +1,12 @@
 // The desk's tables: loading them into a Desk, writing what a write changed.
 #include "amends/desk_store.hpp"
 
+#include <cstring>
+#include <unordered_map>
+
+#include <openssl/evp.h>
+#include <postgresql/libpq-fe.h>
+
 #include <nlohmann/json.hpp>
 
 #include "session.hpp"
@@ -432,11 +438,42 @@ void DeskStore::write(Session& s, std::int64_t version) {
                    s.book_id(), c.id, c.customer, c.amount.amount().to_string(), std::string(c.amount.currency().code()),
                    c.day.to_string(), c.refunded_in_billing.to_string());
   }
+  // Audit events first, appended by COPY (the database checks the chain):
+  // a request's anchor must name an event already in the trail. The last
+  // event of each request in this write is the one that anchors it.
+  const auto& events = desk_->audit().events();
+  std::unordered_map<std::string_view, const requests::AuditEvent*> anchors;
+  if (events.size() > mark_.audit) {
+    std::string rows;
+    for (std::size_t i = mark_.audit; i < events.size(); ++i) {
+      const requests::AuditEvent& e = events[i];
+      if (!e.request.empty()) anchors[e.request] = &e;
+      rows += book + '\t' + std::to_string(e.sequence) + '\t' + std::to_string(e.at) + '\t';
+      field(rows, e.actor);
+      rows += '\t';
+      field(rows, e.request);
+      rows += '\t';
+      field(rows, e.event);
+      rows += '\t';
+      field(rows, e.details);
+      rows += "\t\\\\x" + requests::to_hex(e.previous) + "\t\\\\x" + requests::to_hex(e.hash) + '\n';
+    }
+    rows.pop_back();
+    CopyIn copy(tx, "amends.audit_events",
+                {"book_id", "seq", "at_micros", "actor", "request_id", "event", "details", "previous", "hash"});
+    copy.write(rows);
+    copy.complete();
+    // The book's head: the database moves it with the append and refuses
+    // any other; written here so the write states it.
+    tx.exec_params("INSERT INTO amends.audit_heads (book_id, seq, hash) VALUES ($1, $2, decode($3, 'hex')) "
+                   "ON CONFLICT (book_id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
+                   s.book_id(), static_cast<std::int64_t>(events.back().sequence), requests::to_hex(events.back().hash));
+  }
   // Requests: staged by COPY, then inserted or updated in one statement.
   if (!desk_->changed_records().empty()) {
     tx.exec0("CREATE TEMPORARY TABLE IF NOT EXISTS desk_requests_stage (request_id text, kind text, state text, "
              "customer text, requester text, team text, amount numeric, currency char(3), policy_version text, "
-             "record json, created_at_micros bigint) ON COMMIT DELETE ROWS");
+             "record json, created_at_micros bigint, audit_seq bigint, audit_hash bytea) ON COMMIT DELETE ROWS");
     std::string rows;
     for (const std::string& id : desk_->changed_records()) {
       if (!desk_->contains(id)) continue;
@@ -471,13 +508,20 @@ void DeskStore::write(Session& s, std::int64_t version) {
       field(rows, record_to_json(r));
       rows += '\t';
       rows += std::to_string(r.request.created_at());
+      rows += '\t';
+      if (auto a = anchors.find(id); a != anchors.end()) {
+        rows += std::to_string(a->second->sequence) + "\t\\\\x" + requests::to_hex(a->second->hash);
+        anchors.erase(a);
+      } else {
+        rows += "\\N\t\\N";  // no event of it in this write: its anchor stays
+      }
       rows += '\n';
     }
     if (!rows.empty()) {
       rows.pop_back();
       CopyIn copy(tx, "desk_requests_stage",
                   {"request_id", "kind", "state", "customer", "requester", "team", "amount", "currency", "policy_version",
-                   "record", "created_at_micros"});
+                   "record", "created_at_micros", "audit_seq", "audit_hash"});
       copy.write(rows);
       copy.complete();
       tx.exec0("ANALYZE desk_requests_stage");  // so the joins below look requests up by key
@@ -494,31 +538,18 @@ void DeskStore::write(Session& s, std::int64_t version) {
           " AND r.request_id = s.request_id)");
       tx.exec0("UPDATE amends.requests r SET state = s.state, amount = s.amount, currency = s.currency, "
                "policy_version = s.policy_version, changed_version = " + std::to_string(version) +
-               ", record = s.record FROM desk_requests_stage s WHERE r.book_id = " + book +
+               ", record = s.record, audit_seq = coalesce(s.audit_seq, r.audit_seq), "
+               "audit_hash = coalesce(s.audit_hash, r.audit_hash) FROM desk_requests_stage s WHERE r.book_id = " + book +
                " AND r.request_id = s.request_id");
     }
   }
-  // Audit events and notifications: appended by COPY; the database checks the chain.
-  const auto& events = desk_->audit().events();
-  if (events.size() > mark_.audit) {
-    std::string rows;
-    for (std::size_t i = mark_.audit; i < events.size(); ++i) {
-      const requests::AuditEvent& e = events[i];
-      rows += book + '\t' + std::to_string(e.sequence) + '\t' + std::to_string(e.at) + '\t';
-      field(rows, e.actor);
-      rows += '\t';
-      field(rows, e.request);
-      rows += '\t';
-      field(rows, e.event);
-      rows += '\t';
-      field(rows, e.details);
-      rows += "\t\\\\x" + requests::to_hex(e.previous) + "\t\\\\x" + requests::to_hex(e.hash) + '\n';
-    }
-    rows.pop_back();
-    CopyIn copy(tx, "amends.audit_events",
-                {"book_id", "seq", "at_micros", "actor", "request_id", "event", "details", "previous", "hash"});
-    copy.write(rows);
-    copy.complete();
+  // A request with events in this write that the write did not change
+  // (none today) still moves its anchor to its last event.
+  for (const auto& [id, e] : anchors) {
+    if (!desk_->contains(std::string(id))) continue;
+    tx.exec_params("UPDATE amends.requests SET audit_seq = $3, audit_hash = decode($4, 'hex') "
+                   "WHERE book_id = $1 AND request_id = $2",
+                   s.book_id(), std::string(id), static_cast<std::int64_t>(e->sequence), requests::to_hex(e->hash));
   }
   const auto& outbox = desk_->outbox();
   if (outbox.size() > mark_.outbox) {
@@ -598,19 +629,318 @@ void DeskStore::write_runs(Session& s) {
   }
 }
 
-requests::AuditTrail::Verification verify_audit(const std::string& dsn, const std::string& book, std::size_t* count) {
+namespace {
+
+// A bytea field of COPY text output ("\x" and hex digits) as a hash.
+requests::Hash hash_of_copy(const std::string& text) {
+  std::string_view hex(text);
+  if (hex.starts_with("\\x")) hex.remove_prefix(2);
+  try {
+    return checkpoint::parse_hash(hex, "an audit hash in the database");
+  } catch (const invalid_argument& e) {
+    throw store_error(e.what());
+  }
+}
+
+// SHA-256 by OpenSSL's libcrypto (the same digest as requests::sha256, a
+// few times faster), one context reused: verifying a million events is
+// mostly hashing them.
+class Sha256 {
+ public:
+  Sha256() : md_(EVP_MD_fetch(nullptr, "SHA256", nullptr)), ctx_(EVP_MD_CTX_new()) {
+    if (!md_ || !ctx_) throw error("OpenSSL has no SHA-256");
+  }
+  ~Sha256() {
+    EVP_MD_CTX_free(ctx_);
+    EVP_MD_free(md_);
+  }
+  Sha256(const Sha256&) = delete;
+  Sha256& operator=(const Sha256&) = delete;
+  requests::Hash digest(std::string_view data) {
+    requests::Hash out{};
+    unsigned int length = 0;
+    if (EVP_DigestInit_ex(ctx_, md_, nullptr) != 1 || EVP_DigestUpdate(ctx_, data.data(), data.size()) != 1 ||
+        EVP_DigestFinal_ex(ctx_, out.data(), &length) != 1 || length != out.size())
+      throw error("OpenSSL could not compute a SHA-256");
+    return out;
+  }
+
+ private:
+  EVP_MD* md_;
+  EVP_MD_CTX* ctx_;
+};
+
+// A book's audit events by COPY in binary form (no text formatting of the
+// integers and hashes on either side), over a libpq connection of its own
+// that reads in an exported snapshot.
+class BinaryEvents {
+ public:
+  BinaryEvents(const std::string& dsn, const std::string& snapshot, const std::string& query)
+      : conn_(PQconnectdb(dsn.c_str())) {
+    if (PQstatus(conn_) != CONNECTION_OK) fail("can't reach PostgreSQL: ");
+    exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", PGRES_COMMAND_OK);
+    exec("SET TRANSACTION SNAPSHOT '" + snapshot + "'", PGRES_COMMAND_OK);
+    exec("COPY (" + query + ") TO STDOUT (FORMAT binary)", PGRES_COPY_OUT);
+  }
+  ~BinaryEvents() { PQfinish(conn_); }
+  BinaryEvents(const BinaryEvents&) = delete;
+  BinaryEvents& operator=(const BinaryEvents&) = delete;
+
+  // The next event (seq, at_micros, actor, request_id, event, details,
+  // previous, hash); false after the last.
+  bool next(requests::AuditEvent& e) {
+    if (!started_) {
+      static constexpr char signature[] = "PGCOPY\n\377\r\n";  // and a NUL: 11 bytes
+      need(19);
+      if (std::memcmp(buf_.data() + pos_, signature, 11) != 0) throw store_error("COPY sent no binary header");
+      const std::uint32_t extension = u32(pos_ + 15);
+      pos_ += 19;
+      need(extension);
+      pos_ += extension;
+      started_ = true;
+    }
+    need(2);
+    const auto fields = static_cast<std::int16_t>((static_cast<unsigned char>(buf_[pos_]) << 8) | static_cast<unsigned char>(buf_[pos_ + 1]));
+    pos_ += 2;
+    if (fields == -1) {
+      finish();
+      return false;
+    }
+    if (fields != 8) throw store_error("an audit event read back with " + std::to_string(fields) + " fields, not 8");
+    e.sequence = static_cast<std::uint64_t>(i64(field(8)));
+    e.at = i64(field(8));
+    e.actor = field();
+    e.request = field();
+    e.event = field();
+    e.details = field();
+    hash(field(32), e.previous);
+    hash(field(32), e.hash);
+    return true;
+  }
+
+ private:
+  [[noreturn]] void fail(const std::string& what) { throw store_error(what + PQerrorMessage(conn_)); }
+  void exec(const std::string& sql, ExecStatusType want) {
+    PGresult* r = PQexec(conn_, sql.c_str());
+    const bool good = PQresultStatus(r) == want;
+    PQclear(r);
+    if (!good) fail("reading the audit trail failed: ");
+  }
+  // Until `n` unread bytes are buffered.
+  void need(std::size_t n) {
+    if (pos_ > (1u << 20)) {
+      buf_.erase(0, pos_);
+      pos_ = 0;
+    }
+    while (buf_.size() - pos_ < n) {
+      char* data = nullptr;
+      const int length = PQgetCopyData(conn_, &data, 0);
+      if (length < 0) fail(length == -1 ? "the audit trail's COPY ended mid-row: " : "reading the audit trail failed: ");
+      buf_.append(data, static_cast<std::size_t>(length));
+      PQfreemem(data);
+    }
+  }
+  std::uint32_t u32(std::size_t at) const {
+    std::uint32_t v = 0;
+    for (std::size_t i = 0; i < 4; ++i) v = (v << 8) | static_cast<unsigned char>(buf_[at + i]);
+    return v;
+  }
+  static std::int64_t i64(std::string_view b) {
+    std::uint64_t v = 0;
+    for (char c : b) v = (v << 8) | static_cast<unsigned char>(c);
+    return static_cast<std::int64_t>(v);
+  }
+  static void hash(std::string_view b, requests::Hash& out) { std::memcpy(out.data(), b.data(), out.size()); }
+  // The next field's bytes (`size` of them, when given).
+  std::string_view field(std::size_t size = std::string::npos) {
+    need(4);
+    const std::uint32_t length = u32(pos_);
+    pos_ += 4;
+    if (length == 0xffffffffu) throw store_error("an audit event read back with a NULL field");
+    if (size != std::string::npos && length != size)
+      throw store_error("an audit event's field read back as " + std::to_string(length) + " bytes, not " + std::to_string(size));
+    need(length);
+    std::string_view out(buf_.data() + pos_, length);
+    pos_ += length;
+    return out;
+  }
+  void finish() {
+    char* data = nullptr;
+    while (PQgetCopyData(conn_, &data, 0) >= 0) PQfreemem(data);
+    PGresult* r = PQgetResult(conn_);
+    const bool good = PQresultStatus(r) == PGRES_COMMAND_OK;
+    PQclear(r);
+    while ((r = PQgetResult(conn_)) != nullptr) PQclear(r);
+    if (!good) fail("reading the audit trail failed: ");
+  }
+
+  PGconn* conn_;
+  std::string buf_;
+  std::size_t pos_ = 0;
+  bool started_ = false;
+};
+
+std::string range(std::uint64_t first, std::uint64_t last) {
+  return first == last ? "event " + std::to_string(first) + " is"
+                       : "event " + std::to_string(first) + " through event " + std::to_string(last) + " are";
+}
+
+}  // namespace
+
+AuditVerification verify_audit(const std::string& dsn, const std::string& book, std::size_t* count,
+                               const checkpoint::Checkpoint* cp, bool records) {
+  if (cp && cp->book != book)
+    throw invalid_argument("the checkpoint is of book " + cp->book + ", not of book " + book +
+                           ": verify it with --book " + cp->book);
+  if (cp && cp->sequence == 0) throw invalid_argument("a checkpoint names an event: its seq is 1 or more");
   try {
     pqxx::connection conn(dsn);
-    pqxx::read_transaction tx(conn);
+    // One snapshot: the trail, the head and the anchors as of one moment.
+    pqxx::transaction<pqxx::isolation_level::repeatable_read, pqxx::readwrite_policy::read_only> tx(conn);
     pqxx::result b = tx.exec_params("SELECT book_id FROM amends.books WHERE name = $1", book);
     if (b.empty()) throw store_error("there is no book named " + book + " in the database");
-    std::vector<requests::AuditEvent> events;
-    for (const auto& row : tx.exec_params(std::string("SELECT ") + kAuditColumns +
-                                              " FROM amends.audit_events WHERE book_id = $1 ORDER BY seq",
-                                          b[0][0].as<int>()))
-      events.push_back(audit_event_of(row));
-    if (count) *count = events.size();
-    return requests::AuditTrail::verify(events);
+    const std::string id = b[0][0].c_str();
+    AuditVerification v;
+    // The first inconsistency by sequence wins; on a tie, the one noted first.
+    auto note = [&v](std::uint64_t seq, const char* kind, std::string problem) {
+      if (!v.ok && v.first_bad <= seq) return;
+      v.ok = false;
+      v.first_bad = seq;
+      v.kind = kind;
+      v.problem = std::move(problem);
+    };
+
+    // The chain, streamed: the checks of AuditTrail::verify, event by event.
+    std::unordered_map<std::string, std::pair<std::uint64_t, requests::Hash>> last_of;  // request -> its last event
+    bool chain = true;
+    bool at_checkpoint = false;
+    Sha256 sha;
+    requests::Hash previous{};
+    {
+      // In binary form, over a connection of its own in this snapshot.
+      BinaryEvents rows(dsn, tx.exec1("SELECT pg_export_snapshot()")[0].c_str(),
+                        std::string("SELECT ") + kAuditColumns + " FROM amends.audit_events WHERE book_id = " + id +
+                            " ORDER BY seq");
+      requests::AuditEvent e;
+      while (rows.next(e)) {
+        ++v.events;
+        if (chain) {
+          const auto seq = [&e] { return std::to_string(e.sequence); };
+          if (e.sequence != v.events) {
+            note(e.sequence, "chain", "event " + std::to_string(v.events) + " carries sequence " + seq() +
+                                          ": an event is missing or out of order");
+            chain = false;
+          } else if (e.previous != previous) {
+            note(e.sequence, "chain", "event " + seq() + " does not link to the event before it");
+            chain = false;
+          } else if (sha.digest(requests::canonical(e)) != e.hash) {
+            note(e.sequence, "chain", "event " + seq() + " was changed after it was written: its hash does not match");
+            chain = false;
+          }
+          previous = e.hash;
+        }
+        if (cp && e.sequence == cp->sequence) {
+          at_checkpoint = true;
+          if (e.hash != cp->hash)
+            note(e.sequence, "checkpoint",
+                 "event " + std::to_string(e.sequence) + " no longer has the hash the checkpoint of " +
+                     requests::format_timestamp(cp->at) + " recorded (" + requests::to_hex(cp->hash) +
+                     "; now " + requests::to_hex(e.hash) + "): events up to it were rewritten after the checkpoint");
+        }
+        if (!e.request.empty()) {
+          auto [it, inserted] = last_of.try_emplace(e.request, e.sequence, e.hash);
+          if (!inserted) it->second = {e.sequence, e.hash};
+        }
+        v.last = e.sequence;
+        v.last_hash = e.hash;
+      }
+    }
+    if (cp) {
+      v.checkpoint = cp->sequence;
+      if (!at_checkpoint)
+        note(std::min(cp->sequence, v.last + 1), "checkpoint",
+             "the checkpoint of " + requests::format_timestamp(cp->at) + " is at event " + std::to_string(cp->sequence) +
+                 ", but the trail " + (v.events ? "ends at event " + std::to_string(v.last) : std::string("is empty")) +
+                 ": events were removed after the checkpoint");
+    }
+
+    // The head recorded for the book: the trail's last event.
+    pqxx::result head = tx.exec_params("SELECT seq, encode(hash, 'hex') FROM amends.audit_heads WHERE book_id = $1", b[0][0].as<int>());
+    if (!head.empty()) {
+      v.head = head[0][0].as<std::uint64_t>();
+      const requests::Hash head_hash = hash_of_copy(head[0][1].c_str());
+      const std::string h = std::to_string(v.head);
+      if (v.head > v.last)
+        note(v.last + 1, "head",
+             "the book's audit head is event " + h + ", but the trail " +
+                 (v.events ? "ends at event " + std::to_string(v.last) : std::string("is empty")) + ": " +
+                 range(v.last + 1, v.head) + " missing");
+      else if (v.head < v.last)
+        note(v.head + 1, "head",
+             "the trail goes on past the book's audit head (event " + h + "): " + range(v.head + 1, v.last) +
+                 " appended outside amends");
+      else if (head_hash != v.last_hash)
+        note(v.head, "head",
+             "event " + h + " is not the event the book's audit head records: its hash is " + requests::to_hex(v.last_hash) +
+                 ", the head's " + requests::to_hex(head_hash));
+    } else if (v.events > 0) {
+      note(v.last, "head",
+           "the book has " + std::to_string(v.events) + " audit events but no audit head (amends.audit_heads): it was removed");
+    }
+
+    // Every anchored request: its anchor is its last event, with that hash.
+    {
+      pqxx::stream_from rows(tx, "(SELECT request_id, audit_seq, encode(audit_hash, 'hex') FROM amends.requests WHERE book_id = " +
+                                     id + " AND audit_seq IS NOT NULL)");
+      std::tuple<std::string, std::uint64_t, std::string> row;
+      while (rows >> row) {
+        ++v.anchored;
+        const std::string& request = std::get<0>(row);
+        const std::uint64_t seq = std::get<1>(row);
+        const requests::Hash hash = hash_of_copy(std::get<2>(row));
+        const std::string anchored = "request " + request + " is anchored at audit event " + std::to_string(seq);
+        auto it = last_of.find(request);
+        if (it == last_of.end()) {
+          note(seq, "anchor", anchored + ", but the trail has no event of " + request + ": its events were removed");
+        } else if (it->second.first < seq) {
+          note(it->second.first + 1, "anchor",
+               anchored + ", but its last event in the trail is event " + std::to_string(it->second.first) +
+                   ": its later events were removed");
+        } else if (it->second.first > seq) {
+          note(it->second.first, "anchor",
+               anchored + ", but the trail has a later event of it, event " + std::to_string(it->second.first) +
+                   ", that did not change the request: it was added outside amends");
+        } else if (it->second.second != hash) {
+          note(seq, "anchor",
+               anchored + " with hash " + requests::to_hex(hash) + ", but event " + std::to_string(seq) + " has hash " +
+                   requests::to_hex(it->second.second) + ": it was rewritten");
+        }
+      }
+      rows.complete();
+    }
+    // The request records, in a desk of their own over an empty ledger:
+    // check_records needs the policies and the records only.
+    if (records && v.ok) {
+      Ledger ledger;
+      desk::Desk d(ledger);
+      for (const auto& row : tx.exec_params("SELECT body FROM amends.policies WHERE book_id = $1 ORDER BY published_at, version",
+                                            b[0][0].as<int>()))
+        d.load_policy(row[0].c_str());
+      pqxx::stream_from rows(tx, "(SELECT request_id, record::text FROM amends.requests WHERE book_id = " + id + ")");
+      std::tuple<std::string, std::string> row;
+      while (rows >> row) {
+        try {
+          d.load_record(record_from_json(std::get<1>(row), d));
+        } catch (const store_error& e) {
+          d.load_unreadable(std::get<0>(row), e.what());
+        }
+      }
+      rows.complete();
+      v.findings = d.check_records();
+    }
+    tx.commit();
+    if (count) *count = v.events;
+    return v;
   } catch (const pqxx::broken_connection& e) {
     throw store_error(std::string("can't reach PostgreSQL: ") + e.what());
   }
