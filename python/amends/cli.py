@@ -5,9 +5,11 @@
     amends load FILE.csv        post a postings CSV into a book in PostgreSQL, durably and exactly once
     amends balance FILE.csv     load postings from CSV and print the balance report
     amends journal FILE.csv     load postings from CSV and write them as a ledger/hledger journal
-    amends db start             create the embedded default PostgreSQL cluster if needed, start it, print its DSN
+    amends db start             create the embedded default PostgreSQL cluster if needed, start it (migrated), print its DSN
     amends db stop              stop it
     amends db status            running or stopped, pid, data directory, DSN (exit 0 running, 3 stopped)
+    amends db migrate --dsn DSN apply the schema migrations a server's database lacks, as the database owner
+                                (without --dsn: $AMENDS_DSN, else the embedded default)
     amends version
 
 The concession desk (amends.cli_desk; each takes --dsn, --book and, where it prints, --json):
@@ -26,12 +28,15 @@ Reconciliation (amends.cli_reconcile):
     amends reconcile --source S --input PATH... --period YYYY-MM   the ledger against a billing export, with reports
 
 `amends db` takes --data-dir DIR; the default is $AMENDS_DATA_DIR, else
-$XDG_DATA_HOME/amends/pg, else ~/.local/share/amends/pg.
+$XDG_DATA_HOME/amends/pg, else ~/.local/share/amends/pg. Opening a book never
+migrates: a server's database is migrated once per release by its owner
+(`amends db migrate`), and everyday logins need only the role amends_app.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Sequence
 
@@ -47,6 +52,17 @@ def _load(path: str, base_currency: str) -> amends.Ledger:
     book = amends.Ledger(base_currency=base_currency)
     book.load_csv(path, open_missing_accounts=True)
     return book
+
+
+def _migrate(dsn: str | None, cluster: Cluster) -> int:
+    target = dsn or os.environ.get("AMENDS_DSN") or cluster.ensure_running()
+    applied = amends.migrate(target)
+    if applied:
+        print("applied migrations " + ", ".join(f"{version:03d}" for version in applied))
+    else:
+        print("nothing to apply")
+    print(f"the amends schema is at version {amends.SCHEMA_VERSION}")
+    return 0
 
 
 def _database(action: str, cluster: Cluster) -> int:
@@ -94,10 +110,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     journal.add_argument("-o", "--output", default=None, help="file to write (default: stdout)")
     journal.add_argument("--base-currency", default="USD")
 
-    database = commands.add_parser("db", help="start, stop or inspect the embedded default PostgreSQL cluster")
-    database.add_argument("action", choices=["start", "stop", "status"])
+    database = commands.add_parser(
+        "db", help="start, stop or inspect the embedded default PostgreSQL cluster, or migrate a database"
+    )
+    database.add_argument("action", choices=["start", "stop", "status", "migrate"])
     default_dir = "$AMENDS_DATA_DIR, else ~/.local/share/amends/pg"
     database.add_argument("--data-dir", metavar="DIR", help=f"the cluster's data directory (default: {default_dir})")
+    database.add_argument(
+        "--dsn", default=None,
+        help="migrate only: the database to migrate, connecting as its owner (default: $AMENDS_DSN, else the embedded default)",
+    )
 
     commands.add_parser("version", help="print the version")
 
@@ -130,6 +152,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 sys.stdout.write(book.to_journal() or "")
             return 0
         if args.command == "db":
+            if args.dsn is not None and args.action != "migrate":
+                parser.error(f"--dsn is for `amends db migrate`; `amends db {args.action}` manages the embedded default")
+            if args.dsn is not None and args.data_dir is not None:
+                parser.error("give --dsn (a server's database) or --data-dir (the embedded default), not both")
+            if args.action == "migrate":
+                return _migrate(args.dsn, Cluster(args.data_dir))
             return _database(args.action, Cluster(args.data_dir))
         if args.command == "version":
             print(amends.__version__)
