@@ -54,8 +54,9 @@ def _load(path: str, base_currency: str) -> amends.Ledger:
     return book
 
 
-def _migrate(dsn: str | None, cluster: Cluster) -> int:
-    target = dsn or os.environ.get("AMENDS_DSN") or cluster.ensure_running()
+def _migrate(dsn: str | None, data_dir: str | None) -> int:
+    """Migrates --dsn; else --data-dir's cluster; else $AMENDS_DSN; else the embedded default (which start migrates)."""
+    target = dsn or (None if data_dir is not None else os.environ.get("AMENDS_DSN")) or Cluster(data_dir).ensure_running()
     applied = amends.migrate(target)
     if applied:
         print("applied migrations " + ", ".join(f"{version:03d}" for version in applied))
@@ -152,12 +153,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 sys.stdout.write(book.to_journal() or "")
             return 0
         if args.command == "db":
+            if args.dsn is not None and not args.dsn.strip():
+                parser.error("--dsn is empty: give the connection string of the database to migrate")
             if args.dsn is not None and args.action != "migrate":
                 parser.error(f"--dsn is for `amends db migrate`; `amends db {args.action}` manages the embedded default")
             if args.dsn is not None and args.data_dir is not None:
                 parser.error("give --dsn (a server's database) or --data-dir (the embedded default), not both")
             if args.action == "migrate":
-                return _migrate(args.dsn, Cluster(args.data_dir))
+                return _migrate(args.dsn, args.data_dir)
             return _database(args.action, Cluster(args.data_dir))
         if args.command == "version":
             print(amends.__version__)
