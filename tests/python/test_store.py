@@ -163,7 +163,13 @@ def test_a_deadlock_is_retried_and_the_entry_posts_once(pg_migrated_dsn: str):
 
     writer = threading.Thread(target=post)
     writer.start()
-    time.sleep(0.5)  # amends now holds the book and waits for C1's row
+    # Wait until amends holds the book and waits for C1's row (a fixed sleep is too short on a busy machine:
+    # the session that starts waiting first is the one PostgreSQL's deadlock check fails).
+    deadline = time.monotonic() + 60
+    while sql(pg_migrated_dsn, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                               "AND wait_event_type = 'Lock'") != [(1,)]:
+        assert time.monotonic() < deadline, "amends never waited for the row lock"
+        time.sleep(0.02)
     other.execute("SELECT amends.begin_write(%s, 'competing')", (book.book_id,))  # waits for amends: a cycle
     other.commit()
     writer.join(timeout=60)
