@@ -1,7 +1,8 @@
 """The amends command line.
 
     amends tour                 the main job: the four concession processes in the embedded default PostgreSQL
-                                (--dsn DSN for another server, --memory for an in-memory book)
+                                (--dsn DSN for another server, which the tour migrates if it lacks the schema:
+                                give the owner's login; --memory for an in-memory book)
     amends load FILE.csv        post a postings CSV into a book in PostgreSQL, durably and exactly once
     amends balance FILE.csv     load postings from CSV and print the balance report
     amends journal FILE.csv     load postings from CSV and write them as a ledger/hledger journal
