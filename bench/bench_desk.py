@@ -63,6 +63,7 @@ def one_run(run: int, args: argparse.Namespace, amends, psycopg, cluster_dsn: st
         conn.execute(f"DROP DATABASE IF EXISTS {name}")
         conn.execute(f"CREATE DATABASE {name}")
     dsn = cluster_dsn.replace("dbname=amends", f"dbname={name}")
+    amends.migrate(dsn)  # as its owner: opening a book never migrates
     book = amends.open(dsn, "bench")
     now = [dt.datetime(2026, 11, 2, 8, 0, tzinfo=UTC)]
 

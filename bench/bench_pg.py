@@ -354,6 +354,7 @@ def one_run(run: int, args, ctx: dict) -> dict[str, dict]:
     try:
         # a. amends: durable bulk posting.
         dsn_a = cluster.create_database(names["amends"])
+        amends.migrate(dsn_a)  # as its owner: opening a book never migrates
         book = amends.open(dsn_a, BOOK)
         checkpoint(psycopg, admin)
         log(f"run {run}: amends load_csv of {ctx['csv'].name}")
@@ -433,6 +434,7 @@ def one_run(run: int, args, ctx: dict) -> dict[str, dict]:
 
         # c. naive client: one entry per transaction.
         dsn_n = cluster.create_database(names["naive"])
+        amends.migrate(dsn_n)
         t0 = time.perf_counter()
         nbook = amends.open(dsn_n, BOOK)
         if nbook.book_id != book_id:

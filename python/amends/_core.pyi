@@ -111,7 +111,7 @@ class StoreError(AmendsError):
     """PostgreSQL unreachable, a lost connection, or a write the database refused; nothing half-written."""
 
 class SchemaError(StoreError):
-    """A database schema newer than this amends, or a failed migration."""
+    """A database without the amends schema, or with an older or newer one than this amends; or a migration refused (not the owner) or failed."""
 
 class InvalidName(InvalidArgument):
     """A person's name that is not UTF-8, holds a control character, or is blank."""
@@ -450,7 +450,7 @@ def read_postings(dsn: str, book: str) -> _PostingColumns:
     """Every posting of a book, read by COPY into columns (the shape of Ledger._postings)."""
 
 def migrate(dsn: str) -> list[int]:
-    """Applies the schema migrations the database lacks; returns the versions applied."""
+    """Applies the schema migrations the database lacks, as its owner; returns the versions applied."""
 
 class Store(metaclass=_pybind11_type):
     """A book in PostgreSQL; amends.open() wraps it."""

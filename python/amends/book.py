@@ -211,9 +211,14 @@ def open(  # noqa: A001 - amends.open, as the issue names it
     """Opens a book in PostgreSQL.
 
     dsn: a libpq connection string or URI. Without one, $AMENDS_DSN; without
-    that, amends' own private cluster (started, and created on first use,
-    in $AMENDS_DATA_DIR or ~/.local/share/amends/pg; `amends db stop`
+    that, amends' own private cluster (started, created and migrated on first
+    use, in $AMENDS_DATA_DIR or ~/.local/share/amends/pg; `amends db stop`
     stops it). base_currency and fiscal_year_start_month apply when the book
     is created; an existing book keeps its own.
+
+    Opening never migrates: a server's database must have been migrated by
+    its owner (`amends db migrate --dsn ...`, or amends.migrate); one without
+    the schema, or with an older or newer one, raises SchemaError saying what
+    to run. The login needs only membership of the role amends_app.
     """
     return Book(dsn or _default_dsn(), book, base_currency=base_currency, fiscal_year_start_month=fiscal_year_start_month, create=create)

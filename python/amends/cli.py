@@ -1,13 +1,16 @@
 """The amends command line.
 
     amends tour                 the main job: the four concession processes in the embedded default PostgreSQL
-                                (--dsn DSN for another server, --memory for an in-memory book)
+                                (--dsn DSN for another server, which the tour migrates if it lacks the schema:
+                                give the owner's login; --memory for an in-memory book)
     amends load FILE.csv        post a postings CSV into a book in PostgreSQL, durably and exactly once
     amends balance FILE.csv     load postings from CSV and print the balance report
     amends journal FILE.csv     load postings from CSV and write them as a ledger/hledger journal
-    amends db start             create the embedded default PostgreSQL cluster if needed, start it, print its DSN
+    amends db start             create the embedded default PostgreSQL cluster if needed, start it (migrated), print its DSN
     amends db stop              stop it
     amends db status            running or stopped, pid, data directory, DSN (exit 0 running, 3 stopped)
+    amends db migrate --dsn DSN apply the schema migrations a server's database lacks, as the database owner
+                                (without --dsn: $AMENDS_DSN, else the embedded default)
     amends version
 
 The concession desk (amends.cli_desk; each takes --dsn, --book and, where it prints, --json):
@@ -26,12 +29,15 @@ Reconciliation (amends.cli_reconcile):
     amends reconcile --source S --input PATH... --period YYYY-MM   the ledger against a billing export, with reports
 
 `amends db` takes --data-dir DIR; the default is $AMENDS_DATA_DIR, else
-$XDG_DATA_HOME/amends/pg, else ~/.local/share/amends/pg.
+$XDG_DATA_HOME/amends/pg, else ~/.local/share/amends/pg. Opening a book never
+migrates: a server's database is migrated once per release by its owner
+(`amends db migrate`), and everyday logins need only the role amends_app.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Sequence
 
@@ -47,6 +53,18 @@ def _load(path: str, base_currency: str) -> amends.Ledger:
     book = amends.Ledger(base_currency=base_currency)
     book.load_csv(path, open_missing_accounts=True)
     return book
+
+
+def _migrate(dsn: str | None, data_dir: str | None) -> int:
+    """Migrates --dsn; else --data-dir's cluster; else $AMENDS_DSN; else the embedded default (which start migrates)."""
+    target = dsn or (None if data_dir is not None else os.environ.get("AMENDS_DSN")) or Cluster(data_dir).ensure_running()
+    applied = amends.migrate(target)
+    if applied:
+        print("applied migrations " + ", ".join(f"{version:03d}" for version in applied))
+    else:
+        print("nothing to apply")
+    print(f"the amends schema is at version {amends.SCHEMA_VERSION}")
+    return 0
 
 
 def _database(action: str, cluster: Cluster) -> int:
@@ -94,10 +112,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     journal.add_argument("-o", "--output", default=None, help="file to write (default: stdout)")
     journal.add_argument("--base-currency", default="USD")
 
-    database = commands.add_parser("db", help="start, stop or inspect the embedded default PostgreSQL cluster")
-    database.add_argument("action", choices=["start", "stop", "status"])
+    database = commands.add_parser(
+        "db", help="start, stop or inspect the embedded default PostgreSQL cluster, or migrate a database"
+    )
+    database.add_argument("action", choices=["start", "stop", "status", "migrate"])
     default_dir = "$AMENDS_DATA_DIR, else ~/.local/share/amends/pg"
     database.add_argument("--data-dir", metavar="DIR", help=f"the cluster's data directory (default: {default_dir})")
+    database.add_argument(
+        "--dsn", default=None,
+        help="migrate only: the database to migrate, connecting as its owner (default: $AMENDS_DSN, else the embedded default)",
+    )
 
     commands.add_parser("version", help="print the version")
 
@@ -130,6 +154,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 sys.stdout.write(book.to_journal() or "")
             return 0
         if args.command == "db":
+            if args.dsn is not None and not args.dsn.strip():
+                parser.error("--dsn is empty: give the connection string of the database to migrate")
+            if args.dsn is not None and args.action != "migrate":
+                parser.error(f"--dsn is for `amends db migrate`; `amends db {args.action}` manages the embedded default")
+            if args.dsn is not None and args.data_dir is not None:
+                parser.error("give --dsn (a server's database) or --data-dir (the embedded default), not both")
+            if args.action == "migrate":
+                return _migrate(args.dsn, args.data_dir)
             return _database(args.action, Cluster(args.data_dir))
         if args.command == "version":
             print(amends.__version__)

@@ -4,7 +4,8 @@ Nobody has to administer it. A cluster is a data directory (by default
 ~/.local/share/amends/pg) that amends creates with initdb and starts and stops
 with pg_ctl. The server listens on a Unix socket only, never on TCP, trusts the
 local connections that reach that socket, and holds the database `amends`,
-owned by the superuser `amends`.
+owned by the superuser `amends`. Starting it also migrates that database (the
+superuser is its owner): the embedded default needs no `amends db migrate`.
 
 PostgreSQL refuses to run as root. When amends runs as root, the data
 directory belongs to the `postgres` OS user, the server tools run through
@@ -389,10 +390,23 @@ class Cluster:
     def start(self, timeout: float = 30) -> str:
         """Starts the server (pg_ctl start) and returns the DSN once it accepts connections.
 
-        Creates the `amends` database if it is missing. Starting a running
-        cluster just returns the DSN. A postmaster.pid left by a server that
-        died (kill -9, a reboot) does not stop it. timeout is in seconds.
+        Creates the `amends` database if it is missing and applies the
+        migrations it lacks (as the superuser, its owner), also when the
+        server was already running: the embedded default is ready to open.
+        A postmaster.pid left by a server that died (kill -9, a reboot) does
+        not stop it. timeout is in seconds.
         """
+        dsn = self._start(timeout)
+        self.migrate()
+        return dsn
+
+    def migrate(self) -> list[int]:
+        """Applies the migrations the `amends` database lacks (amends.migrate); returns the versions applied."""
+        from amends import _core
+
+        return list(_core.migrate(self.dsn))
+
+    def _start(self, timeout: float) -> str:
         if not self.initialized():
             raise ClusterError(f"{self.data_dir} holds no cluster yet; create it with init() or use ensure_running()")
         deadline = time.monotonic() + timeout

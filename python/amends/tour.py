@@ -27,6 +27,7 @@ nothing.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import random
 from decimal import Decimal
 from pathlib import Path
@@ -140,9 +141,26 @@ def _run_desk(desk: amends.Desk, clock: TourClock, fees: dict[str, Decimal], log
     step("T-08 applied: one posting per invoiced month")
 
 
+def _open_tour_book(dsn: str | None) -> amends.Book:
+    """The tour's book; a demo that makes its own book migrates a database that lacks the schema.
+
+    That takes the owner's login (amends.migrate refuses any other); a
+    migrated database opens with any login granted amends_app. The embedded
+    default is migrated when it starts.
+    """
+    try:
+        return amends.open(dsn, "tour")
+    except amends.SchemaError:
+        target = dsn or os.environ.get("AMENDS_DSN")
+        if not target:
+            raise  # the embedded default, already migrated: a newer schema
+        amends.migrate(target)
+        return amends.open(dsn, "tour")
+
+
 def run(out: TextIO, customers: int = 6, seed: int = 2026, memory: bool = False, dsn: str | None = None) -> int:
     """The tour; in PostgreSQL (dsn, $AMENDS_DSN or the embedded default) unless memory is set."""
-    book: amends.Ledger = amends.Ledger(base_currency="USD", name="tour") if memory else amends.open(dsn, "tour")
+    book: amends.Ledger = amends.Ledger(base_currency="USD", name="tour") if memory else _open_tour_book(dsn)
     customers = max(customers, 6)
     ids = [f"C{1040 + i}" for i in range(customers)]
     before = book.entry_count

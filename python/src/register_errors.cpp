@@ -82,7 +82,7 @@ void register_errors(py::module_& m) {
   c.io_error = make(m, "AmendsIOError", {c.amends_error, PyExc_OSError}, "A file amends could not read or write.");
   c.store_error = make(m, "StoreError", {c.amends_error},
                        "PostgreSQL unreachable, a lost connection, or a write the database refused; nothing half-written.");
-  c.schema_error = make(m, "SchemaError", {c.store_error}, "A database schema newer than this amends, or a failed migration.");
+  c.schema_error = make(m, "SchemaError", {c.store_error}, "A database without the amends schema, or with an older or newer one than this amends; or a migration refused (not the owner) or failed.");
   c.invalid_name = make(m, "InvalidName", {c.invalid_argument}, "A person's name that is not UTF-8, holds a control character, or is blank.");
 
   // Most derived first: the first matching clause wins.

@@ -16,7 +16,7 @@ void register_store(py::module_& m) {
   m.attr("SCHEMA_VERSION") = store::schema_version();
   m.def(
       "migrate", [](const std::string& dsn) { return store::migrate(dsn); }, py::arg("dsn"),
-      "Applies the schema migrations the database lacks; returns the versions applied.");
+      "Applies the schema migrations the database lacks, as its owner; returns the versions applied.");
 
   m.def(
       "read_postings",

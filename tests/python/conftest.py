@@ -70,11 +70,21 @@ def pg_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
 
 @pytest.fixture
 def pg_dsn(pg_cluster: Cluster) -> Iterator[str]:
-    """The DSN of a fresh, empty database of its own on pg_cluster; dropped after the test."""
+    """The DSN of a fresh, empty database of its own on pg_cluster (no amends schema); dropped after the test."""
     name = f"test_{uuid.uuid4().hex[:16]}"
     dsn = pg_cluster.create_database(name)
     yield dsn
     pg_cluster.drop_database(name)
+
+
+@pytest.fixture
+def pg_migrated_dsn(pg_dsn: str) -> str:
+    """A fresh database of its own, migrated by its owner (amends.migrate), as a server's is before books open in it.
+
+    amends.open never migrates: a test that opens books in a database of its own takes this one.
+    """
+    amends.migrate(pg_dsn)
+    return pg_dsn
 
 
 @pytest.fixture(scope="session")

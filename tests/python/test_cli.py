@@ -68,17 +68,17 @@ def test_the_tour_runs_in_memory_too():
     assert "(in memory)" in done.stdout
 
 
-def test_load_posts_a_csv_into_postgresql_exactly_once(tmp_path: Path, pg_dsn: str):
+def test_load_posts_a_csv_into_postgresql_exactly_once(tmp_path: Path, pg_migrated_dsn: str):
     path = tmp_path / "postings.csv"
     path.write_text(CSV)
 
-    first = run("load", str(path), "--book", "billing", dsn=pg_dsn)
-    second = run("load", str(path), "--book", "billing", dsn=pg_dsn)
+    first = run("load", str(path), "--book", "billing", dsn=pg_migrated_dsn)
+    second = run("load", str(path), "--book", "billing", dsn=pg_migrated_dsn)
 
     assert first.returncode == 0, first.stderr
     assert "3 entries posted, 0 already there, 5 accounts opened; 3 entries in all" in first.stdout
     assert "0 entries posted, 3 already there, 0 accounts opened; 3 entries in all" in second.stdout
-    book = amends.open(pg_dsn, "billing")
+    book = amends.open(pg_migrated_dsn, "billing")
     assert book.balance("Liabilities:CustomerCredits:C1") == Decimal("-16.56")
     assert book.balance("Assets:Cash", currency="EUR") == Decimal("200.00")
 

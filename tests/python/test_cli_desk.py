@@ -1,6 +1,6 @@
 """The concession desk on the command line (amends.cli_desk), run in-process against a fresh PostgreSQL database.
 
-Each test gets a database of its own (the pg_dsn fixture) and drives the
+Each test gets a database of its own (the pg_migrated_dsn fixture: migrated) and drives the
 desk only through `amends.cli.main([...])`, reading what it prints (capsys)
 and its exit code, as a script calling `amends` would.
 """
@@ -39,12 +39,12 @@ class Done:
 
 
 @pytest.fixture
-def amends_cli(pg_dsn: str, capsys: pytest.CaptureFixture[str]):
+def amends_cli(pg_migrated_dsn: str, capsys: pytest.CaptureFixture[str]):
     """amends_cli(*args): runs `amends *args --dsn <the test's database>` in-process."""
 
     def run(*args: str, dsn: bool = True) -> Done:
         capsys.readouterr()
-        code = cli.main([*args, "--dsn", pg_dsn] if dsn else list(args))
+        code = cli.main([*args, "--dsn", pg_migrated_dsn] if dsn else list(args))
         captured = capsys.readouterr()
         return Done(code, captured.out, captured.err)
 
@@ -228,12 +228,12 @@ def test_decline_return_resubmit_cancel_and_a_refund_in_another_currency(desk):
     ok(desk("audit", "verify"))
 
 
-def test_audit_verify_names_the_event_whose_hash_no_longer_matches(desk, pg_dsn: str,
+def test_audit_verify_names_the_event_whose_hash_no_longer_matches(desk, pg_migrated_dsn: str,
                                                                     monkeypatch: pytest.MonkeyPatch):
     rid = submit_goodwill(desk)["id"]
     ok(desk("request", "approve", rid, "--as", "lena"))
 
-    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+    with psycopg.connect(pg_migrated_dsn, autocommit=True) as conn:
         book_id = conn.execute("SELECT book_id FROM amends.books WHERE name = 'main'").fetchone()[0]
         seq = conn.execute("SELECT max(seq) FROM amends.audit_events WHERE book_id = %s AND request_id = %s",
                            (book_id, rid)).fetchone()[0]
@@ -250,7 +250,7 @@ def test_audit_verify_names_the_event_whose_hash_no_longer_matches(desk, pg_dsn:
             conn.execute("ALTER TABLE amends.audit_events ENABLE TRIGGER USER")
 
     # $AMENDS_DSN chooses the database when --dsn is left out.
-    monkeypatch.setenv("AMENDS_DSN", pg_dsn)
+    monkeypatch.setenv("AMENDS_DSN", pg_migrated_dsn)
     broken = desk("audit", "verify", dsn=False)
     assert broken.code == 1
     assert f"hash chain broken at event {seq}" in broken.out

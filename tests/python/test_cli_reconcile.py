@@ -55,16 +55,16 @@ class Terminal(io.StringIO):
 
 
 @pytest.fixture
-def dsn(pg_dsn: str) -> str:
+def dsn(pg_migrated_dsn: str) -> str:
     """A database whose book main has the three goodwill credits of REQUESTS applied on 2026-10-05."""
-    with amends.open(pg_dsn, "main") as book:
+    with amends.open(pg_migrated_dsn, "main") as book:
         desk = amends.Desk(book, policy=POLICY, clock=Clock())
         desk.allocate("support", "goodwill", "2026-10", "1000.00", on="2026-10-01")
         for customer, amount in REQUESTS:
             r = desk.submit(kind="goodwill", customer=customer, tier="growth", amount=amount, requester="ana",
                             team="support", reason="outage-apology")
             assert desk.apply(r.id, "billing-bot").state == "applied"
-    return pg_dsn
+    return pg_migrated_dsn
 
 
 def credit_note(id: str, customer: str, amount: int | str, request: str | None = None) -> dict[str, Any]:

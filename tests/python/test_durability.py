@@ -273,30 +273,30 @@ def resubmit_fresh(dsn: str, frame: pd.DataFrame) -> amends.BatchResult:
 # ------------------------------------------------------------------ 1. the client killed mid-batch
 
 
-def test_a_client_killed_mid_batch_leaves_nothing_and_the_resubmitted_batch_posts_once(pg_dsn, spawn):
-    open_batch_book(pg_dsn)
+def test_a_client_killed_mid_batch_leaves_nothing_and_the_resubmitted_batch_posts_once(pg_migrated_dsn, spawn):
+    open_batch_book(pg_migrated_dsn)
     application = f"durability-{uuid.uuid4().hex[:12]}"
-    client = spawn("batch", with_application_name(pg_dsn, application), BOOK, str(BATCH_SIZE))
+    client = spawn("batch", with_application_name(pg_migrated_dsn, application), BOOK, str(BATCH_SIZE))
 
     # Killed once every entry row is in (uncommitted) and its postings are arriving or being checked.
-    backend = wait_for_copy(pg_dsn, application, "postings", BATCH_SIZE, client)
+    backend = wait_for_copy(pg_migrated_dsn, application, "postings", BATCH_SIZE, client)
     os.kill(client.pid, signal.SIGKILL)
     client.communicate(timeout=60)
     assert client.returncode == -signal.SIGKILL
-    wait_until_gone(pg_dsn, backend)
+    wait_until_gone(pg_migrated_dsn, backend)
 
-    before = check_book(pg_dsn)["entries"]
+    before = check_book(pg_migrated_dsn)["entries"]
     assert before in (0, BATCH_SIZE), f"{before} of the batch's {BATCH_SIZE} entries were committed"
 
     frame = worker.build_batch(BATCH_SIZE)
-    again = resubmit_fresh(pg_dsn, frame)
+    again = resubmit_fresh(pg_migrated_dsn, frame)
     assert (again.created, again.existing) == (BATCH_SIZE - before, before)
     assert sorted(again.ids.tolist()) == list(range(1, BATCH_SIZE + 1))
-    assert_whole_batch_once(pg_dsn, frame, BATCH_SIZE)
+    assert_whole_batch_once(pg_migrated_dsn, frame, BATCH_SIZE)
 
-    third = resubmit_fresh(pg_dsn, frame)
+    third = resubmit_fresh(pg_migrated_dsn, frame)
     assert (third.created, third.existing) == (0, BATCH_SIZE)
-    assert check_book(pg_dsn)["entries"] == BATCH_SIZE
+    assert check_book(pg_migrated_dsn)["entries"] == BATCH_SIZE
 
 
 # ------------------------------------------------------------------ 2. the server killed
@@ -321,6 +321,7 @@ def own_dsn(own_cluster: Cluster) -> Iterator[str]:
     name = f"durability_{uuid.uuid4().hex[:12]}"
     own_cluster.start(timeout=120)  # a no-op unless a failed test left its server down
     dsn = own_cluster.create_database(name)
+    amends.migrate(dsn)
     yield dsn
     if own_cluster.status().running:
         own_cluster.drop_database(name)
@@ -481,8 +482,8 @@ def test_a_server_killed_during_single_posts_keeps_every_acknowledged_entry(own_
 # ------------------------------------------------------------------ 3. many writers at once
 
 
-def test_concurrent_writers_lose_no_update_and_never_breach_a_balance_limit(pg_dsn, spawn, tmp_path):
-    book = amends.open(pg_dsn, BOOK)
+def test_concurrent_writers_lose_no_update_and_never_breach_a_balance_limit(pg_migrated_dsn, spawn, tmp_path):
+    book = amends.open(pg_migrated_dsn, BOOK)
     for name, type_ in worker.MIX_ACCOUNTS:
         book.create_account(name, type_, "USD")
     book.create_account(worker.LIMITED, "liability", "USD", min_normal_balance=0)
@@ -494,7 +495,7 @@ def test_concurrent_writers_lose_no_update_and_never_breach_a_balance_limit(pg_d
     go = tmp_path / "go"
     logs = [tmp_path / f"worker{w}.jsonl" for w in range(CONCURRENT_WORKERS)]
     clients = [
-        spawn("mix", pg_dsn, BOOK, str(log), str(go), str(CONCURRENT_SECONDS), str(1000 + w), str(w))
+        spawn("mix", pg_migrated_dsn, BOOK, str(log), str(go), str(CONCURRENT_SECONDS), str(1000 + w), str(w))
         for w, log in enumerate(logs)
     ]
     for log, client in zip(logs, clients):
@@ -528,13 +529,13 @@ def test_concurrent_writers_lose_no_update_and_never_breach_a_balance_limit(pg_d
     assert refusals > 0, "no draw was refused: the balance limit was never exercised"
     assert min(per_worker) > 0, f"a worker got nothing committed: {per_worker}"
 
-    state = check_book(pg_dsn)
+    state = check_book(pg_migrated_dsn)
     assert state["entries"] == len(acks) + 1, f"{state['entries']} entries for {len(acks)} acknowledgements and the funding"
     assert set(acks) == set(range(2, len(acks) + 2))
     # No lost update: the totals equal the postings (check_book), a fresh Book, and the sum of what was acknowledged.
     assert state["posted"] == {name: expected[name] for name in state["posted"]}
 
-    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+    with psycopg.connect(pg_migrated_dsn, autocommit=True) as conn:
         entries = conn.execute(
             """SELECT e.entry_id, e.idempotency_key, array_agg(a.name ORDER BY p.line), array_agg(p.amount ORDER BY p.line)
                  FROM amends.entries e

@@ -156,14 +156,14 @@ def test_an_empty_billing_batch_is_refused_unless_allowed(applied: tuple[amends.
 # ------------------------------------------------------------------ the database's checks
 
 
-def test_runs_are_written_under_the_write_lock_and_never_change(pg_dsn: str) -> None:
-    desk = amends.Desk(amends.open(pg_dsn, f"runs_{uuid.uuid4().hex[:8]}"), policy=POLICY, clock=Clock())
+def test_runs_are_written_under_the_write_lock_and_never_change(pg_migrated_dsn: str) -> None:
+    desk = amends.Desk(amends.open(pg_migrated_dsn, f"runs_{uuid.uuid4().hex[:8]}"), policy=POLICY, clock=Clock())
     desk.allocate("support", "goodwill", "2026-10", "100.00", on="2026-10-01")
     r = desk.apply(desk.submit(kind="goodwill", customer="C0", tier="growth", amount="20.00", requester="ana",
                                team="support").id, "bot")
     desk.reconcile(BillingBatch.from_rows([credit(1, "C9", 700)]), "2026-10")
     book = desk.book.book_id
-    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+    with psycopg.connect(pg_migrated_dsn, autocommit=True) as conn:
         def refused(statement: str, params: tuple[object, ...], sqlstate: str) -> None:
             with pytest.raises(psycopg.Error) as error:
                 conn.execute(statement, params)
@@ -191,4 +191,4 @@ def test_runs_are_written_under_the_write_lock_and_never_change(pg_dsn: str) -> 
                 " WHERE book_id = %s AND correction_id = 2", (book,), "AM015")
         refused("UPDATE amends.reconciliation_corrections SET reason = 'x' WHERE book_id = %s AND correction_id = 1",
                 (book,), "AM015")
-    assert amends.Desk(amends.open(pg_dsn, desk.book.name)).get(r.id).state == "applied"
+    assert amends.Desk(amends.open(pg_migrated_dsn, desk.book.name)).get(r.id).state == "applied"

@@ -11,6 +11,7 @@ import pytest
 import amends
 from amends import _core
 from helpers import C1, CASH, GOODWILL, JAN, grant, open_chart
+from rawsql import MIGRATIONS
 
 
 def sql(dsn: str, query: str, *params: object) -> list[tuple[object, ...]]:
@@ -20,20 +21,22 @@ def sql(dsn: str, query: str, *params: object) -> list[tuple[object, ...]]:
 
 
 def test_migrations_are_applied_once_in_order_and_recorded(pg_dsn: str):
-    assert amends.migrate(pg_dsn) == list(range(1, amends.SCHEMA_VERSION + 1))
+    versions = [int(path.name[:3]) for path in MIGRATIONS]  # sql/NNN_name.sql
+    assert versions[-1] == amends.SCHEMA_VERSION
+    assert amends.migrate(pg_dsn) == versions
     assert amends.migrate(pg_dsn) == []
     recorded = sql(pg_dsn, "SELECT version, name FROM amends.schema_migrations ORDER BY version")
-    assert [v for v, _ in recorded] == list(range(1, amends.SCHEMA_VERSION + 1))
+    assert recorded == [(int(path.name[:3]), path.name) for path in MIGRATIONS]
     assert recorded[0][1] == "001_books.sql"
 
 
-def test_a_database_newer_than_the_code_is_refused(pg_dsn: str):
-    amends.open(pg_dsn).close()
-    sql(pg_dsn, "INSERT INTO amends.schema_migrations (version, name) VALUES (%s, 'from_the_future.sql')",
+def test_a_database_newer_than_the_code_is_refused(pg_migrated_dsn: str):
+    amends.open(pg_migrated_dsn).close()
+    sql(pg_migrated_dsn, "INSERT INTO amends.schema_migrations (version, name) VALUES (%s, 'from_the_future.sql')",
         amends.SCHEMA_VERSION + 1)
 
     with pytest.raises(amends.SchemaError, match=f"version {amends.SCHEMA_VERSION + 1}, newer than"):
-        amends.open(pg_dsn)
+        amends.open(pg_migrated_dsn)
 
 
 def test_no_server_is_a_clear_store_error(tmp_path):
@@ -41,32 +44,32 @@ def test_no_server_is_a_clear_store_error(tmp_path):
         amends.open(f"host={tmp_path} port=1 dbname=nothing connect_timeout=2")
 
 
-def test_amends_writes_as_the_app_role_which_cannot_change_history(pg_dsn: str):
-    book = open_chart(amends.open(pg_dsn))
+def test_amends_writes_as_the_app_role_which_cannot_change_history(pg_migrated_dsn: str):
+    book = open_chart(amends.open(pg_migrated_dsn))
     grant(book, C1, "10.00")
 
-    writers = sql(pg_dsn, "SELECT DISTINCT db_user, db_role FROM amends.changes")
+    writers = sql(pg_migrated_dsn, "SELECT DISTINCT db_user, db_role FROM amends.changes")
     assert writers == [("amends", "amends_app")]
-    with psycopg.connect(pg_dsn) as conn:
+    with psycopg.connect(pg_migrated_dsn) as conn:
         conn.execute("SET ROLE amends_app")
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute("UPDATE amends.postings SET amount = amount * 2")
 
 
-def test_books_in_one_database_are_separate(pg_dsn: str):
-    usd = open_chart(amends.open(pg_dsn, "usd"))
-    eur = amends.open(pg_dsn, "eur", base_currency="EUR")
+def test_books_in_one_database_are_separate(pg_migrated_dsn: str):
+    usd = open_chart(amends.open(pg_migrated_dsn, "usd"))
+    eur = amends.open(pg_migrated_dsn, "eur", base_currency="EUR")
     grant(usd, C1, "10.00")
 
     assert eur.base_currency == "EUR" and eur.entry_count == 0 and eur.account_count == 0
-    assert amends.open(pg_dsn, "usd", base_currency="JPY").base_currency == "USD"  # an existing book keeps its own
+    assert amends.open(pg_migrated_dsn, "usd", base_currency="JPY").base_currency == "USD"  # an existing book keeps its own
     with pytest.raises(amends.StoreError, match="no book named nothing"):
-        amends.open(pg_dsn, "nothing", create=False)
+        amends.open(pg_migrated_dsn, "nothing", create=False)
 
 
-def test_two_sessions_see_each_others_writes(pg_dsn: str):
-    first = open_chart(amends.open(pg_dsn))
-    second = amends.open(pg_dsn)
+def test_two_sessions_see_each_others_writes(pg_migrated_dsn: str):
+    first = open_chart(amends.open(pg_migrated_dsn))
+    second = amends.open(pg_migrated_dsn)
     grant(first, C1, "30.00")
     held = second.reserve(JAN, [(GOODWILL, "5.00"), (C1, "-5.00")])
     first.void_pending(held, JAN, "not needed")
@@ -85,8 +88,8 @@ def test_two_sessions_see_each_others_writes(pg_dsn: str):
         grant(first, C1, "1.00", day="2025-12-31")
 
 
-def test_a_refused_write_leaves_no_trace_in_the_database(pg_dsn: str):
-    book = open_chart(amends.open(pg_dsn))
+def test_a_refused_write_leaves_no_trace_in_the_database(pg_migrated_dsn: str):
+    book = open_chart(amends.open(pg_migrated_dsn))
     grant(book, C1, "10.00", idempotency_key="g-1")
     version = book.version
 
@@ -96,13 +99,13 @@ def test_a_refused_write_leaves_no_trace_in_the_database(pg_dsn: str):
         book.post(JAN, [(CASH, "1.00"), (GOODWILL, "-0.99")])
 
     assert book.version == version
-    assert sql(pg_dsn, "SELECT count(*) FROM amends.entries") == [(1,)]
-    assert amends.open(pg_dsn).entry_count == 1
+    assert sql(pg_migrated_dsn, "SELECT count(*) FROM amends.entries") == [(1,)]
+    assert amends.open(pg_migrated_dsn).entry_count == 1
 
 
 @pytest.mark.parametrize("after_commit_sent", [True, False], ids=["committed", "not-committed"])
-def test_a_commit_whose_connection_drops_is_resolved_by_its_token(pg_dsn: str, after_commit_sent: bool):
-    book = open_chart(amends.open(pg_dsn))
+def test_a_commit_whose_connection_drops_is_resolved_by_its_token(pg_migrated_dsn: str, after_commit_sent: bool):
+    book = open_chart(amends.open(pg_migrated_dsn))
     store: _core.Store = book._store
 
     store._simulate_connection_loss_at_commit(after_commit_sent)
@@ -117,18 +120,18 @@ def test_a_commit_whose_connection_drops_is_resolved_by_its_token(pg_dsn: str, a
     # Resubmitting with the same key posts exactly once either way.
     again = grant(book, C1, "10.00", idempotency_key="in-doubt")
     assert book.entry_count == 1 and book.find_by_key("in-doubt") == again
-    assert sql(pg_dsn, "SELECT count(*) FROM amends.entries WHERE idempotency_key = 'in-doubt'") == [(1,)]
-    assert amends.open(pg_dsn).balance(C1) == Decimal("-10.00")
+    assert sql(pg_migrated_dsn, "SELECT count(*) FROM amends.entries WHERE idempotency_key = 'in-doubt'") == [(1,)]
+    assert amends.open(pg_migrated_dsn).balance(C1) == Decimal("-10.00")
 
 
-def test_the_embedded_default_is_used_without_a_dsn(monkeypatch: pytest.MonkeyPatch, pg_cluster, pg_dsn: str):
+def test_the_embedded_default_is_used_without_a_dsn(monkeypatch: pytest.MonkeyPatch, pg_cluster, pg_migrated_dsn: str):
     monkeypatch.delenv("AMENDS_DSN", raising=False)
     monkeypatch.setenv("AMENDS_DATA_DIR", str(pg_cluster.data_dir))
     book = amends.open(book="embedded")
     grant(open_chart(book), C1, "1.00")
 
     assert amends.open(book="embedded").balance(C1) == Decimal("-1.00")
-    monkeypatch.setenv("AMENDS_DSN", pg_dsn)
+    monkeypatch.setenv("AMENDS_DSN", pg_migrated_dsn)
     assert amends.open(book="embedded").entry_count == 0  # $AMENDS_DSN wins: another database
 
 
@@ -138,16 +141,16 @@ def test_the_db_command_reports_the_embedded_default(pg_cluster):
     assert done.returncode == 0 and done.stdout.startswith("running")
 
 
-def test_a_deadlock_is_retried_and_the_entry_posts_once(pg_dsn: str):
+def test_a_deadlock_is_retried_and_the_entry_posts_once(pg_migrated_dsn: str):
     """amends waits for an account row another session holds; that session then waits for the book amends
     holds. PostgreSQL breaks the cycle by failing amends' transaction (40P01), which amends retries."""
     import threading
     import time
 
-    book = open_chart(amends.open(pg_dsn))
+    book = open_chart(amends.open(pg_migrated_dsn))
     grant(book, C1, "10.00")
-    deadlocks_before = sql(pg_dsn, "SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()")[0][0]
-    other = psycopg.connect(pg_dsn)
+    deadlocks_before = sql(pg_migrated_dsn, "SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()")[0][0]
+    other = psycopg.connect(pg_migrated_dsn)
     other.execute("SELECT 1 FROM amends.accounts WHERE account_id = (SELECT account_id FROM amends.accounts "
                   "WHERE name = %s) FOR UPDATE", (C1,))
     outcome: dict[str, object] = {}
@@ -160,15 +163,21 @@ def test_a_deadlock_is_retried_and_the_entry_posts_once(pg_dsn: str):
 
     writer = threading.Thread(target=post)
     writer.start()
-    time.sleep(0.5)  # amends now holds the book and waits for C1's row
+    # Wait until amends holds the book and waits for C1's row (a fixed sleep is too short on a busy machine:
+    # the session that starts waiting first is the one PostgreSQL's deadlock check fails).
+    deadline = time.monotonic() + 60
+    while sql(pg_migrated_dsn, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                               "AND wait_event_type = 'Lock'") != [(1,)]:
+        assert time.monotonic() < deadline, "amends never waited for the row lock"
+        time.sleep(0.02)
     other.execute("SELECT amends.begin_write(%s, 'competing')", (book.book_id,))  # waits for amends: a cycle
     other.commit()
     writer.join(timeout=60)
     other.close()
 
     assert "error" not in outcome, outcome
-    deadlocks = sql(pg_dsn, "SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()")[0][0]
+    deadlocks = sql(pg_migrated_dsn, "SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()")[0][0]
     assert deadlocks == deadlocks_before + 1
     assert book.find_by_key("after-deadlock") == outcome["id"]
-    assert sql(pg_dsn, "SELECT count(*) FROM amends.entries WHERE idempotency_key = 'after-deadlock'") == [(1,)]
-    assert amends.open(pg_dsn).balance(C1) == Decimal("-15.00")
+    assert sql(pg_migrated_dsn, "SELECT count(*) FROM amends.entries WHERE idempotency_key = 'after-deadlock'") == [(1,)]
+    assert amends.open(pg_migrated_dsn).balance(C1) == Decimal("-15.00")

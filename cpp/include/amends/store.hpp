@@ -46,7 +46,10 @@ int schema_version();
 
 // Applies the migrations the database at `dsn` lacks, each in its own
 // transaction, and records them in amends.schema_migrations; returns the
-// versions applied. Throws schema_error if the database is newer.
+// versions applied. Only the database owner migrates (`amends db migrate`):
+// throws schema_error, before running anything, if the login may not create
+// in the database or does not own schema amends; and if the database is
+// newer than this build.
 std::vector<int> migrate(const std::string& dsn);
 
 // Every posting of a book, read by COPY straight into columns (no ledger is
@@ -79,8 +82,8 @@ struct BookOptions {
   unsigned fiscal_year_start_month = 1;
   bool create_if_missing = true;
   int max_retries = 5;
-  // Run as the amends_app role after migrating (no UPDATE or DELETE on the
-  // books' records), when the connecting user may.
+  // Run as the amends_app role (no UPDATE or DELETE on the books' records),
+  // when the connecting user is a member of it.
   bool use_app_role = true;
 };
 
@@ -93,8 +96,11 @@ struct BookInfo {
 
 class Book {
  public:
-  // Connects, applies missing migrations and opens (or creates) the book.
-  // attach() then loads it into a mirror.
+  // Connects and opens (or creates) the book. It never migrates: a database
+  // without the amends schema, or with an older one, is refused with
+  // schema_error naming `amends db migrate` (run by the database owner), a
+  // newer one with schema_error too. The everyday login needs no CREATE: only
+  // membership of amends_app. attach() then loads the book into a mirror.
   Book(std::string dsn, BookOptions options = {});
   ~Book();
   Book(const Book&) = delete;

@@ -98,6 +98,24 @@ std::unique_ptr<pqxx::connection> connect_to(const std::string& dsn) {
   }
 }
 
+// Migrations are the owner's: a login that may not create in the database,
+// or does not own (is not a member of the owner of) schema amends, is refused
+// before anything runs, also when there would be nothing to apply.
+void require_owner(pqxx::transaction_base& tx) {
+  const pqxx::row r = tx.exec1(
+      "SELECT current_user, current_database(), has_database_privilege(current_database(), 'CREATE'), "
+      "coalesce((SELECT pg_has_role(nspowner, 'USAGE') FROM pg_namespace WHERE nspname = 'amends'), true), "
+      "(SELECT nspowner::regrole::text FROM pg_namespace WHERE nspname = 'amends')");
+  const bool may_create = r[2].as<bool>();
+  const bool owns_schema = r[3].as<bool>();
+  if (may_create && owns_schema) return;
+  const std::string who = r[0].c_str();
+  const std::string owner = r[4].is_null() ? "the database owner" : r[4].c_str();
+  throw schema_error("user " + who + " may not migrate database " + r[1].c_str() +
+                     (owns_schema ? " (no CREATE on the database)" : " (schema amends belongs to " + owner + ")") +
+                     ": run `amends db migrate` as " + owner);
+}
+
 }  // namespace
 
 std::vector<int> migrate(const std::string& dsn) {
@@ -107,6 +125,7 @@ std::vector<int> migrate(const std::string& dsn) {
     {
       pqxx::work tx(*conn);
       tx.exec_params("SELECT pg_advisory_xact_lock($1)", kMigrationLock);
+      require_owner(tx);
       tx.exec0("CREATE SCHEMA IF NOT EXISTS amends");
       tx.exec0(
           "CREATE TABLE IF NOT EXISTS amends.schema_migrations ("
@@ -142,6 +161,46 @@ std::vector<int> migrate(const std::string& dsn) {
   }
   return applied;
 }
+
+namespace {
+
+constexpr const char* kRunMigrate = "run `amends db migrate` (as the database owner)";
+
+// A book opens only a database whose schema is this build's: opening never
+// migrates (the everyday login has no CREATE). Missing or older schemas are
+// refused with what to run, newer ones with what to upgrade.
+void require_schema(pqxx::connection& conn) {
+  pqxx::read_transaction tx(conn);
+  const bool recorded = tx.exec1(
+      "SELECT EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+      "WHERE n.nspname = 'amends' AND c.relname = 'schema_migrations')")[0].as<bool>();
+  if (!recorded)
+    throw schema_error("the database " + std::string(conn.dbname()) + " has no amends schema: " + kRunMigrate);
+  pqxx::result rows;
+  try {
+    rows = tx.exec("SELECT version FROM amends.schema_migrations ORDER BY version");
+  } catch (const pqxx::sql_error& e) {
+    throw schema_error("can't read the amends schema version (" + primary_message(e) +
+                       "); grant the login amends_app (or amends_auditor)");
+  }
+  std::vector<int> present;
+  for (const auto& row : rows) present.push_back(row[0].as<int>());
+  const int newest = present.empty() ? 0 : present.back();
+  if (newest > schema_version())
+    throw schema_error("the database's amends schema is version " + std::to_string(newest) +
+                       ", newer than this amends knows (" + std::to_string(schema_version()) +
+                       "); upgrade amends to open it");
+  std::string missing;
+  for (const Migration& m : migrations()) {
+    if (std::binary_search(present.begin(), present.end(), m.version)) continue;
+    missing += (missing.empty() ? "" : ", ") + std::string(m.name);
+  }
+  if (!missing.empty())
+    throw schema_error("the database's amends schema is version " + std::to_string(newest) + ", older than this amends (" +
+                       std::to_string(schema_version()) + "); it lacks " + missing + ": " + kRunMigrate);
+}
+
+}  // namespace
 
 // ---------------------------------------------------------------- the book
 
@@ -180,7 +239,10 @@ struct Book::Impl {
     conn = connect_to(dsn);
     if (options.use_app_role) {
       pqxx::nontransaction tx(*conn);
-      if (tx.exec1("SELECT pg_has_role('amends_app', 'MEMBER')")[0].as<bool>()) tx.exec0("SET ROLE amends_app");
+      // (A server never migrated has no amends_app yet: require_schema then says what to run.)
+      if (tx.exec1("SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'amends_app') "
+                   "THEN pg_has_role('amends_app', 'MEMBER') ELSE false END")[0].as<bool>())
+        tx.exec0("SET ROLE amends_app");
     }
   }
 
@@ -860,9 +922,9 @@ Book::Book(std::string dsn, BookOptions options) : impl_(std::make_unique<Impl>(
   impl_->options = std::move(options);
   // A parameter would end at the NUL, naming another book.
   check_text("book name", impl_->options.name);
-  migrate(impl_->dsn);
   impl_->connect();
   try {
+    require_schema(*impl_->conn);
     impl_->open_book();
   } catch (const pqxx::sql_error& e) {
     throw store_error("opening book " + impl_->options.name + " failed: " + primary_message(e));
