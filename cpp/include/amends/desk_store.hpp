@@ -46,8 +46,9 @@ class DeskStore final : public Participant {
 requests::AuditTrail::Verification verify_audit(const std::string& dsn, const std::string& book,
                                                 std::size_t* events = nullptr);
 
-// JSON form of a request record (the requests.record column).
-std::string record_to_json(const desk::RequestRecord& record);
+// JSON form of a request record (the requests.record column); the desk
+// holds the policy that says whether its kind draws on a budget.
+std::string record_to_json(const desk::RequestRecord& record, const desk::Desk& desk);
 desk::RequestRecord record_from_json(const std::string& json, const desk::Desk& desk);
 
 }  // namespace amends::store
