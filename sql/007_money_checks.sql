@@ -19,7 +19,8 @@
 --     with idempotency key "request:<id>:<n>" and metadata request=<id>)
 --     exist, their debits in its currency add up to its amount, and its
 --     reservation, if any, was consumed;
---   * a budget account ("Budget:...") takes postings only from an allocation
+--   * in a desk's book (one with a published policy), a budget account
+--     ("Budget:...") takes postings only from an allocation
 --     (described "Budget allocation ..." and announced by a budget_allocated
 --     audit event in the same write), a request's reservation (key
 --     "budget:<id>" of a request of the book) or the completion of one;
@@ -186,6 +187,9 @@ DECLARE
   budget_ids integer[];
 BEGIN
   FOR bk IN SELECT DISTINCT book_id FROM new_postings LOOP
+    IF NOT EXISTS (SELECT 1 FROM amends.policies WHERE book_id = bk.book_id) THEN
+      CONTINUE;  -- not a desk's book (a budget book of its own, amends.budgets, keeps its budgets itself)
+    END IF;
     SELECT array_agg(account_id) INTO budget_ids FROM amends.accounts WHERE book_id = bk.book_id AND name LIKE 'Budget:%';
     IF budget_ids IS NULL THEN
       CONTINUE;
@@ -217,6 +221,9 @@ CREATE TRIGGER money_checks AFTER INSERT ON amends.postings REFERENCING NEW TABL
 CREATE FUNCTION amends.budget_entry_at_commit() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
+  IF NOT EXISTS (SELECT 1 FROM amends.policies WHERE book_id = NEW.book_id) THEN
+    RETURN NULL;  -- not a desk's book
+  END IF;
   IF NOT EXISTS (SELECT 1 FROM amends.postings p JOIN amends.accounts a ON a.book_id = p.book_id AND a.account_id = p.account_id
                   WHERE p.book_id = NEW.book_id AND p.entry_id = NEW.entry_id AND a.name LIKE 'Budget:%') THEN
     RETURN NULL;  -- it touches no budget

@@ -79,7 +79,7 @@ TEST_F(Store, MigrationsAreOrderedAndTheSchemaVersionIsTheLast) {
   ASSERT_FALSE(store::migrations().empty());
   int previous = 0;
   for (const store::Migration& m : store::migrations()) {
-    EXPECT_EQ(m.version, previous + 1) << m.name;
+    EXPECT_GT(m.version, previous) << m.name;  // increasing; a number may be skipped (reserved by a migration to come)
     previous = m.version;
   }
   EXPECT_EQ(store::schema_version(), previous);

@@ -66,7 +66,7 @@ std::string primary_message(const std::exception& e) {
   if (state == "AM020") throw invalid_argument(message);
   if (state == "AM021" || state == "AM022" || state == "AM023") throw request_state_error(message);
   if (state == "AM024") throw invalid_entry(message);
-  if (state == "AM025") throw desk::close_refused(message);
+  if (state == "AM025") throw close_refused(message);
   if (state == "23505") {
     if (message.find("entries_idempotency_key") != std::string::npos)
       throw idempotency_conflict("the database refused a reused idempotency key: " + message);
