@@ -106,7 +106,11 @@ BEGIN
                                           '(route.outcome auto_approved) or an approval chain whose every step is done with an approval',
                                           NEW.request_id));
     END IF;
-    draws := coalesce((rec->>'draws_on_budget')::boolean, NEW.kind <> 'refund');
+    -- Whether it draws on a budget is its policy's word, which the store
+    -- writes into the record of a routed request; without a policy (or in
+    -- a record of an older amends), every kind but refund does.
+    draws := CASE WHEN NEW.policy_version IS NOT NULL AND jsonb_typeof(rec->'draws_on_budget') = 'boolean'
+                  THEN (rec->>'draws_on_budget')::boolean ELSE NEW.kind <> 'refund' END;
     IF draws THEN
       res := coalesce((rec->>'reservation')::bigint, 0);
       IF res <> 0 THEN
@@ -157,7 +161,8 @@ BEGIN
     END IF;
     IF debits IS DISTINCT FROM NEW.amount THEN
       PERFORM amends.fail('AM023', format('request %s grants %s %s but its entries post %s %s; it is applied with what was approved',
-                                          NEW.request_id, NEW.amount, NEW.currency, coalesce(debits, 0), NEW.currency));
+                                          NEW.request_id, coalesce(rec->'amount'->>'amount', NEW.amount::text), NEW.currency,
+                                          coalesce(debits, 0), NEW.currency));
     END IF;
     res := coalesce((rec->>'reservation')::bigint, 0);
     IF res <> 0 AND NOT EXISTS (SELECT 1 FROM amends.entries WHERE book_id = NEW.book_id AND completes = res) THEN

@@ -66,8 +66,9 @@ def request_record(request_id: str, amount: Any = "50.00", currency: str = "USD"
     """A request record (the requests.record column) with what the database checks (sql/007_money_checks.sql).
 
     Its amount is the one granted (the amount column must equal it); it is
-    auto-approved by its route and draws on no budget, so it may be approved
-    without a chain or a reservation; fields override or add keys.
+    auto-approved by its route and (once the row names a policy) draws on no
+    budget, so it may be approved without a chain or a reservation; fields
+    override or add keys.
     """
     record: dict[str, Any] = {
         "id": request_id,

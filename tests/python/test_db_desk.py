@@ -368,7 +368,7 @@ def insert_request(conn: psycopg.Connection, book: int, request_id: str, state: 
     conn.execute(
         "INSERT INTO amends.requests (book_id, request_id, kind, state, customer, requester, team, amount, currency,"
         " policy_version, changed_version, record, created_at)"
-        " VALUES (%s, %s, %s, %s, 'cust-42', 'maria', 'support', %s, %s, NULL, %s, %s, now())",
+        " VALUES (%s, %s, %s, %s, 'cust-42', 'maria', 'support', %s, %s, 'v1', %s, %s, now())",
         (book, request_id, kind, state, Decimal(amount) if amount is not None else None, currency, version,
          request_record(request_id, amount, currency)))
 

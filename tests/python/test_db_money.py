@@ -329,6 +329,8 @@ def test_a_budget_allocated_event_cannot_be_written_ahead(book: Desk) -> None:
 def test_a_period_does_not_close_over_approved_unapplied_requests(book: Desk) -> None:
     r = book.goodwill("80.00")
     assert r.state == "approved"
+    with book.write() as conn:  # locking takes the period row; closing it is what is checked
+        conn.execute("INSERT INTO amends.periods (book_id, period_start, state) VALUES (%s, '2026-11-01', 'locked')", (book.book,))
     before = book.state()
     for statement in ["UPDATE amends.periods SET state = 'closed' WHERE book_id = %(b)s AND period_start = '2026-11-01'",
                       "INSERT INTO amends.periods (book_id, period_start, state) VALUES (%(b)s, '2026-11-01', 'closed')"
@@ -342,12 +344,16 @@ def test_a_period_does_not_close_over_approved_unapplied_requests(book: Desk) ->
     # An earlier period holds none of them.
     with book.write() as conn:
         conn.execute("INSERT INTO amends.periods (book_id, period_start, state) VALUES (%s, '2026-10-01', 'closed')", (book.book,))
+    before = book.state()
 
     # The ledger's own close is refused the same way, as CloseRefused.
     ledger = amends.open(book.dsn, book.name)
     with pytest.raises(amends.CloseRefused, match=r.id):
         ledger.close_period("2026-11")
-    assert amends.open(book.dsn, book.name).period_state("2026-11") == "open"
+    assert amends.open(book.dsn, book.name).period_state("2026-11") == "locked"
+    assert book.state() == before
+    with book.write() as conn:
+        conn.execute("UPDATE amends.periods SET state = 'open' WHERE book_id = %s AND period_start = '2026-11-01'", (book.book,))
 
     # The desk's close with accrual posts them first and closes.
     report = book.desk.close_period("2026-11", "controller", accrue=True)
