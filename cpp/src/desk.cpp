@@ -475,7 +475,18 @@ EntryId Desk::allocate(const std::string& owner, Kind kind, Period period, const
     d.description = "Budget allocation " + owner + " " + std::string(concessions::to_string(kind)) + " " + period.to_string();
     d.postings = {{book_->account_id(root + ":Available", base), amount, std::nullopt},
                   {book_->account_id(root + ":Allocated", base), -amount, std::nullopt}};
-    return book_->post(d).id;
+    const EntryId id = book_->post(d).id;
+    // The database takes a posting to a budget account only with this event
+    // in the same write (sql/007_money_checks.sql). It is the system's: the
+    // allocation names no actor. Dated at the start of its day, or at the
+    // last step when that is later (the trail's times never go backwards).
+    Timestamp at = static_cast<Timestamp>(on.days_since_epoch()) * kDay;
+    if (!audit_.events().empty()) at = std::max(at, audit_.events().back().at);
+    event(at, kSystem, "", "budget_allocated",
+          Json().add("owner", owner).add("kind", std::string(concessions::to_string(kind))).add("period", period.to_string())
+              .add("amount", Money(amount, base).to_string()).add("hard", hard)
+              .add("entry", static_cast<std::int64_t>(id.value)).str());
+    return id;
   });
 }
 

@@ -6,10 +6,12 @@ apply sql/*.sql with psql rather than through amends.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
+from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Sequence
 
 import pytest
 
@@ -58,3 +60,59 @@ def migrated(dsn: str, book_name: str, statement_timeout_ms: int = 20000) -> Db:
                    (book_name,))[0]
         other = one(conn, "INSERT INTO amends.books (name, base_currency) VALUES ('Other book', 'EUR') RETURNING book_id")[0]
     return Db(dsn, book, other, statement_timeout_ms)
+
+
+def request_record(request_id: str, amount: Any = "50.00", currency: str = "USD", **fields: Any) -> str:
+    """A request record (the requests.record column) with what the database checks (sql/007_money_checks.sql).
+
+    Its amount is the one granted (the amount column must equal it); it is
+    auto-approved by its route and (once the row names a policy) draws on no
+    budget, so it may be approved without a chain or a reservation; fields
+    override or add keys.
+    """
+    record: dict[str, Any] = {
+        "id": request_id,
+        "amount": None if amount is None else {"amount": str(amount), "currency": currency},
+        "base_amount": "0" if amount is None else str(amount),
+        "versions": [],
+        "route": {"outcome": "auto_approved"},
+        "chain": None,
+        "draws_on_budget": False,
+        "reservation": 0,
+        "entries": [],
+        "accrued": False,
+    }
+    record.update(fields)
+    return json.dumps(record)
+
+
+def post_for_request(conn: psycopg.Connection, book: int, request_id: str, amounts: Sequence[Any],
+                     currency: str = "USD", customer: str = "cust-42") -> list[int]:
+    """Posts a request's entries as the desk does (Desk::post_concession), in the current write transaction.
+
+    One entry per amount, keyed request:<id>:<n> with metadata request=<id>:
+    a debit to Expense:Goodwill, a credit to the customer's credit account
+    (both opened if the book lacks them). Returns the entry ids.
+    """
+    accounts = []
+    for name, type_ in (("Expense:Goodwill", "expense"), (f"Liabilities:CustomerCredits:{customer}", "liability")):
+        row = conn.execute("SELECT account_id FROM amends.accounts WHERE book_id = %s AND name = %s AND currency = %s",
+                           (book, name, currency)).fetchone()
+        if row is None:
+            next_id = one(conn, "SELECT count(*) FROM amends.accounts WHERE book_id = %s", (book,))[0]
+            conn.execute("INSERT INTO amends.accounts (book_id, account_id, name, currency, type) VALUES (%s, %s, %s, %s, %s)",
+                         (book, next_id, name, currency, type_))
+            row = (next_id,)
+        accounts.append(row[0])
+    ids = []
+    for n, amount in enumerate(amounts, start=1):
+        entry_id = one(conn, "SELECT last_entry_id + 1 FROM amends.books WHERE book_id = %s", (book,))[0]
+        metadata = json.dumps([["request", request_id], ["kind", "goodwill"]])
+        conn.execute("INSERT INTO amends.entries (book_id, entry_id, date, description, idempotency_key, metadata, posting_count)"
+                     " VALUES (%s, %s, '2026-11-23', %s, %s, %s, 2)",
+                     (book, entry_id, f"goodwill_credited for {customer}: {request_id}", f"request:{request_id}:{n}", metadata))
+        conn.execute("INSERT INTO amends.postings (book_id, entry_id, line, account_id, amount) VALUES"
+                     " (%s, %s, 1, %s, %s), (%s, %s, 2, %s, %s)",
+                     (book, entry_id, accounts[0], Decimal(str(amount)), book, entry_id, accounts[1], -Decimal(str(amount))))
+        ids.append(entry_id)
+    return ids

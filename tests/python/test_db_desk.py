@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 import pytest
 
-from rawsql import Db, migrated, one
+from rawsql import Db, migrated, one, post_for_request, request_record
 
 if TYPE_CHECKING:
     import psycopg
@@ -367,9 +368,9 @@ def insert_request(conn: psycopg.Connection, book: int, request_id: str, state: 
     conn.execute(
         "INSERT INTO amends.requests (book_id, request_id, kind, state, customer, requester, team, amount, currency,"
         " policy_version, changed_version, record, created_at)"
-        " VALUES (%s, %s, %s, %s, 'cust-42', 'maria', 'support', %s, %s, NULL, %s, %s, now())",
+        " VALUES (%s, %s, %s, %s, 'cust-42', 'maria', 'support', %s, %s, 'v1', %s, %s, now())",
         (book, request_id, kind, state, Decimal(amount) if amount is not None else None, currency, version,
-         f'{{"id": "{request_id}"}}'))
+         request_record(request_id, amount, currency)))
 
 
 def request_row(conn: psycopg.Connection, book: int, request_id: str) -> tuple[Any, ...]:
@@ -377,8 +378,15 @@ def request_row(conn: psycopg.Connection, book: int, request_id: str) -> tuple[A
 
 
 def move(conn: psycopg.Connection, book: int, request_id: str, state: str, version: int) -> None:
-    conn.execute("UPDATE amends.requests SET state = %s, changed_version = %s, record = (record::jsonb || '{\"moved\": true}')::json"
-                 " WHERE book_id = %s AND request_id = %s", (state, version, book, request_id))
+    """Moves a request; one moving to applied (or past it) first gets its entries posted, as the desk posts them."""
+    changes: dict[str, Any] = {"moved": True}
+    if state in ("applied", "reconciled"):
+        found = conn.execute("SELECT state, amount, currency FROM amends.requests WHERE book_id = %s AND request_id = %s",
+                             (book, request_id)).fetchone()
+        if found is not None and found[0] not in ("applied", "reconciled") and found[1] is not None:
+            changes["entries"] = post_for_request(conn, book, request_id, [found[1]], found[2])
+    conn.execute("UPDATE amends.requests SET state = %s, changed_version = %s, record = (record::jsonb || %s::jsonb)::json"
+                 " WHERE book_id = %s AND request_id = %s", (state, version, json.dumps(changes), book, request_id))
 
 
 def new_request_in(conn: psycopg.Connection, book: int, request_id: str, state: str) -> None:
@@ -404,6 +412,15 @@ def test_a_request_moves_along_the_lifecycle(db: Db, role: str | None) -> None:
             insert_request(conn, db.book, "R-1", version=v)
         with write(conn, db.book) as v:
             move(conn, db.book, "R-1", "submitted", v)
+        # Amending without moving (before approval starts: afterwards the
+        # terms are frozen), and the same version twice in one write.
+        with write(conn, db.book) as v:
+            conn.execute("UPDATE amends.requests SET amount = 40, changed_version = %s,"
+                         " record = (record::jsonb || '{\"v\": 2, \"amount\": {\"amount\": \"40\", \"currency\": \"USD\"}}')::json"
+                         " WHERE book_id = %s AND request_id = 'R-1'", (v, db.book))
+            conn.execute("UPDATE amends.requests SET amount = 45, changed_version = %s,"
+                         " record = (record::jsonb || '{\"amount\": {\"amount\": \"45\", \"currency\": \"USD\"}}')::json"
+                         " WHERE book_id = %s AND request_id = 'R-1'", (v, db.book))
         # Several steps in one transaction, one UPDATE each...
         with write(conn, db.book) as v:
             for state in ("validated", "pending_approval", "returned", "submitted"):
@@ -411,12 +428,6 @@ def test_a_request_moves_along_the_lifecycle(db: Db, role: str | None) -> None:
         # ...or one UPDATE covering them: submitted -> validated -> pending_approval -> approved.
         with write(conn, db.book) as v:
             conn.execute("UPDATE amends.requests SET state = 'approved', policy_version = 'v1', changed_version = %s"
-                         " WHERE book_id = %s AND request_id = 'R-1'", (v, db.book))
-        # Amending without moving, and the same version twice in one write.
-        with write(conn, db.book) as v:
-            conn.execute("UPDATE amends.requests SET amount = 40, record = '{\"v\": 2}', changed_version = %s"
-                         " WHERE book_id = %s AND request_id = 'R-1'", (v, db.book))
-            conn.execute("UPDATE amends.requests SET amount = 45, changed_version = %s"
                          " WHERE book_id = %s AND request_id = 'R-1'", (v, db.book))
         with write(conn, db.book) as v:
             move(conn, db.book, "R-1", "applied", v)

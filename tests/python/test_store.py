@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import subprocess
 from decimal import Decimal
+from pathlib import Path
 
 import psycopg
+
 import pytest
 
 import amends

@@ -74,8 +74,9 @@ struct AuditVerification : requests::AuditTrail::Verification {
 AuditVerification verify_audit(const std::string& dsn, const std::string& book, std::size_t* events = nullptr,
                                const checkpoint::Checkpoint* checkpoint = nullptr, bool records = false);
 
-// JSON form of a request record (the requests.record column).
-std::string record_to_json(const desk::RequestRecord& record);
+// JSON form of a request record (the requests.record column); the desk
+// holds the policy that says whether its kind draws on a budget.
+std::string record_to_json(const desk::RequestRecord& record, const desk::Desk& desk);
 desk::RequestRecord record_from_json(const std::string& json, const desk::Desk& desk);
 
 }  // namespace amends::store

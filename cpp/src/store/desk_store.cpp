@@ -131,7 +131,7 @@ concessions::Severity severity_of(const std::string& name) {
 
 }  // namespace
 
-std::string record_to_json(const desk::RequestRecord& r) {
+std::string record_to_json(const desk::RequestRecord& r, const desk::Desk& d) {
   json versions = json::array();
   for (const auto& v : r.request.versions()) versions.push_back(content(v));
   json history = json::array();
@@ -188,6 +188,9 @@ std::string record_to_json(const desk::RequestRecord& r) {
          {"budget_period", period(r.budget_period)},
          {"budget_escalated", r.budget_escalated},
          {"reservation", r.reservation.value},
+         // Whether its kind draws on a budget under its policy: the database
+         // then wants a reservation before it is approved (007_money_checks).
+         {"draws_on_budget", !r.policy_version.empty() && d.policy(r.policy_version).terms.draws_on_budget(r.request.content().kind)},
          {"entries", entries},
          {"posting_period", period(r.posting_period)},
          {"out_of_period", r.out_of_period},
@@ -505,7 +508,7 @@ void DeskStore::write(Session& s, std::int64_t version) {
         field(rows, r.policy_version);
       }
       rows += '\t';
-      field(rows, record_to_json(r));
+      field(rows, record_to_json(r, *desk_));
       rows += '\t';
       rows += std::to_string(r.request.created_at());
       rows += '\t';

@@ -15,6 +15,7 @@
 #include <pqxx/pqxx>
 #include <pqxx/tablewriter>
 
+#include "amends/desk.hpp"
 #include "amends/requests.hpp"
 #include "session.hpp"
 #include "text.hpp"
@@ -63,6 +64,9 @@ std::string primary_message(const std::exception& e) {
   if (state == "AM018") throw store_error("the audit trail refused an event: " + message);
   if (state == "AM019") throw request_state_error(message);
   if (state == "AM020") throw invalid_argument(message);
+  if (state == "AM021" || state == "AM022" || state == "AM023") throw request_state_error(message);
+  if (state == "AM024") throw invalid_entry(message);
+  if (state == "AM025") throw close_refused(message);
   if (state == "23505") {
     if (message.find("entries_idempotency_key") != std::string::npos)
       throw idempotency_conflict("the database refused a reused idempotency key: " + message);
