@@ -263,8 +263,9 @@ BEGIN
     FROM new_events n
     JOIN amends.books b ON b.book_id = n.book_id
     LEFT JOIN amends.entries e ON e.book_id = n.book_id
-                              AND e.entry_id::text = CASE WHEN n.event = 'budget_allocated' AND n.details LIKE '{%'
-                                                          THEN n.details::jsonb->>'entry' END
+                              AND e.entry_id = CASE WHEN n.event = 'budget_allocated' AND n.details LIKE '{%'
+                                                         AND n.details::jsonb->>'entry' ~ '^[0-9]{1,18}$'
+                                                    THEN (n.details::jsonb->>'entry')::bigint END
    WHERE n.event = 'budget_allocated'
      AND (e.entry_id IS NULL OR e.entry_id < b.tx_first_entry OR e.description NOT LIKE 'Budget allocation %')
    LIMIT 1;
