@@ -174,6 +174,7 @@ void Desk::clear() {
   charges_.clear();
   records_.clear();
   by_customer_.clear();
+  by_requester_.clear();
   audit_ = requests::AuditTrail();
   outbox_.clear();
   runs_.clear();
@@ -538,6 +539,10 @@ const RequestRecord& Desk::get(std::string_view id) const {
 void Desk::index(const RequestRecord& r) {
   auto& ids = by_customer_[r.request.content().customer.id];
   if (std::find(ids.begin(), ids.end(), r.id()) == ids.end()) ids.push_back(r.id());
+  // The requester never changes (Request::amend keeps it).
+  auto& mine = by_requester_[names::normalise(r.request.content().requester)];
+  if (mine.empty() || (mine.back() != r.id() && std::find(mine.begin(), mine.end(), r.id()) == mine.end()))
+    mine.push_back(r.id());
 }
 
 Money Desk::goodwill_trailing(const std::string& customer, const std::string& except, Timestamp at,
@@ -582,11 +587,17 @@ std::vector<concessions::Finding> Desk::limit_findings(const RequestRecord& r, T
     const std::string& who = by_customer ? c.customer.id : c.requester;
     Money total = mine;
     std::vector<std::string> ids;
-    for (const auto& [id, other] : records_) {
+    const auto& index = by_customer ? by_customer_ : by_requester_;
+    auto of = index.find(by_customer ? who : names::normalise(who));
+    if (of == index.end()) continue;
+    for (const std::string& id : of->second) {
       if (id == r.id()) continue;
+      auto found = records_.find(id);
+      if (found == records_.end()) continue;
+      const RequestRecord& other = found->second;
       const auto& oc = other.request.content();
       if (std::find(acc.kinds.begin(), acc.kinds.end(), oc.kind) == acc.kinds.end()) continue;
-      if (by_customer ? oc.customer.id != who : !same_person(oc.requester, who)) continue;
+      if (by_customer && oc.customer.id != who) continue;  // the customer it names now
       if (!counts_towards(other, in_flight, approved_before)) continue;
       if (other.request.created_at() + acc.window_days * kDay < at) continue;
       total += Money(other.base_amount, base);

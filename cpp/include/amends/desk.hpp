@@ -364,6 +364,8 @@ class Desk {
   std::map<std::string, RequestRecord, std::less<>> records_;
   // Request ids by every customer they have named (filter on the current one).
   std::map<std::string, std::vector<std::string>, std::less<>> by_customer_;
+  // Request ids by their requester's name key (names.hpp).
+  std::map<std::string, std::vector<std::string>, std::less<>> by_requester_;
   requests::AuditTrail audit_;
   std::vector<Notification> outbox_;
   std::vector<ReconciliationRun> runs_;
