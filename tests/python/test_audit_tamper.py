@@ -1,6 +1,6 @@
 """The audit trail against someone who can write SQL as the superuser: every way of rewriting it is reported.
 
-A real book is built through amends.Desk in a database of its own (pg_dsn);
+A real book is built through amends.Desk in a database of its own (pg_migrated_dsn);
 the tampering is done with psycopg as the superuser, switching the
 immutability triggers off where they would stop the edit. Each case is then
 checked twice: amends.verify_audit (ok false, naming the first bad event)
@@ -130,8 +130,8 @@ class Trail:
 
 
 @pytest.fixture
-def trail(pg_dsn: str) -> Trail:
-    return Trail(pg_dsn)
+def trail(pg_migrated_dsn: str) -> Trail:
+    return Trail(pg_migrated_dsn)
 
 
 def broken(trail: Trail, capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
