@@ -935,21 +935,22 @@ void Desk::validate_and_route(RequestRecord& r, const std::string& actor, Timest
   // limits that weigh it against the book's other requests.
   Money granted = c.amount && c.kind != Kind::retention_offer ? *c.amount : a.amount;
   if (c.kind == Kind::retention_offer) granted = a.amount;
+  // An overridable refusal, with an override asked for, becomes an exception
+  // for the policy's exception role to decide.
+  for (concessions::Finding& f : a.findings)
+    if (f.severity == concessions::Severity::refusal && f.overridable && !c.claim.override_reason.empty()) {
+      f.severity = concessions::Severity::exception;
+      f.message += " (override asked: " + c.claim.override_reason + ")";
+    }
   if (!a.refused() && granted.amount().sign() > 0) {
     r.base_amount = to_base(granted, today, &r.conversion).amount();
     for (concessions::Finding& f : limit_findings(r, at, true))
       if (!a.has(f.code)) a.findings.push_back(std::move(f));
   }
-  // An overridable refusal, with an override asked for, becomes an exception
-  // for the policy's exception role to decide.
   std::vector<std::string> exceptions;
   bool refused = false;
   std::string refusals;
-  for (concessions::Finding& f : a.findings) {
-    if (f.severity == concessions::Severity::refusal && f.overridable && !c.claim.override_reason.empty()) {
-      f.severity = concessions::Severity::exception;
-      f.message += " (override asked: " + c.claim.override_reason + ")";
-    }
+  for (const concessions::Finding& f : a.findings) {
     if (f.severity == concessions::Severity::refusal) {
       refused = true;
       refusals += (refusals.empty() ? "" : "; ") + f.message;
@@ -984,7 +985,6 @@ void Desk::validate_and_route(RequestRecord& r, const std::string& actor, Timest
     notify(r, "declined", at);
     return;
   }
-  r.base_amount = to_base(granted, today, &r.conversion).amount();
   // What the policy requires of a request like this one (a reason, a
   // justification, evidence): without it, it goes back to the requester.
   if (const std::vector<std::string> missing = missing_requirements(r, pol); !missing.empty()) {

@@ -57,3 +57,17 @@ def state_of(book: amends.Ledger) -> tuple[Any, ...]:
 def grant(book: amends.Ledger, customer: str, amount: str, day: Any = JAN, **kwargs: Any) -> int:
     """A goodwill credit: expense debited, the customer's credit (a liability) credited."""
     return book.post(day, [(GOODWILL, Decimal(amount)), (customer, -Decimal(amount))], **kwargs)
+
+
+class Clock:
+    """A clock the test moves; every reading is a little later (the audit trail is in time order)."""
+
+    def __init__(self, start: dt.datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> dt.datetime:
+        self.now += dt.timedelta(seconds=1)
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += dt.timedelta(**delta)

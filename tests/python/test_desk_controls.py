@@ -19,22 +19,11 @@ from typing import Any
 import pytest
 
 import amends
+from helpers import Clock
 
 POLICY = Path(amends.__file__).parent / "data" / "sample_policy.toml"
 UTC = dt.timezone.utc
 D = Decimal
-
-
-class Clock:
-    def __init__(self, start: dt.datetime) -> None:
-        self.now = start
-
-    def __call__(self) -> dt.datetime:
-        self.now += dt.timedelta(seconds=1)
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += dt.timedelta(**delta)
 
 
 @pytest.fixture
