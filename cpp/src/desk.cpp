@@ -454,7 +454,8 @@ AccountId Desk::ensure_account(const std::string& name, AccountType type, Curren
   return book_->create_account(name, type, currency, std::move(options));
 }
 
-EntryId Desk::allocate(const std::string& owner, Kind kind, Period period, const Decimal& amount, bool hard, Date on) {
+EntryId Desk::allocate(const std::string& owner, Kind kind, Period period, const Decimal& amount, bool hard, Date on,
+                       const std::string& actor, std::optional<Timestamp> when) {
   return atomically([&] {
     const std::string root = budget_root(owner, kind, period);
     const Currency base = book_->config().base_currency;
@@ -478,12 +479,12 @@ EntryId Desk::allocate(const std::string& owner, Kind kind, Period period, const
                   {book_->account_id(root + ":Allocated", base), -amount, std::nullopt}};
     const EntryId id = book_->post(d).id;
     // The database takes a posting to a budget account only with this event
-    // in the same write (sql/007_money_checks.sql). It is the system's: the
-    // allocation names no actor. Dated at the start of its day, or at the
-    // last step when that is later (the trail's times never go backwards).
-    Timestamp at = static_cast<Timestamp>(on.days_since_epoch()) * kDay;
+    // in the same write (sql/007_money_checks.sql), by the person who
+    // allocates. Dated `when`, else at the start of its day, or at the last
+    // step when that is later (the trail's times never go backwards).
+    Timestamp at = when ? *when : static_cast<Timestamp>(on.days_since_epoch()) * kDay;
     if (!audit_.events().empty()) at = std::max(at, audit_.events().back().at);
-    event(at, kSystem, "", "budget_allocated",
+    event(at, actor, "", "budget_allocated",
           Json().add("owner", owner).add("kind", std::string(concessions::to_string(kind))).add("period", period.to_string())
               .add("amount", Money(amount, base).to_string()).add("hard", hard)
               .add("entry", static_cast<std::int64_t>(id.value)).str());
@@ -524,9 +525,33 @@ std::vector<Utilisation> Desk::budgets() const {
 
 // ---------------------------------------------------------------- helpers
 
+bool Desk::system_event(std::string_view actor, std::string_view what) {
+  if (actor.rfind("policy:", 0) == 0) return what == "approved";
+  if (actor != kSystem) return false;
+  static constexpr std::string_view kConsequences[] = {
+      "validated", "refused", "flagged", "declined", "incomplete", "routed", "blocked", "budget_escalated",
+      "over_budget", "reserved", "notified", "expired", "escalated"};
+  return std::find(std::begin(kConsequences), std::end(kConsequences), what) != std::end(kConsequences);
+}
+
+const std::string& Desk::acting(const std::string& actor) const {
+  if (!authenticated_) return actor;
+  if (authenticated_->empty())
+    throw not_authorised("this login is bound to no person of the book, so it can't act in it: an admin binds it "
+                         "(amends people bind LOGIN PERSON)");
+  if (!names::same_person(actor, *authenticated_))
+    throw impersonation(names::quoted(actor) + " is not the logged-in person (" + *authenticated_ +
+                        "): a person acts only as themself");
+  return *authenticated_;
+}
+
 void Desk::event(Timestamp at, const std::string& actor, const std::string& request, const std::string& what,
                  std::string details) {
   check_text("actor", actor);  // the operation is undone by atomically()
+  if (authenticated_ && !system_event(actor, what)) {
+    audit_.append(at, acting(actor), request, what, std::move(details));
+    return;
+  }
   audit_.append(at, actor, request, what, std::move(details));
 }
 
@@ -1099,6 +1124,7 @@ const RequestRecord& Desk::submit(requests::RequestContent content, Timestamp at
     if (content.customer.id.find(':') != std::string::npos)
       throw invalid_argument("request " + id + ": customer id \"" + content.customer.id +
                              "\" has a ':', which no Liabilities:CustomerCredits:<customer> account can carry");
+    if (authenticated_) content.requester = acting(content.requester);  // filed by the person logged in, under their key
     const std::string actor = content.requester;
     touch_new(id);
     RequestRecord& r = records_.emplace(id, RequestRecord{requests::Request(id, std::move(content), at)}).first->second;

@@ -116,6 +116,12 @@ class SchemaError(StoreError):
 class InvalidName(InvalidArgument):
     """A person's name that is not UTF-8, holds a control character, or is blank."""
 
+class NotAuthorised(AmendsError, PermissionError):
+    """An action the logged-in person may not take (no person bound to the login, not an admin, a caller-chosen clock in a book that keeps the database's); nothing changed."""
+
+class Impersonation(NotAuthorised):
+    """An action in someone else's name: the actor is not the person the login is bound to; nothing changed."""
+
 class PolicyError(AmendsError):
     """A policy file that does not parse or hold together."""
 
@@ -463,7 +469,38 @@ class Store(metaclass=_pybind11_type):
         fiscal_year_start_month: int = 1,
         create_if_missing: bool = True,
         use_app_role: bool = True,
+        simulation: bool | None = None,
+        first_person: str = "",
+        on_behalf_of: str = "",
     ) -> None: ...
+    @property
+    def simulation(self) -> bool: ...
+    @property
+    def login(self) -> str: ...
+    @property
+    def service(self) -> bool: ...
+    @property
+    def person(self) -> str | None: ...
+    def write_time(self) -> int:
+        """Inside a write: its time by the database's clock, in microseconds since 1970."""
+
+    def people(self) -> list[dict[str, Any]]:
+        """The people of the book, with the logins bound to each."""
+
+    def add_person(
+        self,
+        name: str,
+        display_name: str = "",
+        roles: list[str] = ...,
+        teams: list[str] = ...,
+        active: bool = True,
+        login: str = "",
+    ) -> None:
+        """Adds a person to the book or changes one (an admin's; audited); with login, binds it to them."""
+
+    def bind_login(self, login: str, person: str) -> None:
+        """Binds a login to a person of the book (an admin's; audited)."""
+
     @property
     def book_id(self) -> int: ...
     @property
@@ -553,7 +590,8 @@ class _Desk(metaclass=_pybind11_type):
     def record_charge(
         self, id: str, customer: str, amount: _Amount, currency: str, day: _DateLike, refunded: _Amount | None = None
     ) -> None: ...
-    def allocate(self, owner: str, kind: str, period: _PeriodLike, amount: _Amount, hard: bool, on: _DateLike) -> int: ...
+    def allocate(self, owner: str, kind: str, period: _PeriodLike, amount: _Amount, hard: bool, on: _DateLike,
+                 actor: str = "amends", at: int | None = None) -> int: ...
     def utilisation(self, owner: str, kind: str, period: _PeriodLike) -> dict[str, Any]: ...
     def budgets(self) -> list[dict[str, Any]]: ...
     def submit(self, content: dict[str, Any], at: int, submit: bool = True, id: str = "") -> dict[str, Any]: ...

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import gc
+import getpass
 import os
 from typing import Any, Callable, TypeVar
 
@@ -105,8 +106,12 @@ class Book(Ledger):
         base_currency: str = "USD",
         fiscal_year_start_month: int = 1,
         create: bool = True,
+        simulation: bool | None = None,
+        first_person: str | None = None,
+        on_behalf_of: str | None = None,
     ) -> None:
-        store = _core.Store(dsn, name, base_currency, fiscal_year_start_month, create)
+        store = _core.Store(dsn, name, base_currency, fiscal_year_start_month, create, True, simulation,
+                            first_person or "", on_behalf_of or "")
         super().__init__(store.base_currency, store.fiscal_year_start_month, store.name)
         self._store = store
         self._dsn = dsn
@@ -140,6 +145,58 @@ class Book(Ledger):
     def account_count(self) -> int:
         self._store.sync()
         return int(_core.Ledger.account_count.__get__(self))
+
+    # ------------------------------------------------------------------ who acts
+
+    @property
+    def simulation(self) -> bool:
+        """Whether the book is a simulation: actors are the names given and times the caller's clock.
+
+        Fixed when the book is created. In a real book every desk action is the logged-in
+        person's (amends.Impersonation otherwise) and dated by the database's clock.
+        """
+        return bool(self._store.simulation)
+
+    @property
+    def login(self) -> str:
+        """The PostgreSQL login this book is open with."""
+        return str(self._store.login)
+
+    @property
+    def person(self) -> str | None:
+        """The person this login acts as in the book (their name key), or None when it is bound to nobody.
+
+        For a login of the role amends_service: the person named by on_behalf_of.
+        """
+        return self._store.person
+
+    def whoami(self) -> dict[str, Any]:
+        """The login, the person it acts as (with display name, roles and teams) and whether the book is a simulation."""
+        me = self.person
+        record = next((p for p in self.people() if p["person"] == me), None) if me is not None else None
+        return {"login": self.login, "person": me, "service": bool(self._store.service), "simulation": self.simulation,
+                "display_name": record["display_name"] if record else None,
+                "roles": record["roles"] if record else [], "teams": record["teams"] if record else []}
+
+    def people(self) -> list[dict[str, Any]]:
+        """The people of the book: person (name key), display_name, roles, teams, active, logins."""
+        return list(self._store.people())
+
+    def add_person(self, name: str, display_name: str | None = None, *, roles: Any = (), teams: Any = (),
+                   active: bool = True, login: str | None = None) -> None:
+        """Adds a person to the book, or changes one; with login, binds that PostgreSQL login to them.
+
+        Needs the role amends_admin (amends.NotAuthorised otherwise), except for the first
+        person of a new book, bound to the login that adds them. Recorded in the audit trail.
+        """
+        for label, value in (("roles", roles), ("teams", teams)):
+            if isinstance(value, str):
+                raise TypeError(f"{label} is a list of names, not one string: {label}=[{value!r}]")
+        self._store.add_person(name, display_name or "", list(roles), list(teams), active, login or "")
+
+    def bind_login(self, login: str, person: str) -> None:
+        """Binds a PostgreSQL login to a person of the book (amends_admin only; audited)."""
+        self._store.bind_login(login, person)
 
     def sync(self) -> None:
         """Catches up with what other sessions committed (every query does this first)."""
@@ -207,6 +264,9 @@ def open(  # noqa: A001 - amends.open, as the issue names it
     base_currency: str = "USD",
     fiscal_year_start_month: int = 1,
     create: bool = True,
+    simulation: bool | None = None,
+    first_person: str | None = None,
+    on_behalf_of: str | None = None,
 ) -> Book:
     """Opens a book in PostgreSQL.
 
@@ -220,5 +280,22 @@ def open(  # noqa: A001 - amends.open, as the issue names it
     its owner (`amends db migrate --dsn ...`, or amends.migrate); one without
     the schema, or with an older or newer one, raises SchemaError saying what
     to run. The login needs only membership of the role amends_app.
+
+    Who acts: a new book is real unless simulation=True. In a real book the
+    login that creates it becomes its first person (first_person, or the
+    login's name; in the embedded default, the OS user), bound to that login
+    with the role admin; every later login acts only once an admin has bound
+    it to a person (Book.add_person / bind_login, `amends people ...`), and
+    desk actions are that person's and dated by the database's clock. A
+    simulation (the tour, tests, what-if notebooks) takes the names and the
+    clock it is given, and each of its audit events says so. Opening an
+    existing book with simulation=True or False that it is not is refused.
+    on_behalf_of: for a login of the role amends_service only, the person
+    every write acts for.
     """
-    return Book(dsn or _default_dsn(), book, base_currency=base_currency, fiscal_year_start_month=fiscal_year_start_month, create=create)
+    embedded = dsn is None and not os.environ.get("AMENDS_DSN")
+    if embedded and first_person is None:
+        # The embedded default's login is its superuser; its first person is the OS user.
+        first_person = getpass.getuser()
+    return Book(dsn or _default_dsn(), book, base_currency=base_currency, fiscal_year_start_month=fiscal_year_start_month,
+                create=create, simulation=simulation, first_person=first_person, on_behalf_of=on_behalf_of)

@@ -1,18 +1,24 @@
 """The concession desk: the four processes (goodwill, service credits, refunds, retention offers) end to end.
 
->>> desk = amends.Desk(amends.open(), policy="policy.toml")
+>>> desk = amends.Desk(amends.open(), policy="policy.toml")     # a real book: you act as yourself
 >>> r = desk.submit(kind="goodwill", customer="C-1042", tier="growth", amount="80.00",
-...                 requester="ana", team="support", reason="outage-apology")
->>> desk.approve(r.id, "lena", comment="ok")
->>> desk.apply(r.id, "billing-bot")
+...                 team="support", reason="outage-apology")     # requester: the logged-in person
+>>> desk.approve(r.id, comment="ok")                             # by lena, in her own session
 
 Every rule -- validation, routing, separation of duties, budgets, the
 accounting -- runs in the C++ core (amends._core). On an amends.Book each
 call is one PostgreSQL transaction: the request, its audit events, the
 customer notification and the ledger entries commit together or not at all.
-Times are timezone-aware datetimes; left out, they are the clock's now, read
-inside the transaction (so the audit trail stays in commit order across
-processes).
+
+Who acts and when. In a real book (amends.open() without simulation=True)
+the actor of every action is the person the PostgreSQL login is bound to:
+leave the actor out and it is that person; name anyone else and the core
+and the database refuse it (amends.Impersonation). Times are the database's
+clock, read when the write takes the book's lock; a Desk on a real book
+takes no clock and no at=. In memory (amends.Ledger) and in a book created
+with simulation=True, the desk is a single-user simulation: every action is
+taken in the name it is given, at the time given (timezone-aware datetimes;
+left out, the clock's now), and a simulation's audit events say so.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, TypeVar
 
 from amends import _core
+from amends._core import InvalidArgument, NotAuthorised
 from amends.book import Book
 from amends.budgets import Utilisation
 from amends.ledger import Ledger
@@ -126,9 +133,13 @@ class Desk:
         *,
         policy: str | os.PathLike[str] | None = None,
         clock: Callable[[], dt.datetime] | None = None,
-        actor: str = "amends",
+        actor: str | None = None,
     ) -> None:
         self.book = book
+        self._real = isinstance(book, Book) and not book.simulation
+        if self._real and clock is not None:
+            raise NotAuthorised(f"book {book.name} is not a simulation: its decisions are dated by the database's clock, "
+                                "so a Desk on it takes no clock (open a book created with simulation=True for what-ifs)")
         self._core = _core._Desk(book)
         self._stored = isinstance(book, Book)
         self._link = _core._DeskStore(book._store, self._core) if isinstance(book, Book) else None
@@ -139,7 +150,32 @@ class Desk:
     # ------------------------------------------------------------------ plumbing
 
     def _at(self, at: dt.datetime | None) -> int:
+        if self._real:
+            if at is not None:
+                raise NotAuthorised(f"book {self.book.name} is not a simulation: its decisions are dated by the database's "
+                                    "clock; give no time (at=/now=)")
+            return int(self.book._store.write_time())  # type: ignore[union-attr]
         return _micros(at if at is not None else self._clock())
+
+    @property
+    def me(self) -> str | None:
+        """Who acts by default: the logged-in person of a real book (None in memory or in a simulation)."""
+        return self.book.person if self._real else None  # type: ignore[union-attr]
+
+    def _actor(self, actor: str | None, default: str | None = None) -> str:
+        """The actor given; by default the logged-in person of a real book (in memory and in a simulation, `default`)."""
+        if actor is not None:
+            return actor
+        if self._real:
+            me = self.book.person  # type: ignore[union-attr]
+            if me is None:
+                raise NotAuthorised(f"login {self.book.login} is bound to no person of book {self.book.name}: "  # type: ignore[union-attr]
+                                    "an admin binds it (amends people bind LOGIN PERSON)")
+            return str(me)
+        if default is not None:
+            return default
+        raise InvalidArgument("this desk is a single-user simulation (in memory, or a book created with simulation=True): "
+                              "name who acts")
 
     def _write(self, name: str, fn: Callable[[], _T]) -> _T:
         if isinstance(self.book, Book):
@@ -160,10 +196,11 @@ class Desk:
 
     # ------------------------------------------------------------------ reference data
 
-    def publish_policy(self, policy: str | os.PathLike[str], actor: str = "amends", at: dt.datetime | None = None) -> str:
+    def publish_policy(self, policy: str | os.PathLike[str], actor: str | None = None, at: dt.datetime | None = None) -> str:
         """Publishes a policy (TOML text or a .toml path); new requests are routed by it. Returns its version."""
         text = _policy_text(policy)
-        return self._write("publish_policy", lambda: self._core.publish_policy(text, actor, self._at(at)))
+        who = self._actor(actor, "amends")
+        return self._write("publish_policy", lambda: self._core.publish_policy(text, who, self._at(at)))
 
     @property
     def policy_version(self) -> str:
@@ -182,10 +219,16 @@ class Desk:
     # ------------------------------------------------------------------ budgets
 
     def allocate(self, owner: str, kind: str, period: str, amount: Decimal | int | str, *, hard: bool = True,
-                 on: dt.date | str | None = None) -> int:
-        """Adds to the budget of an owner (team or region), kind and period, in the base currency."""
-        return int(self._write("allocate", lambda: self._core.allocate(owner, kind, period, amount, hard,
-                                                                       _day(on, self._clock))))
+                 on: dt.date | str | None = None, actor: str | None = None, at: dt.datetime | None = None) -> int:
+        """Adds to the budget of an owner (team or region), kind and period, in the base currency.
+
+        An audit event (budget_allocated) records who allocated (in a real book, the logged-in person).
+        """
+        who = self._actor(actor, "amends")
+        when = at
+        return int(self._write("allocate", lambda: self._core.allocate(
+            owner, kind, period, amount, hard, _day(on, self._clock), who,
+            self._at(when) if (self._real or when is not None) else None)))
 
     def utilisation(self, owner: str, kind: str, period: str) -> Utilisation:
         self._sync()
@@ -197,7 +240,7 @@ class Desk:
 
     # ------------------------------------------------------------------ the lifecycle
 
-    def submit(self, *, kind: str, customer: str, requester: str, team: str, at: dt.datetime | None = None,
+    def submit(self, *, kind: str, customer: str, requester: str | None = None, team: str, at: dt.datetime | None = None,
                draft: bool = False, id: str = "", **fields: Any) -> Request:
         """Submits a request: it is validated and routed at once (a draft waits for resubmit()).
 
@@ -205,55 +248,56 @@ class Desk:
         service_period; service credits: period_fee, availability (a fraction); refunds: charge;
         retention offers: discount (a fraction), monthly_fee, months, changes_contract; override_reason.
         """
-        content = dict(fields, kind=kind, customer=customer, requester=requester, team=team)
+        content = dict(fields, kind=kind, customer=customer, requester=self._actor(requester), team=team)
         return Request._of(self._write("submit", lambda: self._core.submit(content, self._at(at), not draft, id)))
 
-    def amend(self, id: str, actor: str, at: dt.datetime | None = None, **fields: Any) -> Request:
+    def amend(self, id: str, actor: str | None = None, at: dt.datetime | None = None, **fields: Any) -> Request:
         """A new version of a draft or returned request: the fields named change (as submit()'s), every other keeps
         its value; None clears an optional field (amount=None: computed). explain() and the audit event say what
         changed."""
-        return Request._of(self._write("amend", lambda: self._core.amend(id, fields, actor, self._at(at))))
+        return Request._of(self._write("amend", lambda: self._core.amend(id, fields, self._actor(actor), self._at(at))))
 
-    def resubmit(self, id: str, actor: str, at: dt.datetime | None = None) -> Request:
-        return Request._of(self._write("resubmit", lambda: self._core.resubmit(id, actor, self._at(at))))
+    def resubmit(self, id: str, actor: str | None = None, at: dt.datetime | None = None) -> Request:
+        return Request._of(self._write("resubmit", lambda: self._core.resubmit(id, self._actor(actor), self._at(at))))
 
-    def approve(self, id: str, person: str, comment: str = "", at: dt.datetime | None = None) -> Request:
-        return Request._of(self._write("approve", lambda: self._core.approve(id, person, self._at(at), comment)))
+    def approve(self, id: str, person: str | None = None, comment: str = "", at: dt.datetime | None = None) -> Request:
+        return Request._of(self._write("approve", lambda: self._core.approve(id, self._actor(person), self._at(at), comment)))
 
-    def decline(self, id: str, person: str, comment: str, alternatives: Iterable[str] = (),
+    def decline(self, id: str, person: str | None = None, comment: str = "", alternatives: Iterable[str] = (),
                 at: dt.datetime | None = None) -> Request:
         alts = list(alternatives)
-        return Request._of(self._write("decline", lambda: self._core.decline(id, person, self._at(at), comment, alts)))
+        return Request._of(self._write("decline", lambda: self._core.decline(id, self._actor(person), self._at(at), comment, alts)))
 
-    def return_for_information(self, id: str, person: str, comment: str, at: dt.datetime | None = None) -> Request:
-        return Request._of(self._write("return", lambda: self._core.return_for_information(id, person, self._at(at), comment)))
+    def return_for_information(self, id: str, person: str | None = None, comment: str = "", at: dt.datetime | None = None) -> Request:
+        return Request._of(self._write("return", lambda: self._core.return_for_information(id, self._actor(person), self._at(at), comment)))
 
-    def cancel(self, id: str, actor: str, reason: str, at: dt.datetime | None = None) -> Request:
-        return Request._of(self._write("cancel", lambda: self._core.cancel(id, actor, self._at(at), reason)))
+    def cancel(self, id: str, actor: str | None = None, reason: str = "", at: dt.datetime | None = None) -> Request:
+        return Request._of(self._write("cancel", lambda: self._core.cancel(id, self._actor(actor), self._at(at), reason)))
 
     def expire(self, id: str, reason: str, at: dt.datetime | None = None) -> Request:
         return Request._of(self._write("expire", lambda: self._core.expire(id, self._at(at), reason)))
 
-    def apply(self, id: str, actor: str, at: dt.datetime | None = None) -> Request:
+    def apply(self, id: str, actor: str | None = None, at: dt.datetime | None = None) -> Request:
         """Posts the approved request's entries, consumes its budget reservation and notifies the customer."""
-        return Request._of(self._write("apply", lambda: self._core.apply(id, actor, self._at(at))))
+        return Request._of(self._write("apply", lambda: self._core.apply(id, self._actor(actor), self._at(at))))
 
-    def mark_reconciled(self, id: str, actor: str, reference: str, at: dt.datetime | None = None) -> Request:
+    def mark_reconciled(self, id: str, actor: str | None = None, reference: str = "", at: dt.datetime | None = None) -> Request:
         """Moves one applied request to reconciled by hand (reconcile() does it for what a run matched)."""
-        return Request._of(self._write("reconcile", lambda: self._core.reconcile(id, actor, self._at(at), reference)))
+        return Request._of(self._write("reconcile", lambda: self._core.reconcile(id, self._actor(actor), self._at(at), reference)))
 
-    def approve_and_apply(self, approvals: Iterable[tuple[str, str]], actor: str, at: dt.datetime | None = None) -> None:
+    def approve_and_apply(self, approvals: Iterable[tuple[str, str]], actor: str | None = None, at: dt.datetime | None = None) -> None:
         """Bulk: approves each (request id, person) and applies what that completes, in one transaction."""
         pairs = list(approvals)
-        self._write("approve_and_apply", lambda: self._core.approve_and_apply(pairs, actor, self._at(at)))
+        who = self._actor(actor)
+        self._write("approve_and_apply", lambda: self._core.approve_and_apply(pairs, who, self._at(at)))
 
     def escalate_due(self, now: dt.datetime | None = None) -> list[str]:
         """Escalates every approval step waiting past its policy's timeout; returns the requests escalated."""
         return list(self._write("escalate_due", lambda: self._core.escalate_due(self._at(now))))
 
-    def close_period(self, period: str, actor: str, *, accrue: bool = False, at: dt.datetime | None = None) -> CloseReport:
+    def close_period(self, period: str, actor: str | None = None, *, accrue: bool = False, at: dt.datetime | None = None) -> CloseReport:
         """Closes a period of the book; refuses (CloseRefused) while approved concessions would be stranded."""
-        raw = self._write("close_period", lambda: self._core.close_period(period, actor, self._at(at), accrue))
+        raw = self._write("close_period", lambda: self._core.close_period(period, self._actor(actor), self._at(at), accrue))
         raw["budgets"] = [Utilisation(**u) for u in raw["budgets"]]
         return CloseReport(**raw)
 

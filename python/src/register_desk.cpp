@@ -302,11 +302,12 @@ void register_desk(py::module_& m) {
       .def(
           "allocate",
           [](Desk& d, const std::string& owner, const std::string& kind, py::handle period, py::handle amount, bool hard,
-             py::handle on) {
+             py::handle on, const std::string& actor, std::optional<requests::Timestamp> at) {
             return d.allocate(owner, concessions::parse_kind(kind), to_period(period), to_decimal(amount), hard,
-                              to_date(on, "on")).value;
+                              to_date(on, "on"), actor, at).value;
           },
-          py::arg("owner"), py::arg("kind"), py::arg("period"), py::arg("amount"), py::arg("hard"), py::arg("on"))
+          py::arg("owner"), py::arg("kind"), py::arg("period"), py::arg("amount"), py::arg("hard"), py::arg("on"),
+          py::arg("actor") = "amends", py::arg("at") = py::none())
       .def(
           "utilisation",
           [](const Desk& d, const std::string& owner, const std::string& kind, py::handle period) {

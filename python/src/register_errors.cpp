@@ -34,6 +34,8 @@ struct Classes {
   PyObject* store_error = nullptr;
   PyObject* schema_error = nullptr;
   PyObject* invalid_name = nullptr;
+  PyObject* not_authorised = nullptr;
+  PyObject* impersonation = nullptr;
 };
 
 Classes classes;
@@ -84,11 +86,18 @@ void register_errors(py::module_& m) {
                        "PostgreSQL unreachable, a lost connection, or a write the database refused; nothing half-written.");
   c.schema_error = make(m, "SchemaError", {c.store_error}, "A database without the amends schema, or with an older or newer one than this amends; or a migration refused (not the owner) or failed.");
   c.invalid_name = make(m, "InvalidName", {c.invalid_argument}, "A person's name that is not UTF-8, holds a control character, or is blank.");
+  c.not_authorised = make(m, "NotAuthorised", {c.amends_error, PyExc_PermissionError},
+                          "An action the logged-in person may not take (no person bound to the login, not an admin, "
+                          "a caller-chosen clock in a book that keeps the database's); nothing changed.");
+  c.impersonation = make(m, "Impersonation", {c.not_authorised},
+                         "An action in someone else's name: the actor is not the person the login is bound to; nothing changed.");
 
   // Most derived first: the first matching clause wins.
   py::register_exception_translator([](std::exception_ptr failure) {
     try {
       if (failure) std::rethrow_exception(failure);
+    } catch (const impersonation& e) { PyErr_SetString(classes.impersonation, e.what());
+    } catch (const not_authorised& e) { PyErr_SetString(classes.not_authorised, e.what());
     } catch (const unbalanced_entry& e) { PyErr_SetString(classes.unbalanced_entry, e.what());
     } catch (const invalid_entry& e) { PyErr_SetString(classes.invalid_entry, e.what());
     } catch (const parse_error& e) { PyErr_SetString(classes.parse_error, e.what());

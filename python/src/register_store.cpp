@@ -2,6 +2,7 @@
 #include "amends/store.hpp"
 
 #include <map>
+#include <optional>
 #include <unordered_map>
 
 #include <pybind11/numpy.h>
@@ -33,8 +34,12 @@ void register_store(py::module_& m) {
 
   py::class_<Book>(m, "Store", "A book in PostgreSQL; amends.open() wraps it.")
       .def(py::init([](const std::string& dsn, const std::string& name, py::handle base_currency,
-                       unsigned fiscal_year_start_month, bool create_if_missing, bool use_app_role) {
+                       unsigned fiscal_year_start_month, bool create_if_missing, bool use_app_role,
+                       std::optional<bool> simulation, const std::string& first_person, const std::string& on_behalf_of) {
              store::BookOptions options;
+             options.simulation = simulation;
+             options.first_person = first_person;
+             options.on_behalf_of = on_behalf_of;
              options.name = name;
              options.base_currency = to_currency(base_currency);
              options.fiscal_year_start_month = fiscal_year_start_month;
@@ -44,7 +49,55 @@ void register_store(py::module_& m) {
              return std::make_unique<Book>(dsn, std::move(options));
            }),
            py::arg("dsn"), py::arg("name") = "main", py::arg("base_currency") = "USD",
-           py::arg("fiscal_year_start_month") = 1, py::arg("create_if_missing") = true, py::arg("use_app_role") = true)
+           py::arg("fiscal_year_start_month") = 1, py::arg("create_if_missing") = true, py::arg("use_app_role") = true,
+           py::arg("simulation") = py::none(), py::arg("first_person") = "", py::arg("on_behalf_of") = "")
+      .def_property_readonly("simulation", [](const Book& b) { return b.info().simulation; })
+      .def_property_readonly("login", [](const Book& b) { return b.identity().login; })
+      .def_property_readonly("service", [](const Book& b) { return b.identity().service; })
+      .def_property_readonly("person", [](const Book& b) -> py::object {
+        const auto& p = b.identity().person;
+        return p ? py::object(py::str(*p)) : py::object(py::none());
+      })
+      .def("write_time", &Book::write_time, "Inside a write: its time by the database's clock, in microseconds since 1970.")
+      .def(
+          "people",
+          [](Book& b) {
+            std::vector<Book::Person> people;
+            {
+              py::gil_scoped_release release;
+              people = b.people();
+            }
+            py::list out;
+            for (const Book::Person& p : people) {
+              py::dict d;
+              d["person"] = p.person;
+              d["display_name"] = p.display_name;
+              d["roles"] = p.roles;
+              d["teams"] = p.teams;
+              d["active"] = p.active;
+              d["logins"] = p.logins;
+              out.append(d);
+            }
+            return out;
+          },
+          "The people of the book, with the logins bound to each.")
+      .def(
+          "add_person",
+          [](Book& b, const std::string& name, const std::string& display_name, const std::vector<std::string>& roles,
+             const std::vector<std::string>& teams, bool active, const std::string& login) {
+            py::gil_scoped_release release;
+            b.add_person(name, display_name, roles, teams, active, login);
+          },
+          py::arg("name"), py::arg("display_name") = "", py::arg("roles") = std::vector<std::string>{},
+          py::arg("teams") = std::vector<std::string>{}, py::arg("active") = true, py::arg("login") = "",
+          "Adds a person to the book or changes one (an admin's; audited); with login, binds it to them.")
+      .def(
+          "bind_login",
+          [](Book& b, const std::string& login, const std::string& person) {
+            py::gil_scoped_release release;
+            b.bind_login(login, person);
+          },
+          py::arg("login"), py::arg("person"), "Binds a login to a person of the book (an admin's; audited).")
       .def_property_readonly("book_id", [](const Book& b) { return b.info().id; })
       .def_property_readonly("name", [](const Book& b) { return b.info().name; })
       .def_property_readonly("base_currency", [](const Book& b) { return std::string(b.info().base_currency.code()); })

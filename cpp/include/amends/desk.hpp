@@ -193,8 +193,11 @@ class Desk {
   const std::map<std::string, Charge, std::less<>>& charges() const { return charges_; }
 
   // ------------------------------------------------------------ budgets
+  // Adds to a budget: an entry dated `on` and a budget_allocated audit event
+  // by `actor` at `at` (unset: the start of `on`), never before the trail's
+  // last event.
   EntryId allocate(const std::string& owner, concessions::Kind kind, Period period, const Decimal& amount, bool hard,
-                   Date on);
+                   Date on, const std::string& actor = "amends", std::optional<Timestamp> at = std::nullopt);
   Utilisation utilisation(const std::string& owner, concessions::Kind kind, Period period) const;
   std::vector<Utilisation> budgets() const;
 
@@ -308,7 +311,24 @@ class Desk {
   void load_notification(Notification n);
   std::size_t next_number() const { return next_number_; }
 
+  // Who acts. Unset (the default, and an in-memory desk): a single-user
+  // simulation, where every action is taken in the name it is given. Set,
+  // as the store sets it for a book that is not a simulation: the person
+  // key the login is authenticated as; every action must be that person's
+  // (same_person with the actor or requester given, else impersonation;
+  // an empty key, a login bound to nobody: not_authorised), and is recorded
+  // under that key. amends itself ("amends", "policy:<rule>") writes only
+  // the events that follow from a person's action (system_event).
+  void authenticate(std::optional<std::string> person) { authenticated_ = std::move(person); }
+  const std::optional<std::string>& authenticated() const { return authenticated_; }
+  // Whether amends itself may write event `what` (as "amends", or as
+  // "policy:<rule>" for an auto-approval): the consequences of an action.
+  static bool system_event(std::string_view actor, std::string_view what);
+
  private:
+  // The name an action is recorded under: `actor` itself in a simulation,
+  // else the authenticated person's key (refusing anyone else).
+  const std::string& acting(const std::string& actor) const;
   void index(const RequestRecord& record);
   // Copy-on-write for the undo log: the record as it is before this write changes it.
   RequestRecord& touch(const std::string& id);
@@ -362,6 +382,7 @@ class Desk {
   std::vector<FxRate> rates_;  // sorted by (currency, day)
   std::map<std::string, Charge, std::less<>> charges_;
   std::map<std::string, RequestRecord, std::less<>> records_;
+  std::optional<std::string> authenticated_;
   // Request ids by every customer they have named (filter on the current one).
   std::map<std::string, std::vector<std::string>, std::less<>> by_customer_;
   // Request ids by their requester's name key (names.hpp).

@@ -48,6 +48,15 @@ class store_error : public error { using error::error; };
 // The database's schema is newer than this amends knows, or not amends'.
 class schema_error : public store_error { using store_error::store_error; };
 
+// An action the authenticated login may not take: a book's write by a login
+// bound to no person of it, the service's on-behalf setting used by another
+// login, people managed by a login that is not an admin, a caller-chosen
+// clock in a book that keeps the database's.
+class not_authorised : public error { using error::error; };
+// An action taken in someone else's name: the actor given is not the person
+// the login is bound to.
+class impersonation : public not_authorised { using not_authorised::not_authorised; };
+
 // Text that no back end can keep: a NUL byte (PostgreSQL's text refuses it,
 // so the in-memory ledger refuses it too, the same way).
 class invalid_text : public invalid_argument { using invalid_argument::invalid_argument; };

@@ -26,6 +26,7 @@
 #include <functional>
 #include <memory>
 #include <span>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -85,6 +86,18 @@ struct BookOptions {
   // Run as the amends_app role (no UPDATE or DELETE on the books' records),
   // when the connecting user is a member of it.
   bool use_app_role = true;
+  // When the book is created: whether it is a simulation (caller-chosen
+  // names and clocks, every event marked simulated) or a real book (the
+  // acting person is the login's, times are the database's). Opening an
+  // existing book with a different value is refused (invalid_argument);
+  // unset, an existing book is opened as what it is and a new one is real.
+  std::optional<bool> simulation;
+  // A new real book's first person, bound to the creating login with the
+  // role admin: this name (its key), or the login's name when empty.
+  std::string first_person;
+  // For a login of the role amends_service only: the person every write
+  // acts for (the transaction-local setting amends.on_behalf_of).
+  std::string on_behalf_of;
 };
 
 struct BookInfo {
@@ -92,6 +105,14 @@ struct BookInfo {
   std::string name;
   Currency base_currency = Currency::of("USD");
   unsigned fiscal_year_start_month = 1;
+  bool simulation = false;
+};
+
+// Who the connection acts as in the book.
+struct Identity {
+  std::string login;                  // session_user
+  bool service = false;               // a login of amends_service (acting for on_behalf_of)
+  std::optional<std::string> person;  // the person key the login acts as; none when it is bound to nobody
 };
 
 class Book {
@@ -126,6 +147,24 @@ class Book {
   // inside a write joins it.
   void write(std::string_view operation, const std::function<void()>& op);
   bool in_write() const;
+  // Inside a write: its time by the database's clock (microseconds since
+  // 1970, taken when it got the book's write lock), the time every event of
+  // a real book is dated. Throws outside a write.
+  std::int64_t write_time() const;
+  // Who this connection acts as (read at open and again at each write).
+  const Identity& identity() const;
+
+  // The people of the book and the logins bound to them, and changing
+  // them (amends.add_person / amends.bind_login: an admin's, audited).
+  struct Person {
+    std::string person, display_name;
+    std::vector<std::string> roles, teams, logins;
+    bool active = true;
+  };
+  std::vector<Person> people();
+  void add_person(const std::string& name, const std::string& display_name, const std::vector<std::string>& roles,
+                  const std::vector<std::string>& teams, bool active, const std::string& login);
+  void bind_login(const std::string& login, const std::string& person);
 
   // The book's version: one per committed write transaction.
   std::int64_t version() const;

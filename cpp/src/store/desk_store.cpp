@@ -396,6 +396,9 @@ void DeskStore::catch_up(Session& s, std::int64_t version) {
 void DeskStore::begin() {
   mark_ = desk_->mark();
   active_ = true;
+  // A real book acts as the login's person, read again at every write.
+  desk_->authenticate(book_->info().simulation ? std::nullopt
+                                               : std::optional<std::string>(book_->identity().person.value_or("")));
 }
 
 bool DeskStore::changed() const {
@@ -447,9 +450,15 @@ void DeskStore::write(Session& s, std::int64_t version) {
   const auto& events = desk_->audit().events();
   std::unordered_map<std::string_view, const requests::AuditEvent*> anchors;
   if (events.size() > mark_.audit) {
+    const bool simulation = book_->info().simulation;
+    const std::int64_t now = book_->write_time();
     std::string rows;
     for (std::size_t i = mark_.audit; i < events.size(); ++i) {
       const requests::AuditEvent& e = events[i];
+      if (!simulation && e.at != now)
+        throw not_authorised("audit event " + std::to_string(e.sequence) + " (" + e.event + ") is dated " + std::to_string(e.at) +
+                             " micros: book " + book_->info().name + " is not a simulation, and its decisions are dated by "
+                             "the database's clock (" + std::to_string(now) + "); give no time");
       if (!e.request.empty()) anchors[e.request] = &e;
       rows += book + '\t' + std::to_string(e.sequence) + '\t' + std::to_string(e.at) + '\t';
       field(rows, e.actor);
@@ -459,11 +468,11 @@ void DeskStore::write(Session& s, std::int64_t version) {
       field(rows, e.event);
       rows += '\t';
       field(rows, e.details);
-      rows += "\t\\\\x" + requests::to_hex(e.previous) + "\t\\\\x" + requests::to_hex(e.hash) + '\n';
+      rows += "\t\\\\x" + requests::to_hex(e.previous) + "\t\\\\x" + requests::to_hex(e.hash) + (simulation ? "\tt\n" : "\tf\n");
     }
     rows.pop_back();
     CopyIn copy(tx, "amends.audit_events",
-                {"book_id", "seq", "at_micros", "actor", "request_id", "event", "details", "previous", "hash"});
+                {"book_id", "seq", "at_micros", "actor", "request_id", "event", "details", "previous", "hash", "simulated"});
     copy.write(rows);
     copy.complete();
     // The book's head: the database moves it with the append and refuses

@@ -16,6 +16,7 @@
 #include <pqxx/tablewriter>
 
 #include "amends/desk.hpp"
+#include "amends/names.hpp"
 #include "amends/requests.hpp"
 #include "session.hpp"
 #include "text.hpp"
@@ -67,6 +68,8 @@ std::string primary_message(const std::exception& e) {
   if (state == "AM021" || state == "AM022" || state == "AM023") throw request_state_error(message);
   if (state == "AM024") throw invalid_entry(message);
   if (state == "AM025") throw close_refused(message);
+  if (state == "AM026") throw impersonation(message);
+  if (state == "AM027") throw not_authorised(message);
   if (state == "23505") {
     if (message.find("entries_idempotency_key") != std::string::npos)
       throw idempotency_conflict("the database refused a reused idempotency key: " + message);
@@ -223,6 +226,17 @@ struct Book::Impl {
   int fail_at_commit = 0;  // test hook: 1 drop before commit, 2 after commit
   std::mt19937_64 random{std::random_device{}()};
   std::vector<Participant*> participants;
+  Identity identity;
+  std::int64_t tx_micros = 0;  // the current write's time (database clock)
+  pqxx::work* tx_now = nullptr;  // the current write's transaction
+  // The current write changed rows through a database function (people,
+  // logins), which the mirror and participants learn by catching up.
+  bool written_by_database = false;
+
+  pqxx::work& current_tx() {
+    if (!tx_now) throw invalid_argument("there is no write under way");
+    return *tx_now;
+  }
 
   struct DbState {
     std::int64_t version = 0;
@@ -254,22 +268,51 @@ struct Book::Impl {
     pqxx::work tx(*conn);
     auto find = [&] {
       return tx.exec_params(
-          "SELECT book_id, base_currency, fiscal_start_month FROM amends.books WHERE name = $1", options.name);
+          "SELECT book_id, base_currency, fiscal_start_month, simulation FROM amends.books WHERE name = $1", options.name);
     };
     pqxx::result r = find();
+    bool created = false;
     if (r.empty()) {
       if (!options.create_if_missing) throw store_error("there is no book named " + options.name + " in the database");
-      tx.exec_params(
-          "INSERT INTO amends.books (name, base_currency, fiscal_start_month) VALUES ($1, $2, $3) "
-          "ON CONFLICT (name) DO NOTHING",
-          options.name, std::string(options.base_currency.code()), options.fiscal_year_start_month);
+      created = tx.exec_params(
+                      "INSERT INTO amends.books (name, base_currency, fiscal_start_month, simulation) VALUES ($1, $2, $3, $4) "
+                      "ON CONFLICT (name) DO NOTHING",
+                      options.name, std::string(options.base_currency.code()), options.fiscal_year_start_month,
+                      options.simulation.value_or(false))
+                    .affected_rows() == 1;
       r = find();
     }
     info.id = r[0][0].as<int>();
     info.name = options.name;
     info.base_currency = Currency::of(r[0][1].c_str());
     info.fiscal_year_start_month = r[0][2].as<unsigned>();
+    info.simulation = r[0][3].as<bool>();
+    if (options.simulation && *options.simulation != info.simulation)
+      throw invalid_argument("book " + options.name + (info.simulation ? " is a simulation" : " is not a simulation") +
+                             ": a book stays what it was created as; open it without asking for " +
+                             (*options.simulation ? "a simulation" : "a real book"));
+    if (created && !info.simulation) {
+      // Its first person: whoever creates it, bound to their login, its admin.
+      const std::string login = tx.exec1("SELECT session_user")[0].c_str();
+      const std::string& name = options.first_person.empty() ? login : options.first_person;
+      tx.exec_params("SELECT amends.add_person($1, $2, $3, ARRAY['admin'], '{}'::text[], true, session_user)", info.id,
+                     names::normalise(name), name);
+    }
+    read_identity(tx);
     tx.commit();
+  }
+
+  void read_identity(pqxx::transaction_base& tx) {
+    const pqxx::row who = tx.exec_params1(
+        "SELECT session_user, amends.is_service(), (SELECT person FROM amends.logins WHERE book_id = $1 AND login = session_user)",
+        info.id);
+    identity.login = who[0].c_str();
+    identity.service = who[1].as<bool>();
+    if (identity.service) {
+      identity.person = options.on_behalf_of.empty() ? std::nullopt : std::optional<std::string>(names::normalise(options.on_behalf_of));
+    } else {
+      identity.person = who[2].is_null() ? std::nullopt : std::optional<std::string>(who[2].c_str());
+    }
   }
 
   DbState read_state(pqxx::transaction_base& tx) {
@@ -806,10 +849,22 @@ struct Book::Impl {
         std::int64_t new_version = 0;
         {
           pqxx::work tx(*conn);
+          if (!options.on_behalf_of.empty())
+            tx.exec_params("SELECT set_config('amends.on_behalf_of', $1, true)", options.on_behalf_of);
           pqxx::row begun = tx.exec_params1(
-              "SELECT version, previous_version, last_entry_id, account_count FROM amends.begin_write($1, $2, $3)",
+              "SELECT b.version, b.previous_version, b.last_entry_id, b.account_count, b.tx_micros, "
+              "(SELECT l.person FROM amends.logins l WHERE l.book_id = $1 AND l.login = session_user) "
+              "FROM amends.begin_write($1, $2, $3) b",
               info.id, std::string(operation), token);
           new_version = begun[0].as<std::int64_t>();
+          tx_micros = begun[4].as<std::int64_t>();
+          written_by_database = false;
+          struct Current {
+            pqxx::work*& slot;
+            Current(pqxx::work*& s, pqxx::work& t) : slot(s) { slot = &t; }
+            ~Current() { slot = nullptr; }
+          } current(tx_now, tx);
+          if (!identity.service) identity.person = begun[5].is_null() ? std::nullopt : std::optional<std::string>(begun[5].c_str());
           catch_up(tx, DbState{begun[1].as<std::int64_t>(), begun[2].as<std::int64_t>(), begun[3].as<std::int64_t>()});
           snap = snapshot();
           for (Participant* p : participants) p->begin();
@@ -823,7 +878,7 @@ struct Book::Impl {
           }
           const Changes changes = changes_since(*snap);
           const bool others = std::any_of(participants.begin(), participants.end(), [](Participant* p) { return p->changed(); });
-          if (changes.empty(*snap, *mirror) && !others) {
+          if (changes.empty(*snap, *mirror) && !others && !written_by_database) {
             for (Participant* p : participants) p->committed();
             return;  // nothing to write: the transaction rolls back
           }
@@ -852,6 +907,9 @@ struct Book::Impl {
         }  // the transaction object goes before any reconnection
         if (in_doubt) return resolve_in_doubt(*snap, token);
         version = new_version;
+        // What the database wrote itself is read back by the next catch-up.
+        if (written_by_database) version = new_version - 1;
+        written_by_database = false;
         for (Participant* p : participants) p->committed();
         return;
       } catch (const pqxx::broken_connection& e) {
@@ -1010,6 +1068,92 @@ void Book::reload() {
   } catch (const pqxx::broken_connection& e) {
     throw store_error("lost the connection to PostgreSQL: " + primary_message(e));
   }
+}
+
+std::int64_t Book::write_time() const {
+  if (!impl_->in_write) throw invalid_argument("a write's time is known only inside the write");
+  return impl_->tx_micros;
+}
+
+const Identity& Book::identity() const { return impl_->identity; }
+
+namespace {
+// Items joined by U+001F (which no role, team or login holds).
+std::vector<std::string> split_units(std::string_view joined) {
+  std::vector<std::string> out;
+  if (joined.empty()) return out;
+  std::size_t start = 0;
+  for (;;) {
+    const std::size_t at = joined.find('\x1f', start);
+    out.emplace_back(joined.substr(start, at == std::string_view::npos ? std::string_view::npos : at - start));
+    if (at == std::string_view::npos) return out;
+    start = at + 1;
+  }
+}
+}  // namespace
+
+std::vector<Book::Person> Book::people() {
+  if (!impl_->conn || !impl_->conn->is_open()) impl_->connect();
+  pqxx::read_transaction tx(*impl_->conn);
+  std::vector<Person> out;
+  for (const auto& row : tx.exec_params(
+           "SELECT p.person, p.display_name, array_to_string(p.roles, chr(31)), array_to_string(p.teams, chr(31)), p.active, "
+           "coalesce((SELECT string_agg(l.login::text, chr(31) ORDER BY l.login) FROM amends.logins l "
+           "WHERE l.book_id = p.book_id AND l.person = p.person), '') "
+           "FROM amends.people p WHERE p.book_id = $1 ORDER BY p.person",
+           impl_->info.id)) {
+    Person p;
+    p.person = row[0].c_str();
+    p.display_name = row[1].c_str();
+    p.roles = split_units(row[2].c_str());
+    p.teams = split_units(row[3].c_str());
+    p.active = row[4].as<bool>();
+    p.logins = split_units(row[5].c_str());
+    out.push_back(std::move(p));
+  }
+  return out;
+}
+
+namespace {
+std::string text_array(const std::vector<std::string>& items) {
+  std::string out = "{";
+  for (const std::string& item : items) {
+    check_text("role or team", item);
+    if (item.empty()) throw invalid_argument("a role or team name is not empty");
+    if (out.size() > 1) out += ',';
+    out += '"';
+    for (char c : item) {
+      if (c == '"' || c == '\\') out += '\\';
+      out += c;
+    }
+    out += '"';
+  }
+  return out + "}";
+}
+}  // namespace
+
+void Book::add_person(const std::string& name, const std::string& display_name, const std::vector<std::string>& roles,
+                      const std::vector<std::string>& teams, bool active, const std::string& login) {
+  const std::string key = names::normalise(name);
+  const std::string shown = display_name.empty() ? name : display_name;
+  check_text("display name", shown);
+  check_text("login", login);
+  write("add_person", [&] {
+    pqxx::work& tx = impl_->current_tx();
+    impl_->written_by_database = true;
+    tx.exec_params("SELECT amends.add_person($1, $2, $3, $4::text[], $5::text[], $6, $7::name)", impl_->info.id, key, shown,
+                   text_array(roles), text_array(teams), active, login.empty() ? nullptr : login.c_str());
+  });
+}
+
+void Book::bind_login(const std::string& login, const std::string& person) {
+  const std::string key = names::normalise(person);
+  check_text("login", login);
+  if (login.empty()) throw invalid_argument("name the login to bind");
+  write("bind_login", [&] {
+    impl_->written_by_database = true;
+    impl_->current_tx().exec_params("SELECT amends.bind_login($1, $2::name, $3)", impl_->info.id, login, key);
+  });
 }
 
 void Book::simulate_connection_loss_at_commit(bool after_commit_sent) { impl_->fail_at_commit = after_commit_sent ? 2 : 1; }
