@@ -320,6 +320,7 @@ auto Desk::atomically(F&& f) -> decltype(f()) {
 // ---------------------------------------------------------------- reference data
 
 const policy::Policy& Desk::publish_policy(std::string_view toml_text, const std::string& actor, Timestamp at) {
+  if (authenticated_) acting(actor);  // who acts, before anything is judged
   return atomically([&]() -> const policy::Policy& {
     check_text("policy text", std::string(toml_text));
     auto parsed = std::make_unique<policy::Policy>(policy::Policy::parse(toml_text));
@@ -1138,6 +1139,7 @@ const RequestRecord& Desk::submit(requests::RequestContent content, Timestamp at
 
 const RequestRecord& Desk::amend(const std::string& id, requests::RequestContent content, const std::string& actor,
                                  Timestamp at) {
+  if (authenticated_) acting(actor);  // who acts, before anything is judged
   return atomically([&]() -> const RequestRecord& {
     check_clock(audit_, at);
     check_content(content);
@@ -1165,6 +1167,7 @@ const RequestRecord& Desk::amend(const std::string& id, const requests::RequestC
 }
 
 const RequestRecord& Desk::resubmit(const std::string& id, const std::string& actor, Timestamp at) {
+  if (authenticated_) acting(actor);  // who acts, before anything is judged
   return atomically([&]() -> const RequestRecord& {
     check_clock(audit_, at);
     RequestRecord& r = touch(id);
@@ -1182,6 +1185,7 @@ const RequestRecord& Desk::resubmit(const std::string& id, const std::string& ac
 
 const RequestRecord& Desk::approve(const std::string& id, const std::string& person, Timestamp at,
                                    const std::string& comment) {
+  if (authenticated_) acting(person);  // who acts, before anything is judged
   return atomically([&]() -> const RequestRecord& {
     check_clock(audit_, at);
     check_text("comment", comment);
@@ -1236,6 +1240,7 @@ void Desk::check_decider(const RequestRecord& r, const std::string& person, Time
 
 const RequestRecord& Desk::decline(const std::string& id, const std::string& person, Timestamp at,
                                    const std::string& comment, std::vector<std::string> alternatives) {
+  if (authenticated_) acting(person);  // who acts, before anything is judged
   return atomically([&]() -> const RequestRecord& {
     check_clock(audit_, at);
     RequestRecord& r = touch(id);
@@ -1254,6 +1259,7 @@ const RequestRecord& Desk::decline(const std::string& id, const std::string& per
 
 const RequestRecord& Desk::return_for_information(const std::string& id, const std::string& person, Timestamp at,
                                                   const std::string& comment) {
+  if (authenticated_) acting(person);  // who acts, before anything is judged
   return atomically([&]() -> const RequestRecord& {
     check_clock(audit_, at);
     RequestRecord& r = touch(id);
@@ -1269,6 +1275,7 @@ const RequestRecord& Desk::return_for_information(const std::string& id, const s
 
 const RequestRecord& Desk::cancel(const std::string& id, const std::string& actor, Timestamp at,
                                   const std::string& reason) {
+  if (authenticated_) acting(actor);  // who acts, before anything is judged
   return atomically([&]() -> const RequestRecord& {
     check_clock(audit_, at);
     RequestRecord& r = touch(id);
@@ -1369,6 +1376,7 @@ std::vector<EntryId> Desk::post_concession(RequestRecord& r, const std::string& 
 }
 
 const RequestRecord& Desk::apply(const std::string& id, const std::string& actor, Timestamp at) {
+  if (authenticated_) acting(actor);  // who acts, before anything is judged
   return atomically([&]() -> const RequestRecord& {
     check_clock(audit_, at);
     RequestRecord& r = touch(id);
@@ -1392,6 +1400,7 @@ const RequestRecord& Desk::apply(const std::string& id, const std::string& actor
 
 const RequestRecord& Desk::reconcile(const std::string& id, const std::string& actor, Timestamp at,
                                      const std::string& reference) {
+  if (authenticated_) acting(actor);  // who acts, before anything is judged
   return atomically([&]() -> const RequestRecord& {
     check_clock(audit_, at);
     check_text("reference", reference);
@@ -1461,6 +1470,7 @@ std::vector<std::string> Desk::escalate_due(Timestamp now) {
 }
 
 CloseReport Desk::close_period(Period period, const std::string& actor, Timestamp at, bool accrue) {
+  if (authenticated_) acting(actor);  // who acts, before anything is judged
   return atomically([&] {
     check_clock(audit_, at);
     CloseReport report;

@@ -17,12 +17,18 @@ The concession desk (amends.cli_desk; each takes --dsn, --book and, where it pri
 
     amends policy publish FILE          publish an approval policy; prints its version
     amends request submit|show|list|approve|decline|return|apply|cancel|resubmit
-    amends approvals pending --approver X
+    amends approvals pending [--approver X]
     amends budgets [allocate ...]       list the budgets, or add to one
     amends rates set ...                amends charges record ...
-    amends period close YYYY-MM --as X [--accrue]
+    amends period close YYYY-MM [--as X] [--accrue]
     amends audit verify                 exit 0 if the hash chain is intact, 1 if it is broken
     amends outbox
+    amends people [add NAME ... | bind LOGIN PERSON]   who may act in the book (amends_admin)
+    amends whoami                       the person your login acts as
+
+In a real book every action is the logged-in person's: --as and --requester
+default to them, and naming anyone else is refused. A book created as a
+simulation (amends.open(..., simulation=True), the tour) takes the names given.
 
 Reconciliation (amends.cli_reconcile):
 

@@ -22,6 +22,13 @@
                                         the chain head (book, seq, hash, time) signed with HMAC-SHA256 under
                                         a key kept outside the database (KEY, else $AMENDS_AUDIT_KEY)
     amends outbox                       the customer notifications
+    amends people [add NAME ... | bind LOGIN PERSON]   the people of the book and their logins (admin)
+    amends whoami                       the person your login acts as
+
+Who acts: in a real book, the person your PostgreSQL login is bound to;
+--as, --requester, --approver and --actor default to that person, and
+naming anyone else is refused (exit 1, amends.Impersonation). In a book
+created as a simulation they name whoever acts.
 
 Every command takes --dsn (default: $AMENDS_DSN, else the embedded default
 cluster) and --book (default: main), and every command that prints takes
@@ -46,7 +53,7 @@ import amends
 from amends.policy import _micros
 
 # The top-level commands this module runs.
-COMMANDS = ("policy", "request", "approvals", "budgets", "rates", "charges", "period", "audit", "outbox")
+COMMANDS = ("policy", "request", "approvals", "budgets", "rates", "charges", "period", "audit", "outbox", "people", "whoami")
 
 # What `amends audit verify` returns for a broken hash chain.
 EXIT_AUDIT_BROKEN = 1
@@ -305,6 +312,8 @@ def _lifecycle(call: Callable[[amends.Desk, argparse.Namespace], amends.Request]
 
 
 def _pending(desk: amends.Desk, args: argparse.Namespace) -> int:
+    if args.approver is None:
+        args.approver = desk._actor(None)
     requests = desk.pending_for(args.approver, args.on)
     rows = [(r.id, r.kind, r.customer, r.amount, r.currency, _waiting_since(r), r.rule) for r in requests]
     if args.json:
@@ -327,7 +336,8 @@ def _budgets(desk: amends.Desk, args: argparse.Namespace) -> int:
 
 
 def _allocate(desk: amends.Desk, args: argparse.Namespace) -> int:
-    entry = desk.allocate(args.owner, args.kind, args.period, args.amount, hard=not args.soft, on=args.on)
+    entry = desk.allocate(args.owner, args.kind, args.period, args.amount, hard=not args.soft, on=args.on,
+                          actor=args.actor)
     budget = desk.utilisation(args.owner, args.kind, args.period)
     if args.json:
         _print_json(dict(_plain(budget), entry=entry))
@@ -481,6 +491,53 @@ def _outbox(desk: amends.Desk, args: argparse.Namespace) -> int:
     return 0
 
 
+# ------------------------------------------------------------------ people
+
+
+def _person_rows(people: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    return [(p["person"], p["display_name"], ", ".join(p["roles"]), ", ".join(p["teams"]),
+             ", ".join(p["logins"]), "yes" if p["active"] else "no") for p in people]
+
+
+def _people(book: amends.Book, args: argparse.Namespace) -> int:
+    people = book.people()
+    if args.json:
+        _print_json(people)
+        return 0
+    _print_table(["person", "display name", "roles", "teams", "logins", "active"], _person_rows(people),
+                 f"book {book.name} has no people")
+    return 0
+
+
+def _people_add(book: amends.Book, args: argparse.Namespace) -> int:
+    book.add_person(args.name, args.display_name, roles=args.role or [], teams=args.team or [],
+                    active=not args.inactive, login=args.login)
+    return _people(book, args)
+
+
+def _people_bind(book: amends.Book, args: argparse.Namespace) -> int:
+    book.bind_login(args.login, args.person)
+    return _people(book, args)
+
+
+def _whoami(book: amends.Book, args: argparse.Namespace) -> int:
+    me = book.whoami()
+    if args.json:
+        _print_json(me)
+        return 0
+    if book.simulation:
+        print(f"login {me['login']}: book {book.name} is a simulation (actors are the names given)")
+    elif me["person"] is None:
+        print(f"login {me['login']} is bound to no person of book {book.name}: an admin binds it "
+              f"(amends people bind {me['login']} PERSON)")
+        return 1
+    else:
+        roles = f", roles: {', '.join(me['roles'])}" if me["roles"] else ""
+        via = " (the amends service, acting for them)" if me["service"] else ""
+        print(f"login {me['login']} acts as {me['person']} ({me['display_name']}{roles}) in book {book.name}{via}")
+    return 0
+
+
 # ------------------------------------------------------------------ the parsers
 
 
@@ -503,7 +560,9 @@ def _leaf(commands: Any, name: str, run: Callable[[Any, argparse.Namespace], int
 
 
 def _as(parser: argparse.ArgumentParser, dest: str, what: str) -> None:
-    parser.add_argument("--as", dest=dest, required=True, metavar="PERSON", help=what)
+    parser.add_argument("--as", dest=dest, default=None, metavar="PERSON",
+                        help=f"{what} (default: the person your login is bound to; naming anyone else is refused "
+                             "in a real book; a simulation needs it)")
 
 
 def add_parsers(commands: Any) -> None:
@@ -512,7 +571,8 @@ def add_parsers(commands: Any) -> None:
     policy = commands.add_parser("policy", help="approval policies").add_subparsers(dest="policy_action", required=True)
     publish = _leaf(policy, "publish", _publish, "publish an approval policy (a TOML file); prints its version")
     publish.add_argument("file")
-    publish.add_argument("--actor", default="amends", help="who publishes it (default: amends)")
+    publish.add_argument("--actor", default=None,
+                         help="who publishes it (default: the person your login is bound to; in a simulation, amends)")
     check_help = "list every problem of a policy file, FILE:LINE: what to fix (exit 2 when any); needs no database"
     check = policy.add_parser("check", help=check_help, description=check_help)
     check.add_argument("file")
@@ -525,7 +585,8 @@ def add_parsers(commands: Any) -> None:
     submit = _leaf(request, "submit", _submit, "submit a concession request: it is validated and routed at once")
     submit.add_argument("--kind", required=True, choices=["goodwill", "service_credit", "refund", "retention_offer"])
     submit.add_argument("--customer", required=True)
-    submit.add_argument("--requester", required=True)
+    submit.add_argument("--requester", default=None,
+                        help="who files it (default: the person your login is bound to; a simulation needs it)")
     submit.add_argument("--team", required=True)
     for option, name, text in _SUBMIT_FIELDS:
         submit.add_argument(option, dest=name, default=None, help=text)
@@ -589,7 +650,7 @@ def add_parsers(commands: Any) -> None:
     # ---- approvals
     approvals = commands.add_parser("approvals", help="approval queues").add_subparsers(dest="approvals_action", required=True)
     pending = _leaf(approvals, "pending", _pending, "what an approver may approve now, oldest first")
-    pending.add_argument("--approver", required=True)
+    pending.add_argument("--approver", default=None, help="whose queue (default: yours)")
     pending.add_argument("--on", default=None, metavar="YYYY-MM-DD", help="the day delegations are judged on (default: today)")
 
     # ---- budgets
@@ -604,6 +665,7 @@ def add_parsers(commands: Any) -> None:
     allocate.add_argument("--amount", required=True)
     allocate.add_argument("--soft", action="store_true", help="a soft budget: going over is flagged, not refused")
     allocate.add_argument("--on", default=None, metavar="YYYY-MM-DD", help="the allocation's date (default: today)")
+    _as(allocate, "actor", "who allocates it")
 
     # ---- reference data
     rates = commands.add_parser("rates", help="exchange rates").add_subparsers(dest="rates_action", required=True)
@@ -646,6 +708,28 @@ def add_parsers(commands: Any) -> None:
     checkpoint.set_defaults(desk_needed=False)
 
     _leaf(commands, "outbox", _outbox, "the customer notifications")
+
+    # ---- people
+    people = _common(commands.add_parser("people", help="the people of the book and the logins bound to them "
+                                         "(no action: list them)", description="list the people of the book, "
+                                         "add or change one, or bind a login to one (an admin's: role amends_admin)"))
+    people.set_defaults(desk_run=_people, desk_needed=False)
+    people_actions = people.add_subparsers(dest="people_action")
+    add = _leaf(people_actions, "add", _people_add, "add a person to the book, or change one (amends_admin; audited)")
+    add.add_argument("name", help="the person's name (compared by its key: case and spacing don't matter)")
+    add.add_argument("--display-name", default=None, help="how to show them (default: the name as given)")
+    add.add_argument("--role", action="append", metavar="ROLE", help="a role of theirs (repeat for more)")
+    add.add_argument("--team", action="append", metavar="TEAM", help="a team of theirs (repeat for more)")
+    add.add_argument("--login", default=None, help="a PostgreSQL login to bind to them")
+    add.add_argument("--inactive", action="store_true", help="they may no longer act in the book")
+    add.set_defaults(desk_needed=False)
+    bind = _leaf(people_actions, "bind", _people_bind, "bind a PostgreSQL login to a person of the book "
+                 "(amends_admin; audited)")
+    bind.add_argument("login")
+    bind.add_argument("person")
+    bind.set_defaults(desk_needed=False)
+    whoami = _leaf(commands, "whoami", _whoami, "the person your login acts as in the book")
+    whoami.set_defaults(desk_needed=False)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -149,13 +149,13 @@ def _open_tour_book(dsn: str | None) -> amends.Book:
     default is migrated when it starts.
     """
     try:
-        return amends.open(dsn, "tour")
+        return amends.open(dsn, "tour", simulation=True)
     except amends.SchemaError:
         target = dsn or os.environ.get("AMENDS_DSN")
         if not target:
             raise  # the embedded default, already migrated: a newer schema
         amends.migrate(target)
-        return amends.open(dsn, "tour")
+        return amends.open(dsn, "tour", simulation=True)
 
 
 def run(out: TextIO, customers: int = 6, seed: int = 2026, memory: bool = False, dsn: str | None = None) -> int:

@@ -28,7 +28,7 @@ def empty_book(backend: str, request: pytest.FixtureRequest) -> amends.Ledger:
     if backend == "memory":
         return amends.Ledger(base_currency="USD")
     dsn = request.getfixturevalue("pg_books_dsn")
-    return amends.open(dsn, f"book_{uuid.uuid4().hex[:12]}", base_currency="USD")
+    return amends.open(dsn, f"book_{uuid.uuid4().hex[:12]}", base_currency="USD", simulation=True)
 
 
 @pytest.fixture

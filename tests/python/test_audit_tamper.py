@@ -61,7 +61,7 @@ class Trail:
     def __init__(self, dsn: str) -> None:
         self.dsn = dsn
         self.name = f"tamper_{uuid.uuid4().hex[:8]}"
-        desk = amends.Desk(amends.open(dsn, self.name), clock=Clock(dt.datetime(2026, 11, 2, 9, tzinfo=UTC)))
+        desk = amends.Desk(amends.open(dsn, self.name, simulation=True), clock=Clock(dt.datetime(2026, 11, 2, 9, tzinfo=UTC)))
         desk.publish_policy(str(POLICY), "policy-team")
         desk.allocate("support", "goodwill", "2026-11", "5000.00", on="2026-11-01")
 
@@ -317,8 +317,9 @@ def forge_approval(trail: Trail, conn: psycopg.Connection) -> bytes:
     seq, at, *_rest, last = trail.events(conn)[-1]
     fields = (seq + 1, at + 1, "lena", trail.pending, "approved", '{"comment":"ok"}', bytes(last))
     forged = event_hash(*fields)
-    conn.execute("INSERT INTO amends.audit_events (book_id, seq, at_micros, actor, request_id, event, details, previous, hash)"
-                 " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)", (trail.book_id, *fields, forged))
+    # The trail's book is a simulation (its events carry the names and times given), and its events say so.
+    conn.execute("INSERT INTO amends.audit_events (book_id, seq, at_micros, actor, request_id, event, details, previous, hash,"
+                 " simulated) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, true)", (trail.book_id, *fields, forged))
     return forged
 
 

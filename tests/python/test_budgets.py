@@ -74,7 +74,7 @@ def test_bad_names_and_missing_budgets_are_clear_errors(budgets: Budgets):
 
 def _approver(dsn: str, book: str, worker: int, out: str) -> None:
     try:
-        budgets = Budgets(amends.open(dsn, book))
+        budgets = Budgets(amends.open(dsn, book, simulation=True))
         won = 0
         for n in range(10):
             try:
@@ -90,7 +90,7 @@ def _approver(dsn: str, book: str, worker: int, out: str) -> None:
 
 def test_a_hard_budget_holds_when_approvers_act_at_once_from_several_processes(pg_books_dsn: str, tmp_path: Path):
     name = f"budgets_{uuid.uuid4().hex[:8]}"
-    Budgets(amends.open(pg_books_dsn, name)).allocate("cs-emea", "goodwill", "2026-11", "1000.00", on="2026-11-01")
+    Budgets(amends.open(pg_books_dsn, name, simulation=True)).allocate("cs-emea", "goodwill", "2026-11", "1000.00", on="2026-11-01")
     context = multiprocessing.get_context("spawn")
     outs = [tmp_path / f"w{i}" for i in range(6)]
     workers = [context.Process(target=_approver, args=(pg_books_dsn, name, i, str(out))) for i, out in enumerate(outs)]
@@ -102,6 +102,6 @@ def test_a_hard_budget_holds_when_approvers_act_at_once_from_several_processes(p
     assert all(w.exitcode == 0 for w in workers), results
 
     won = sum(int(result) for result in results)
-    u = Budgets(amends.open(pg_books_dsn, name)).utilisation("cs-emea", "goodwill", "2026-11")
+    u = Budgets(amends.open(pg_books_dsn, name, simulation=True)).utilisation("cs-emea", "goodwill", "2026-11")
     assert won == 40  # 60 attempts of 25.00 against 1,000.00: exactly 40 fit
     assert (u.reserved, u.available) == (Decimal("1000.00"), Decimal("0.00"))

@@ -43,7 +43,7 @@ def test_the_tour_runs_the_four_processes_once(pg_dsn: str):
     total = next(line for line in done.stdout.splitlines() if line.startswith("Total"))
     debit, credit = total.split()[-2:]
     assert debit == credit
-    book = amends.open(pg_dsn, "tour")
+    book = amends.open(pg_dsn, "tour", simulation=True)
     assert book.balance("ContraRevenue:ServiceCredits") == Decimal("720.00")  # 30% of 2,400.00
     assert book.balance("ContraRevenue:Goodwill") == Decimal("1310.00")  # 60 + 450 + 800; T-05 declined
     assert book.balance("ContraRevenue:Refunds") == Decimal("300.00")  # T-07 refused: 100.00 left of 400.00
@@ -58,7 +58,7 @@ def test_the_tour_runs_the_four_processes_once(pg_dsn: str):
     assert again.returncode == 0, again.stderr
     assert "(in PostgreSQL, book 'tour': 0 new entries)" in again.stdout
     assert "nothing was posted twice" in again.stdout
-    assert amends.open(pg_dsn, "tour").entry_count == 27
+    assert amends.open(pg_dsn, "tour", simulation=True).entry_count == 27
 
 
 def test_the_tour_runs_in_memory_too():

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+import amends
 from amends import cli
 
 if TYPE_CHECKING:
@@ -40,7 +41,12 @@ class Done:
 
 @pytest.fixture
 def amends_cli(pg_migrated_dsn: str, capsys: pytest.CaptureFixture[str]):
-    """amends_cli(*args): runs `amends *args --dsn <the test's database>` in-process."""
+    """amends_cli(*args): runs `amends *args --dsn <the test's database>` in-process.
+
+    Its book main is a simulation (the commands name whoever acts with --as); tests/python/test_identity.py
+    drives real books, where --as is the logged-in person.
+    """
+    amends.open(pg_migrated_dsn, "main", simulation=True).close()
 
     def run(*args: str, dsn: bool = True) -> Done:
         capsys.readouterr()

@@ -57,7 +57,7 @@ class Terminal(io.StringIO):
 @pytest.fixture
 def dsn(pg_migrated_dsn: str) -> str:
     """A database whose book main has the three goodwill credits of REQUESTS applied on 2026-10-05."""
-    with amends.open(pg_migrated_dsn, "main") as book:
+    with amends.open(pg_migrated_dsn, "main", simulation=True) as book:
         desk = amends.Desk(book, policy=POLICY, clock=Clock())
         desk.allocate("support", "goodwill", "2026-10", "1000.00", on="2026-10-01")
         for customer, amount in REQUESTS:
@@ -148,7 +148,7 @@ def test_everything_matches_exit_0_and_the_reports_are_written(dsn: str, tmp_pat
     document = json.loads((out / f"{stem}.json").read_text())
     assert (document["ok"], document["run_id"], document["inputs_sha256"]) == (True, run_id, sha)
     assert document["exceptions"] == [] and document["summary"]["exceptions"] == 0
-    with amends.open(dsn, "main") as book:
+    with amends.open(dsn, "main", simulation=True) as book:
         assert {r.state for r in amends.Desk(book).requests()} == {"reconciled"}
 
 
@@ -237,7 +237,7 @@ def test_a_bad_export_is_exit_2_with_file_and_line_and_records_nothing(dsn: str,
     assert stderr.startswith("reading 2 files")  # a person sees progress
     assert capsys.readouterr().out == ""
     assert runs(dsn) == [] and not (tmp_path / "out").exists()
-    with amends.open(dsn, "main") as book:
+    with amends.open(dsn, "main", simulation=True) as book:
         assert {r.state for r in amends.Desk(book).requests()} == {"applied"}
 
 
@@ -362,7 +362,7 @@ def test_one_credit_note_id_with_two_amounts_is_exit_1_with_both_rows_in_every_r
     assert "conflicting duplicate (3)</h3>" in page and "9999.99" in page
     assert items_of(dsn, "conflicting_duplicate") == [("billing", "cn_1", 999999), ("billing", "cn_1", 8000),
                                                       ("ledger", "R-000001", 8000)]
-    with amends.open(dsn, "main") as book:
+    with amends.open(dsn, "main", simulation=True) as book:
         assert {r.customer: r.state for r in amends.Desk(book).requests()} == {
             "C-1": "applied", "C-2": "reconciled", "C-3": "reconciled"}
 

@@ -51,7 +51,7 @@ class Desk:
         self.dsn = dsn
         self.name = f"money_{uuid.uuid4().hex[:8]}"
         self.clock = Clock()
-        self.desk = amends.Desk(amends.open(dsn, self.name), policy=POLICY, clock=self.clock)
+        self.desk = amends.Desk(amends.open(dsn, self.name, simulation=True), policy=POLICY, clock=self.clock)
         self.desk.allocate("support", "goodwill", "2026-11", "1000.00", on="2026-11-01")
         self.conn = psycopg.connect(dsn, autocommit=True)
         self.conn.execute("SET ROLE amends_app")
@@ -88,7 +88,7 @@ class Desk:
 
     def reopened(self) -> amends.Desk:
         """The desk read afresh from the database."""
-        return amends.Desk(amends.open(self.dsn, self.name))
+        return amends.Desk(amends.open(self.dsn, self.name, simulation=True))
 
 
 @pytest.fixture
@@ -347,10 +347,10 @@ def test_a_period_does_not_close_over_approved_unapplied_requests(book: Desk) ->
     before = book.state()
 
     # The ledger's own close is refused the same way, as CloseRefused.
-    ledger = amends.open(book.dsn, book.name)
+    ledger = amends.open(book.dsn, book.name, simulation=True)
     with pytest.raises(amends.CloseRefused, match=r.id):
         ledger.close_period("2026-11")
-    assert amends.open(book.dsn, book.name).period_state("2026-11") == "locked"
+    assert amends.open(book.dsn, book.name, simulation=True).period_state("2026-11") == "locked"
     assert book.state() == before
     with book.write() as conn:
         conn.execute("UPDATE amends.periods SET state = 'open' WHERE book_id = %s AND period_start = '2026-11-01'", (book.book,))

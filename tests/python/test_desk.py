@@ -45,7 +45,7 @@ def postings(book: amends.Ledger, entry: int) -> list[tuple[str, Decimal]]:
 def stored(desk: amends.Desk) -> amends.Desk:
     """The same desk read afresh by another session (for a Book), or itself (in memory)."""
     if isinstance(desk.book, amends.Book):
-        return amends.Desk(amends.open(desk.book.dsn, desk.book.name))
+        return amends.Desk(amends.open(desk.book.dsn, desk.book.name, simulation=True))
     return desk
 
 
@@ -224,7 +224,7 @@ def test_period_close_refuses_to_strand_and_accrues_when_asked(desk: amends.Desk
 
 def test_a_failed_transaction_leaves_no_trace(pg_books_dsn: str, clock: Clock) -> None:
     # In PostgreSQL, desk.transaction() makes several operations one transaction.
-    desk = amends.Desk(amends.open(pg_books_dsn, f"desk_{uuid.uuid4().hex[:10]}"), policy=POLICY, clock=clock)
+    desk = amends.Desk(amends.open(pg_books_dsn, f"desk_{uuid.uuid4().hex[:10]}", simulation=True), policy=POLICY, clock=clock)
     desk.allocate("support", "goodwill", "2026-11", "1000.00", on="2026-11-01")
     r = desk.submit(kind="goodwill", customer="C-15", tier="growth", amount="70.00", requester="ana", team="support")
     entries, events, notes = desk.book.entry_count, len(desk.audit_events()), len(desk.outbox())
@@ -244,7 +244,7 @@ def test_a_failed_transaction_leaves_no_trace(pg_books_dsn: str, clock: Clock) -
 
 
 def _approver(dsn: str, book: str, ids: list[str], person: str, start: Any, out: Any) -> None:
-    d = amends.Desk(amends.open(dsn, book))
+    d = amends.Desk(amends.open(dsn, book, simulation=True))
     start.wait()
     results = []
     for i in ids:
@@ -258,7 +258,7 @@ def _approver(dsn: str, book: str, ids: list[str], person: str, start: Any, out:
 
 def test_hard_budget_holds_under_concurrent_approvers(pg_books_dsn: str) -> None:
     name = f"desk_{uuid.uuid4().hex[:10]}"
-    desk = amends.Desk(amends.open(pg_books_dsn, name), policy=POLICY)
+    desk = amends.Desk(amends.open(pg_books_dsn, name, simulation=True), policy=POLICY)
     # The approvers in other processes use the real clock, so this test does too; budgets are by the
     # month a request is submitted in.
     month = dt.datetime.now(UTC).strftime("%Y-%m")
@@ -277,7 +277,7 @@ def test_hard_budget_holds_under_concurrent_approvers(pg_books_dsn: str) -> None
     approved = [i for i, what in results if what == "approved"]
     # 1,000.00 holds six requests of 150.00 (900.00); the seventh would overspend.
     assert len(approved) == 6 and len(results) == 12
-    fresh = amends.Desk(amends.open(pg_books_dsn, name))
+    fresh = amends.Desk(amends.open(pg_books_dsn, name, simulation=True))
     u = fresh.utilisation("apac", "goodwill", month)
     assert (u.reserved, u.available) == (D("900.00"), D("100.00"))
     assert sorted(r.id for r in fresh.requests("approved")) == sorted(approved)
@@ -286,7 +286,7 @@ def test_hard_budget_holds_under_concurrent_approvers(pg_books_dsn: str) -> None
 
 def test_submitted_and_applied_in_one_transaction(pg_books_dsn: str, clock: Clock) -> None:
     # The database sees the request go from nothing to applied in one write and checks each move of it.
-    desk = amends.Desk(amends.open(pg_books_dsn, f"desk_{uuid.uuid4().hex[:10]}"), policy=POLICY, clock=clock)
+    desk = amends.Desk(amends.open(pg_books_dsn, f"desk_{uuid.uuid4().hex[:10]}", simulation=True), policy=POLICY, clock=clock)
     desk.allocate("support", "goodwill", "2026-11", "1000.00", on="2026-11-01")
 
     def both() -> str:

@@ -380,7 +380,7 @@ def test_a_nul_byte_in_a_decision_or_reference_data_is_refused(desk: amends.Desk
 
 
 def _submit_and_approve(dsn: str, book: str, person: str, evidence: str, start: Any, out: Any) -> None:
-    d = amends.Desk(amends.open(dsn, book))
+    d = amends.Desk(amends.open(dsn, book, simulation=True))
     start.wait()
     r = d.submit(kind="goodwill", customer="C-77", tier="growth", amount="450.00", requester="ana", team="apac",
                  evidence=[evidence])
@@ -390,7 +390,7 @@ def _submit_and_approve(dsn: str, book: str, person: str, evidence: str, start: 
 
 def test_the_trailing_cap_holds_under_concurrent_requests_and_approvers(pg_books_dsn: str) -> None:
     name = f"caps_{uuid.uuid4().hex[:10]}"
-    desk = amends.Desk(amends.open(pg_books_dsn, name), policy=caps_only())
+    desk = amends.Desk(amends.open(pg_books_dsn, name, simulation=True), policy=caps_only())
     month = dt.datetime.now(UTC).strftime("%Y-%m")
     desk.allocate("apac", "goodwill", month, "100000.00")
     ctx = multiprocessing.get_context("spawn")
@@ -406,7 +406,7 @@ def test_the_trailing_cap_holds_under_concurrent_requests_and_approvers(pg_books
     # Eight 450.00 requests for one growth customer: three fit under 1,500.00; the other five wait for finance.
     approved = sorted(i for i, state in results if state == "approved")
     assert len(approved) == 3 and len(results) == 8
-    fresh = amends.Desk(amends.open(pg_books_dsn, name))
+    fresh = amends.Desk(amends.open(pg_books_dsn, name, simulation=True))
     assert sum(r.amount for r in fresh.requests("approved")) == D("1350.00")
     waiting = fresh.requests("pending_approval")
     assert len(waiting) == 5

@@ -33,7 +33,7 @@ def build(dsn: str) -> tuple[str, dict[str, str]]:
     """The book and what each request's state must be."""
     name = f"life_{uuid.uuid4().hex[:10]}"
     clock = Clock(dt.datetime(2026, 11, 2, 9, tzinfo=UTC))
-    desk = amends.Desk(amends.open(dsn, name), clock=clock)
+    desk = amends.Desk(amends.open(dsn, name, simulation=True), clock=clock)
     text = POLICY.read_text().replace('version = "2026-11-01"', 'version = "2026-11-life"')
     text += '\n[[delegations]]\nfrom = "lena"\nto = "grace"\nstart = "2026-11-01"\nend = "2026-11-30"\n'
     desk.publish_policy(text, "policy-team")

@@ -238,7 +238,7 @@ def keys_in(dsn: str, book_id: int) -> Counter[str | None]:
 
 
 def open_batch_book(dsn: str) -> None:
-    book = amends.open(dsn, BOOK)
+    book = amends.open(dsn, BOOK, simulation=True)
     for name, type_ in worker.BATCH_ACCOUNTS:
         book.create_account(name, type_, "USD")
     book.close()
@@ -483,7 +483,7 @@ def test_a_server_killed_during_single_posts_keeps_every_acknowledged_entry(own_
 
 
 def test_concurrent_writers_lose_no_update_and_never_breach_a_balance_limit(pg_migrated_dsn, spawn, tmp_path):
-    book = amends.open(pg_migrated_dsn, BOOK)
+    book = amends.open(pg_migrated_dsn, BOOK, simulation=True)
     for name, type_ in worker.MIX_ACCOUNTS:
         book.create_account(name, type_, "USD")
     book.create_account(worker.LIMITED, "liability", "USD", min_normal_balance=0)

@@ -105,7 +105,7 @@ def test_a_login_granted_only_amends_app_opens_posts_and_runs_the_desk(pg_dsn: s
                            "has_schema_privilege(%s, 'amends', 'CREATE'), has_schema_privilege(%s, 'public', 'CREATE')",
                    (user, user, user)) == [(False, False, False)]
 
-    book = amends.open(clerk, "privilege")
+    book = amends.open(clerk, "privilege", simulation=True)
     desk = run_the_desk(book)
 
     request = desk.get("P-01")
@@ -128,7 +128,7 @@ def test_a_login_granted_only_amends_app_opens_posts_and_runs_the_desk(pg_dsn: s
 def test_the_everyday_login_can_not_change_the_schema_nor_migrate(pg_dsn: str, login) -> None:
     amends.migrate(pg_dsn)
     clerk = login("clerk", "amends_app")
-    amends.open(clerk, "privilege").close()
+    amends.open(clerk, "privilege", simulation=True).close()
 
     for statement in (
         "CREATE TABLE amends.mine (x int)",
@@ -160,11 +160,11 @@ def test_the_service_and_admin_roles_do_everyday_work_as_amends_app(pg_dsn: str,
         ("amends_admin", False, True), ("amends_auditor", False, False), ("amends_service", False, True)]
     for role in ("amends_service", "amends_admin"):
         dsn = login(role.removeprefix("amends_"), role)
-        book = amends.open(dsn, f"{role}_book")
+        book = amends.open(dsn, f"{role}_book", simulation=True)
         book.create_account("Assets:Cash", "asset")
         book.create_account("Income", "revenue")
         book.post("2026-11-02", [("Assets:Cash", Decimal("5.00")), ("Income", Decimal("-5.00"))])
-        assert amends.open(dsn, f"{role}_book").balance("Assets:Cash") == Decimal("5.00")
+        assert amends.open(dsn, f"{role}_book", simulation=True).balance("Assets:Cash") == Decimal("5.00")
         assert refused(dsn, "CREATE TABLE amends.mine (x int)") == INSUFFICIENT_PRIVILEGE
 
 
@@ -173,7 +173,7 @@ def test_the_service_and_admin_roles_do_everyday_work_as_amends_app(pg_dsn: str,
 
 def test_an_auditor_reads_every_table_and_every_write_is_refused(pg_dsn: str, login) -> None:
     amends.migrate(pg_dsn)
-    run_the_desk(amends.open(pg_dsn, "audited"))
+    run_the_desk(amends.open(pg_dsn, "audited", simulation=True))
     auditor = login("auditor", "amends_auditor")
 
     tables = [name for (name,) in execute(pg_dsn, "SELECT tablename FROM pg_tables WHERE schemaname = 'amends' ORDER BY 1")]
@@ -204,7 +204,7 @@ def test_an_auditor_reads_every_table_and_every_write_is_refused(pg_dsn: str, lo
     with pytest.raises(amends.StoreError, match="permission denied for function begin_write"):
         book.post("2026-11-03", [("Assets:Receivables:C1040", Decimal("1.00")), ("Revenue:Subscriptions", Decimal("-1.00"))])
     with pytest.raises(amends.StoreError):
-        amends.open(auditor, "a new book")
+        amends.open(auditor, "a new book", simulation=True)
     assert execute(pg_dsn, "SELECT count(*) FROM amends.books") == [(1,)]
 
 
@@ -213,19 +213,19 @@ def test_an_auditor_reads_every_table_and_every_write_is_refused(pg_dsn: str, lo
 
 def test_opening_a_database_without_the_schema_is_refused_and_creates_nothing(pg_dsn: str) -> None:
     with pytest.raises(amends.SchemaError, match=f"has no amends schema: {MIGRATE_HINT}"):
-        amends.open(pg_dsn)
+        amends.open(pg_dsn, simulation=True)
     assert execute(pg_dsn, "SELECT count(*) FROM pg_namespace WHERE nspname = 'amends'") == [(0,)]
 
 
 def test_opening_a_database_with_an_older_schema_is_refused_with_what_it_lacks(pg_dsn: str) -> None:
     amends.migrate(pg_dsn)
-    amends.open(pg_dsn).close()
+    amends.open(pg_dsn, simulation=True).close()
     last = MIGRATIONS[-1].name
     execute(pg_dsn, "DELETE FROM amends.schema_migrations WHERE name = %s", (last,))
     previous = int(MIGRATIONS[-2].name[:3])
 
     with pytest.raises(amends.SchemaError, match=f"version {previous}, older than this amends .*lacks {re.escape(last)}: {MIGRATE_HINT}"):
-        amends.open(pg_dsn)
+        amends.open(pg_dsn, simulation=True)
 
 
 def test_amends_db_migrate_applies_once_and_then_has_nothing_to_apply(pg_dsn: str, login, capsys) -> None:
@@ -233,7 +233,7 @@ def test_amends_db_migrate_applies_once_and_then_has_nothing_to_apply(pg_dsn: st
     first = capsys.readouterr().out
     assert f"applied migrations {', '.join(p.name[:3] for p in MIGRATIONS)}\n" in first
     assert f"the amends schema is at version {amends.SCHEMA_VERSION}" in first
-    amends.open(pg_dsn).close()
+    amends.open(pg_dsn, simulation=True).close()
 
     assert cli.main(["db", "migrate", "--dsn", pg_dsn]) == 0
     assert capsys.readouterr().out.startswith("nothing to apply\n")
@@ -247,7 +247,7 @@ def test_amends_db_migrate_applies_once_and_then_has_nothing_to_apply(pg_dsn: st
 
 
 def test_the_embedded_default_opens_with_no_set_up(tmp_path_factory, monkeypatch) -> None:
-    """A new private cluster: amends.open() with no DSN creates, starts and migrates it."""
+    """A new private cluster: amends.open(simulation=True) with no DSN creates, starts and migrates it."""
     import shutil
     import tempfile
 
@@ -255,9 +255,9 @@ def test_the_embedded_default_opens_with_no_set_up(tmp_path_factory, monkeypatch
     monkeypatch.delenv("AMENDS_DSN", raising=False)
     monkeypatch.setenv("AMENDS_DATA_DIR", str(root / "data"))
     try:
-        book = amends.open(book="first use")
+        book = amends.open(book="first use", simulation=True)
         book.create_account("Assets:Cash", "asset")
-        assert amends.open(book="first use").account_count == 1
+        assert amends.open(book="first use", simulation=True).account_count == 1
         assert execute(Cluster(root / "data").dsn, "SELECT max(version) FROM amends.schema_migrations") == [
             (amends.SCHEMA_VERSION,)]
     finally:

@@ -59,7 +59,7 @@ def applied(empty_book: amends.Ledger) -> tuple[amends.Desk, list[str]]:
 
 def reread(desk: amends.Desk) -> amends.Desk:
     if isinstance(desk.book, amends.Book):
-        return amends.Desk(amends.open(desk.book.dsn, desk.book.name))
+        return amends.Desk(amends.open(desk.book.dsn, desk.book.name, simulation=True))
     return desk
 
 
@@ -157,7 +157,7 @@ def test_an_empty_billing_batch_is_refused_unless_allowed(applied: tuple[amends.
 
 
 def test_runs_are_written_under_the_write_lock_and_never_change(pg_migrated_dsn: str) -> None:
-    desk = amends.Desk(amends.open(pg_migrated_dsn, f"runs_{uuid.uuid4().hex[:8]}"), policy=POLICY, clock=Clock())
+    desk = amends.Desk(amends.open(pg_migrated_dsn, f"runs_{uuid.uuid4().hex[:8]}", simulation=True), policy=POLICY, clock=Clock())
     desk.allocate("support", "goodwill", "2026-10", "100.00", on="2026-10-01")
     r = desk.apply(desk.submit(kind="goodwill", customer="C0", tier="growth", amount="20.00", requester="ana",
                                team="support").id, "bot")
@@ -191,4 +191,4 @@ def test_runs_are_written_under_the_write_lock_and_never_change(pg_migrated_dsn:
                 " WHERE book_id = %s AND correction_id = 2", (book,), "AM015")
         refused("UPDATE amends.reconciliation_corrections SET reason = 'x' WHERE book_id = %s AND correction_id = 1",
                 (book,), "AM015")
-    assert amends.Desk(amends.open(pg_migrated_dsn, desk.book.name)).get(r.id).state == "applied"
+    assert amends.Desk(amends.open(pg_migrated_dsn, desk.book.name, simulation=True)).get(r.id).state == "applied"

@@ -33,21 +33,21 @@ def test_migrations_are_applied_once_in_order_and_recorded(pg_dsn: str):
 
 
 def test_a_database_newer_than_the_code_is_refused(pg_migrated_dsn: str):
-    amends.open(pg_migrated_dsn).close()
+    amends.open(pg_migrated_dsn, simulation=True).close()
     sql(pg_migrated_dsn, "INSERT INTO amends.schema_migrations (version, name) VALUES (%s, 'from_the_future.sql')",
         amends.SCHEMA_VERSION + 1)
 
     with pytest.raises(amends.SchemaError, match=f"version {amends.SCHEMA_VERSION + 1}, newer than"):
-        amends.open(pg_migrated_dsn)
+        amends.open(pg_migrated_dsn, simulation=True)
 
 
 def test_no_server_is_a_clear_store_error(tmp_path):
     with pytest.raises(amends.StoreError, match="can't connect to PostgreSQL"):
-        amends.open(f"host={tmp_path} port=1 dbname=nothing connect_timeout=2")
+        amends.open(f"host={tmp_path} port=1 dbname=nothing connect_timeout=2", simulation=True)
 
 
 def test_amends_writes_as_the_app_role_which_cannot_change_history(pg_migrated_dsn: str):
-    book = open_chart(amends.open(pg_migrated_dsn))
+    book = open_chart(amends.open(pg_migrated_dsn, simulation=True))
     grant(book, C1, "10.00")
 
     writers = sql(pg_migrated_dsn, "SELECT DISTINCT db_user, db_role FROM amends.changes")
@@ -59,19 +59,19 @@ def test_amends_writes_as_the_app_role_which_cannot_change_history(pg_migrated_d
 
 
 def test_books_in_one_database_are_separate(pg_migrated_dsn: str):
-    usd = open_chart(amends.open(pg_migrated_dsn, "usd"))
-    eur = amends.open(pg_migrated_dsn, "eur", base_currency="EUR")
+    usd = open_chart(amends.open(pg_migrated_dsn, "usd", simulation=True))
+    eur = amends.open(pg_migrated_dsn, "eur", base_currency="EUR", simulation=True)
     grant(usd, C1, "10.00")
 
     assert eur.base_currency == "EUR" and eur.entry_count == 0 and eur.account_count == 0
-    assert amends.open(pg_migrated_dsn, "usd", base_currency="JPY").base_currency == "USD"  # an existing book keeps its own
+    assert amends.open(pg_migrated_dsn, "usd", base_currency="JPY", simulation=True).base_currency == "USD"  # an existing book keeps its own
     with pytest.raises(amends.StoreError, match="no book named nothing"):
         amends.open(pg_migrated_dsn, "nothing", create=False)
 
 
 def test_two_sessions_see_each_others_writes(pg_migrated_dsn: str):
-    first = open_chart(amends.open(pg_migrated_dsn))
-    second = amends.open(pg_migrated_dsn)
+    first = open_chart(amends.open(pg_migrated_dsn, simulation=True))
+    second = amends.open(pg_migrated_dsn, simulation=True)
     grant(first, C1, "30.00")
     held = second.reserve(JAN, [(GOODWILL, "5.00"), (C1, "-5.00")])
     first.void_pending(held, JAN, "not needed")
@@ -91,7 +91,7 @@ def test_two_sessions_see_each_others_writes(pg_migrated_dsn: str):
 
 
 def test_a_refused_write_leaves_no_trace_in_the_database(pg_migrated_dsn: str):
-    book = open_chart(amends.open(pg_migrated_dsn))
+    book = open_chart(amends.open(pg_migrated_dsn, simulation=True))
     grant(book, C1, "10.00", idempotency_key="g-1")
     version = book.version
 
@@ -102,12 +102,12 @@ def test_a_refused_write_leaves_no_trace_in_the_database(pg_migrated_dsn: str):
 
     assert book.version == version
     assert sql(pg_migrated_dsn, "SELECT count(*) FROM amends.entries") == [(1,)]
-    assert amends.open(pg_migrated_dsn).entry_count == 1
+    assert amends.open(pg_migrated_dsn, simulation=True).entry_count == 1
 
 
 @pytest.mark.parametrize("after_commit_sent", [True, False], ids=["committed", "not-committed"])
 def test_a_commit_whose_connection_drops_is_resolved_by_its_token(pg_migrated_dsn: str, after_commit_sent: bool):
-    book = open_chart(amends.open(pg_migrated_dsn))
+    book = open_chart(amends.open(pg_migrated_dsn, simulation=True))
     store: _core.Store = book._store
 
     store._simulate_connection_loss_at_commit(after_commit_sent)
@@ -123,18 +123,18 @@ def test_a_commit_whose_connection_drops_is_resolved_by_its_token(pg_migrated_ds
     again = grant(book, C1, "10.00", idempotency_key="in-doubt")
     assert book.entry_count == 1 and book.find_by_key("in-doubt") == again
     assert sql(pg_migrated_dsn, "SELECT count(*) FROM amends.entries WHERE idempotency_key = 'in-doubt'") == [(1,)]
-    assert amends.open(pg_migrated_dsn).balance(C1) == Decimal("-10.00")
+    assert amends.open(pg_migrated_dsn, simulation=True).balance(C1) == Decimal("-10.00")
 
 
 def test_the_embedded_default_is_used_without_a_dsn(monkeypatch: pytest.MonkeyPatch, pg_cluster, pg_migrated_dsn: str):
     monkeypatch.delenv("AMENDS_DSN", raising=False)
     monkeypatch.setenv("AMENDS_DATA_DIR", str(pg_cluster.data_dir))
-    book = amends.open(book="embedded")
+    book = amends.open(book="embedded", simulation=True)
     grant(open_chart(book), C1, "1.00")
 
-    assert amends.open(book="embedded").balance(C1) == Decimal("-1.00")
+    assert amends.open(book="embedded", simulation=True).balance(C1) == Decimal("-1.00")
     monkeypatch.setenv("AMENDS_DSN", pg_migrated_dsn)
-    assert amends.open(book="embedded").entry_count == 0  # $AMENDS_DSN wins: another database
+    assert amends.open(book="embedded", simulation=True).entry_count == 0  # $AMENDS_DSN wins: another database
 
 
 def test_the_db_command_reports_the_embedded_default(pg_cluster):
@@ -149,7 +149,7 @@ def test_a_deadlock_is_retried_and_the_entry_posts_once(pg_migrated_dsn: str):
     import threading
     import time
 
-    book = open_chart(amends.open(pg_migrated_dsn))
+    book = open_chart(amends.open(pg_migrated_dsn, simulation=True))
     grant(book, C1, "10.00")
     deadlocks_before = sql(pg_migrated_dsn, "SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()")[0][0]
     other = psycopg.connect(pg_migrated_dsn)
@@ -182,4 +182,4 @@ def test_a_deadlock_is_retried_and_the_entry_posts_once(pg_migrated_dsn: str):
     assert deadlocks == deadlocks_before + 1
     assert book.find_by_key("after-deadlock") == outcome["id"]
     assert sql(pg_migrated_dsn, "SELECT count(*) FROM amends.entries WHERE idempotency_key = 'after-deadlock'") == [(1,)]
-    assert amends.open(pg_migrated_dsn).balance(C1) == Decimal("-15.00")
+    assert amends.open(pg_migrated_dsn, simulation=True).balance(C1) == Decimal("-15.00")

@@ -984,6 +984,8 @@ Book::Book(std::string dsn, BookOptions options) : impl_(std::make_unique<Impl>(
   impl_->options = std::move(options);
   // A parameter would end at the NUL, naming another book.
   check_text("book name", impl_->options.name);
+  // The service names the person by their key, as the database compares them.
+  if (!impl_->options.on_behalf_of.empty()) impl_->options.on_behalf_of = names::normalise(impl_->options.on_behalf_of);
   impl_->connect();
   try {
     require_schema(*impl_->conn);
