@@ -397,3 +397,5 @@ REVOKE ALL ON FUNCTION amends.begin_write(integer, text, text), amends.running_a
 GRANT EXECUTE ON FUNCTION amends.begin_write(integer, text, text), amends.running_as_owner(), amends.is_service(),
                           amends.acting_person(integer), amends.add_person(integer, text, text, text[], text[], boolean, name),
                           amends.bind_login(integer, name, text) TO amends_app;
+-- The auditor opens books read-only, which asks who it is.
+GRANT EXECUTE ON FUNCTION amends.is_service() TO amends_auditor;

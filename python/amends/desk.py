@@ -154,22 +154,26 @@ class Desk:
             if at is not None:
                 raise NotAuthorised(f"book {self.book.name} is not a simulation: its decisions are dated by the database's "
                                     "clock; give no time (at=/now=)")
-            return int(self.book._store.write_time())  # type: ignore[union-attr]
+            return int(self._store_of_book().write_time())
         return _micros(at if at is not None else self._clock())
+
+    def _store_of_book(self) -> _core.Store:
+        assert isinstance(self.book, Book)
+        return self.book._store
 
     @property
     def me(self) -> str | None:
         """Who acts by default: the logged-in person of a real book (None in memory or in a simulation)."""
-        return self.book.person if self._real else None  # type: ignore[union-attr]
+        return self.book.person if isinstance(self.book, Book) and self._real else None
 
     def _actor(self, actor: str | None, default: str | None = None) -> str:
         """The actor given; by default the logged-in person of a real book (in memory and in a simulation, `default`)."""
         if actor is not None:
             return actor
-        if self._real:
-            me = self.book.person  # type: ignore[union-attr]
+        if isinstance(self.book, Book) and self._real:
+            me = self.book.person
             if me is None:
-                raise NotAuthorised(f"login {self.book.login} is bound to no person of book {self.book.name}: "  # type: ignore[union-attr]
+                raise NotAuthorised(f"login {self.book.login} is bound to no person of book {self.book.name}: "
                                     "an admin binds it (amends people bind LOGIN PERSON)")
             return str(me)
         if default is not None:

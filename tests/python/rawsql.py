@@ -56,9 +56,12 @@ def migrated(dsn: str, book_name: str, statement_timeout_ms: int = 20000) -> Db:
         if run.returncode != 0:
             pytest.fail(f"applying {migration.name} failed:\n{run.stderr}")
     with psycopg.connect(dsn, autocommit=True) as conn:
-        book = one(conn, "INSERT INTO amends.books (name, base_currency) VALUES (%s, 'USD') RETURNING book_id",
-                   (book_name,))[0]
-        other = one(conn, "INSERT INTO amends.books (name, base_currency) VALUES ('Other book', 'EUR') RETURNING book_id")[0]
+        # Simulations: the tests write events in any name and at any time, to attack the chain and the
+        # lifecycle; who may act in a real book is tests/python/test_identity.py's.
+        book = one(conn, "INSERT INTO amends.books (name, base_currency, simulation) VALUES (%s, 'USD', true) "
+                         "RETURNING book_id", (book_name,))[0]
+        other = one(conn, "INSERT INTO amends.books (name, base_currency, simulation) VALUES ('Other book', 'EUR', true) "
+                          "RETURNING book_id")[0]
     return Db(dsn, book, other, statement_timeout_ms)
 
 

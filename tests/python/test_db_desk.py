@@ -144,15 +144,15 @@ def chain(book: int, n: int, after: Event | None = None, step: int = 1_000_000) 
 
 def insert_events(conn: psycopg.Connection, events: Sequence[Event]) -> None:
     """All the events in one INSERT statement."""
-    conn.execute(f"INSERT INTO amends.audit_events ({COLUMNS}) VALUES "
-                 + ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s, %s)"] * len(events)),
+    conn.execute(f"INSERT INTO amends.audit_events ({COLUMNS}, simulated) VALUES "  # the books are simulations
+                 + ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s, %s, true)"] * len(events)),
                  [v for e in events for v in e])
 
 
 def copy_events(conn: psycopg.Connection, events: Sequence[Event]) -> None:
-    with conn.cursor().copy(f"COPY amends.audit_events ({COLUMNS}) FROM STDIN") as copy:
+    with conn.cursor().copy(f"COPY amends.audit_events ({COLUMNS}, simulated) FROM STDIN") as copy:
         for e in events:
-            copy.write_row(e)
+            copy.write_row((*e, True))
 
 
 def trail(conn: psycopg.Connection, book: int) -> list[tuple[Any, ...]]:

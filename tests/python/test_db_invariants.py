@@ -1002,13 +1002,15 @@ def test_racing_completions_and_voids_end_each_reservation_once(chart: Db, conn:
 # ------------------------------------------------------------------ the app role and the SECURITY DEFINER functions
 
 
-def test_app_role_executes_no_definer_function_but_begin_write(db: Db, conn: psycopg.Connection) -> None:
+def test_app_role_executes_no_definer_function_but_the_checked_ones(db: Db, conn: psycopg.Connection) -> None:
     """A SECURITY DEFINER function runs as the owner; amends_app (or PUBLIC) calling one directly, or attaching a
-    definer trigger function to a table of its own, would get past the checks the triggers make."""
+    definer trigger function to a table of its own, would get past the checks the triggers make. The app calls
+    only those that check their caller themselves: begin_write (the write lock), acting_person (reads who the
+    session is), add_person and bind_login (an admin's, or a new book's first person; test_identity.py)."""
     callable_ = [r[0] for r in conn.execute(
         "SELECT p.proname FROM pg_proc p WHERE p.pronamespace = 'amends'::regnamespace"
         " AND p.prosecdef AND has_function_privilege('amends_app', p.oid, 'EXECUTE') ORDER BY 1")]
-    assert callable_ == ["begin_write"]
+    assert callable_ == ["acting_person", "add_person", "begin_write", "bind_login"]
 
 
 def test_app_role_cannot_move_balances_with_apply_deltas(chart: Db, conn: psycopg.Connection) -> None:

@@ -318,8 +318,8 @@ def test_a_budget_allocated_event_cannot_be_written_ahead(book: Desk) -> None:
     with refused("AM024", "not an allocation entry of this write"):
         with book.write() as conn:
             conn.execute("INSERT INTO amends.audit_events (book_id, seq, at_micros, actor, request_id, event, details,"
-                         " previous, hash) VALUES (%s, %s, %s, 'mallory', '', 'budget_allocated', %s, %s,"
-                         " amends.audit_hash(%s, %s, 'mallory', '', 'budget_allocated', %s, %s))",
+                         " previous, hash, simulated) VALUES (%s, %s, %s, 'mallory', '', 'budget_allocated', %s, %s,"
+                         " amends.audit_hash(%s, %s, 'mallory', '', 'budget_allocated', %s, %s), true)",
                          (book.book, seq, at, details, last[2], seq, at, details, last[2]))
 
 

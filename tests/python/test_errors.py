@@ -19,10 +19,10 @@ EXCEPTIONS = [
 def test_amends_exports_its_whole_exception_tree():
     names = {cls.__name__ for cls in EXCEPTIONS}
 
-    assert len(EXCEPTIONS) == 33
+    assert len(EXCEPTIONS) == 35
     assert {"AmendsError", "UnbalancedEntry", "PeriodClosed", "IdempotencyConflict", "AmendsIOError", "StoreError",
             "SchemaError", "BudgetExceeded", "NotFound", "RequestStateError", "CloseRefused", "BillingImportError",
-            "InvalidName"} <= names
+            "InvalidName", "NotAuthorised", "Impersonation"} <= names
     assert issubclass(amends.SchemaError, amends.StoreError)
     assert issubclass(amends.InvalidText, amends.InvalidArgument)
     assert issubclass(amends.BudgetExceeded, amends.BalanceLimitExceeded)
