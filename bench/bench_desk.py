@@ -76,22 +76,29 @@ def one_run(run: int, args: argparse.Namespace, amends, psycopg, cluster_dsn: st
         conn.execute(f"CREATE DATABASE {name}")
     dsn = cluster_dsn.replace("dbname=amends", f"dbname={name}")
     amends.migrate(dsn)  # as its owner: opening a book never migrates
-    book = amends.open(dsn, "bench")
-    now = [dt.datetime(2026, 11, 2, 8, 0, tzinfo=UTC)]
-
-    def clock() -> dt.datetime:
-        now[0] += dt.timedelta(microseconds=1)
-        return now[0]
-
-    desk = amends.Desk(book, policy=bench_policy(), clock=clock)
-    desk.allocate("support", "goodwill", "2026-11", "1000000000.00", on="2026-11-01")
+    # A real book (not a simulation): the controller who creates it (the owner's login) adds ana, who files
+    # every request from a login of her own, and lena, who approves and applies them from hers. Every event
+    # is checked by the database against the login that writes it and dated by the database's clock.
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for login in ("bench_ana", "bench_lena"):
+            if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (login,)).fetchall():
+                conn.execute(f"CREATE ROLE {login} LOGIN IN ROLE amends_app")
+    admin = amends.open(dsn, "bench", first_person="controller")
+    admin.add_person("ana", "Ana", teams=["support"], login="bench_ana")
+    admin.add_person("lena", "Lena", teams=["support"], login="bench_lena")
+    month = dt.datetime.now(UTC).strftime("%Y-%m")
+    setup = amends.Desk(admin, policy=bench_policy())
+    setup.allocate("support", "goodwill", month, "1000000000.00")
+    admin.close()
+    book = amends.open(re.sub(r"user=\S+", "user=bench_ana", dsn), "bench")
+    desk = amends.Desk(book)
     rnd = random.Random(run)
     amounts = [Decimal(rnd.randrange(10_001, 100_001)) / 100 for _ in range(args.requests)]
     core = desk._core
     ids: list[str] = []
 
     def submit_batch(lo: int, hi: int) -> None:
-        at = int((clock() - dt.datetime(1970, 1, 1, tzinfo=UTC)) / dt.timedelta(microseconds=1))
+        at = book._store.write_time()  # the database's clock
         for i in range(lo, hi):
             r = core.submit({"kind": "goodwill", "customer": f"C-{i % (args.requests // 4 + 1):06d}", "tier": "enterprise",
                              "customer_value": "250000.00", "amount": str(amounts[i]), "requester": "ana",
@@ -108,11 +115,14 @@ def one_run(run: int, args: argparse.Namespace, amends, psycopg, cluster_dsn: st
 
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("CHECKPOINT")
+    book.close()
+    book = amends.open(re.sub(r"user=\S+", "user=bench_lena", dsn), "bench")
+    desk = amends.Desk(book)
     t0 = time.perf_counter()
     batches = []
     for lo in range(0, args.requests, args.batch):
         b0 = time.perf_counter()
-        desk.approve_and_apply([(i, "lena") for i in ids[lo:lo + args.batch]], "billing-bot")
+        desk.approve_and_apply([(i, "lena") for i in ids[lo:lo + args.batch]])
         batches.append(time.perf_counter() - b0)
     apply_s = time.perf_counter() - t0
     log(f"run {run}: approve-and-apply batches: first {statistics.median(batches[:5]):.3f} s, "
@@ -125,7 +135,7 @@ def one_run(run: int, args: argparse.Namespace, amends, psycopg, cluster_dsn: st
     applied = check._core.ids("applied")
     total = sum(amounts, Decimal(0))
     goodwill = fresh.balance("ContraRevenue:Goodwill")
-    used = check.utilisation("support", "goodwill", "2026-11")
+    used = check.utilisation("support", "goodwill", month)
     audit = check.verify_audit()
     outbox = len(check._core.outbox())
     problems = []
