@@ -65,6 +65,11 @@ def migrated(dsn: str, book_name: str, statement_timeout_ms: int = 20000) -> Db:
     return Db(dsn, book, other, statement_timeout_ms)
 
 
+def authority(version: str) -> str:
+    """A policy version's authority (policies.authority) that routes nothing: for raw inserts into simulation books."""
+    return json.dumps({"version": version, "rules": [], "roles": {}, "delegations": [], "exception_roles": []})
+
+
 def request_record(request_id: str, amount: Any = "50.00", currency: str = "USD", **fields: Any) -> str:
     """A request record (the requests.record column) with what the database checks (sql/007_money_checks.sql).
 

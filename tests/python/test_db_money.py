@@ -222,12 +222,20 @@ def test_a_request_cannot_be_inserted_approved_without_evidence(book: Desk) -> N
     record = json.dumps({"id": "R-X", "amount": {"amount": "500.00", "currency": "USD"}, "base_amount": "500.00",
                          "versions": [], "route": {"outcome": "needs_approval"}, "chain": None,
                          "draws_on_budget": False, "reservation": 0, "entries": [], "accrued": False})
-    with refused("AM022"):
+    with refused("AM019", "created as a draft"):
         with book.write() as conn:
             version = one(conn, "SELECT version FROM amends.books WHERE book_id = %s", (book.book,))[0]
             conn.execute("INSERT INTO amends.requests (book_id, request_id, kind, state, customer, requester, team, amount,"
                          " currency, changed_version, record, created_at) VALUES (%s, 'R-X', 'refund', 'approved', 'C-1',"
                          " 'ana', 'support', 500, 'USD', %s, %s, now())", (book.book, version, record))
+    # Created a draft and moved to approved in the same write: the move wants the evidence.
+    with refused("AM022"):
+        with book.write() as conn:
+            version = one(conn, "SELECT version FROM amends.books WHERE book_id = %s", (book.book,))[0]
+            conn.execute("INSERT INTO amends.requests (book_id, request_id, kind, state, customer, requester, team, amount,"
+                         " currency, changed_version, record, created_at) VALUES (%s, 'R-X', 'refund', 'draft', 'C-1',"
+                         " 'ana', 'support', 500, 'USD', %s, %s, now())", (book.book, version, record))
+            conn.execute("UPDATE amends.requests SET state = 'approved' WHERE book_id = %s AND request_id = 'R-X'", (book.book,))
     assert one(book.conn, "SELECT count(*) FROM amends.requests WHERE book_id = %s AND request_id = 'R-X'", (book.book,))[0] == 0
 
 

@@ -1,6 +1,7 @@
 // The desk's tables: loading them into a Desk, writing what a write changed.
 #include "amends/desk_store.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <unordered_map>
 
@@ -9,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "amends/names.hpp"
 #include "session.hpp"
 #include "text.hpp"
 
@@ -121,6 +123,46 @@ policy::Step step_of(const json& j) {
   if (!j.at("escalate_after_hours").is_null()) s.escalate_after_hours = j.at("escalate_after_hours").get<int>();
   s.escalate_to = j.at("escalate_to").get<std::string>();
   return s;
+}
+
+// A policy's authority as the database judges it (sql/010_authority.sql):
+// its rules, roles and delegations with every name normalised, and the
+// roles that may be added as single steps (exceptions, budget overruns).
+json authority(const policy::Policy& p) {
+  json rules = json::array();
+  for (const policy::Rule& r : p.rules) {
+    json kinds = json::array();
+    for (auto k : r.kinds) kinds.push_back(std::string(concessions::to_string(k)));
+    json steps = json::array();
+    for (const policy::Step& st : r.steps) steps.push_back(step(st));
+    rules.push_back(json{{"name", r.name},
+                         {"kinds", kinds},
+                         {"over", r.over ? json(r.over->to_string()) : json(nullptr)},
+                         {"up_to", r.up_to ? json(r.up_to->to_string()) : json(nullptr)},
+                         {"tiers", r.tiers},
+                         {"auto_approve", r.auto_approve},
+                         {"steps", steps}});
+  }
+  json roles = json::object();
+  for (const policy::Role& r : p.roles) {
+    json people = json::array();
+    for (const std::string& person : r.people) people.push_back(names::normalise(person));
+    roles[r.name] = people;
+  }
+  json delegations = json::array();
+  for (const policy::Delegation& d : p.delegations)
+    delegations.push_back(json{{"from", names::normalise(d.from)},
+                               {"to", names::normalise(d.to)},
+                               {"start", d.start.to_string()},
+                               {"end", d.end.to_string()}});
+  std::vector<std::string> single;
+  auto add = [&](const std::string& role) {
+    if (!role.empty() && std::find(single.begin(), single.end(), role) == single.end()) single.push_back(role);
+  };
+  add(p.exception_role);
+  for (const auto& [code, role] : p.exception_roles) add(role);
+  add(p.terms.budget_escalate_to);
+  return json{{"version", p.version}, {"rules", rules}, {"roles", roles}, {"delegations", delegations}, {"exception_roles", single}};
 }
 
 concessions::Severity severity_of(const std::string& name) {
@@ -338,8 +380,15 @@ void DeskStore::catch_up(Session& s, std::int64_t version) {
   const int book = s.book_id();
   if (version <= version_ && version_ != 0) return;
   // Policies, in the order they were published.
-  for (const auto& row : tx.exec_params("SELECT body FROM amends.policies WHERE book_id = $1 ORDER BY published_at, version", book))
+  for (const auto& row : tx.exec_params(
+           "SELECT body, authority::text, version FROM amends.policies WHERE book_id = $1 ORDER BY published_at, version", book)) {
     desk_->load_policy(row[0].c_str());
+    // What the database judges by is what the text says (a policy published
+    // before 010 has no authority; the desk alone judges its requests).
+    if (!row[1].is_null() && json::parse(row[1].c_str()) != authority(desk_->policy(row[2].c_str())))
+      throw store_error("policy " + std::string(row[2].c_str()) + " of this book: the authority the database judges by (policies.authority) "
+                        "is not what its text says; the policy row was altered outside amends");
+  }
   if (desk_->rates().size() != tx.exec_params1("SELECT count(*) FROM amends.fx_rates WHERE book_id = $1", book)[0].as<std::size_t>())
     for (const auto& row : tx.exec_params("SELECT currency, day, rate FROM amends.fx_rates WHERE book_id = $1", book))
       desk_->load_rate(desk::FxRate{Currency::of(row[0].c_str()), Date::parse(row[1].c_str()), Decimal::parse(row[2].c_str())});
@@ -428,10 +477,10 @@ void DeskStore::write(Session& s, std::int64_t version) {
   for (std::size_t i = mark_.policies; i < desk_->policy_order().size(); ++i) {
     const std::string& version_name = desk_->policy_order()[i];
     const desk::Desk::Publication* p = desk_->publication(version_name);
-    tx.exec_params("INSERT INTO amends.policies (book_id, version, body, published_at, published_by) "
-                   "VALUES ($1, $2, $3, 'epoch'::timestamptz + $4::bigint * interval '1 microsecond', $5)",
+    tx.exec_params("INSERT INTO amends.policies (book_id, version, body, published_at, published_by, authority) "
+                   "VALUES ($1, $2, $3, 'epoch'::timestamptz + $4::bigint * interval '1 microsecond', $5, $6::jsonb)",
                    s.book_id(), version_name, desk_->policy_texts().at(version_name), std::to_string(p ? p->at : 0),
-                   p ? p->by : std::string("amends"));
+                   p ? p->by : std::string("amends"), authority(desk_->policy(version_name)).dump());
   }
   // Rates and charges recorded in this write.
   for (const desk::FxRate& r : desk_->new_rates())
@@ -485,7 +534,7 @@ void DeskStore::write(Session& s, std::int64_t version) {
   if (!desk_->changed_records().empty()) {
     tx.exec0("CREATE TEMPORARY TABLE IF NOT EXISTS desk_requests_stage (request_id text, kind text, state text, "
              "customer text, requester text, team text, amount numeric, currency char(3), policy_version text, "
-             "record json, created_at_micros bigint, audit_seq bigint, audit_hash bytea) ON COMMIT DELETE ROWS");
+             "record jsonb, created_at_micros bigint, audit_seq bigint, audit_hash bytea) ON COMMIT DELETE ROWS");
     std::string rows;
     for (const std::string& id : desk_->changed_records()) {
       if (!desk_->contains(id)) continue;
@@ -536,7 +585,7 @@ void DeskStore::write(Session& s, std::int64_t version) {
                    "record", "created_at_micros", "audit_seq", "audit_hash"});
       copy.write(rows);
       copy.complete();
-      tx.exec0("ANALYZE desk_requests_stage");  // so the joins below look requests up by key
+      tx.exec0("ANALYZE desk_requests_stage (request_id)");  // so the joins below look requests up by key
       // New requests go in as drafts and every staged row is then updated
       // to its state, so the database checks each move against the
       // lifecycle (an upsert would run the insert checks on updates).
@@ -550,7 +599,7 @@ void DeskStore::write(Session& s, std::int64_t version) {
           " AND r.request_id = s.request_id)");
       tx.exec0("UPDATE amends.requests r SET state = s.state, amount = s.amount, currency = s.currency, "
                "policy_version = s.policy_version, changed_version = " + std::to_string(version) +
-               ", record = s.record, audit_seq = coalesce(s.audit_seq, r.audit_seq), "
+               ", record = s.record || '{}', audit_seq = coalesce(s.audit_seq, r.audit_seq), "
                "audit_hash = coalesce(s.audit_hash, r.audit_hash) FROM desk_requests_stage s WHERE r.book_id = " + book +
                " AND r.request_id = s.request_id");
     }

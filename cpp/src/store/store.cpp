@@ -654,7 +654,21 @@ struct Book::Impl {
           info.id, static_cast<std::int64_t>(e.value), v.status == EntryStatus::pending_voided ? "voided" : "expired",
           v.resolved_on ? v.resolved_on->to_string() : v.date.to_string(), v.reason);
     }
-    // Limits and closures.
+  }
+
+  // Limits and closures: after everything else of the write, since the
+  // database appends an audit event for each (sql/010_authority.sql), which
+  // the next catch-up reads back. Entries went first, so their postings were
+  // checked against the limits as they were before this write: a limit
+  // lifted and restored around them changes nothing the database sees.
+  void write_account_flags(pqxx::work& tx, const Changes& c) {
+    if (c.changed_accounts.empty()) return;
+    Ledger& book = *mirror;
+    if (!info.simulation && !tx.exec("SELECT pg_has_role(session_user, 'amends_admin', 'MEMBER')")[0][0].as<bool>())
+      throw not_authorised("login " + identity.login + (identity.person ? " (" + *identity.person + ")" : std::string()) +
+                           " may not change the balance limits or close accounts of book " + info.name +
+                           ": that needs an admin (a login holding amends_admin)");
+    written_by_database = true;
     for (AccountId a : c.changed_accounts) {
       const Account& account = book.account(a);
       const int places = account.currency.minor_units();
@@ -666,6 +680,9 @@ struct Book::Impl {
           info.id, static_cast<std::int64_t>(a.value), account.closed,
           account.limit.min_normal ? min.c_str() : nullptr, account.limit.max_normal ? max.c_str() : nullptr);
     }
+  }
+
+  void write_periods(pqxx::work& tx, const Changes& c) {
     // Period states.
     for (const auto& [period, state] : c.periods)
       tx.exec_params(
@@ -883,11 +900,13 @@ struct Book::Impl {
             return;  // nothing to write: the transaction rolls back
           }
           write_changes(tx, *snap, changes);
+          write_periods(tx, changes);
           if (others) {
             Session session(tx, info.id);
             for (Participant* p : participants)
               if (p->changed()) p->write(session, new_version);
           }
+          write_account_flags(tx, changes);
           if (fail_at_commit == 1) {
             fail_at_commit = 0;
             conn->disconnect();
