@@ -29,6 +29,9 @@
 --   * a request becomes approved only when every step is complete: one
 --     approval for an any_of step, one per role for an all_of step (or the
 --     escalation role's, once escalated);
+--   * a request is applied to the accounts its policy version names for its
+--     kind (policies.authority->'accounts', from concessions::postings_for),
+--     in every book;
 --   * balance limits and account closures change only by an admin, each
 --     change an audit event the database appends itself (account_changed),
 --     and at most once per account in one write: a limit lifted, overdrawn
@@ -91,9 +94,10 @@ BEGIN
   IF jsonb_typeof(NEW.authority) IS DISTINCT FROM 'object' OR NEW.authority->>'version' IS DISTINCT FROM NEW.version
      OR jsonb_typeof(NEW.authority->'rules') IS DISTINCT FROM 'array' OR jsonb_typeof(NEW.authority->'roles') IS DISTINCT FROM 'object'
      OR jsonb_typeof(NEW.authority->'delegations') IS DISTINCT FROM 'array'
-     OR jsonb_typeof(NEW.authority->'exception_roles') IS DISTINCT FROM 'array' THEN
+     OR jsonb_typeof(NEW.authority->'exception_roles') IS DISTINCT FROM 'array'
+     OR jsonb_typeof(NEW.authority->'accounts') IS DISTINCT FROM 'object' THEN
     PERFORM amends.fail('AM017', format('policy %s of book %s is published with its authority (version, rules, roles, delegations, '
-                                        'exception_roles) as amends compiles it from the policy text', NEW.version, NEW.book_id));
+                                        'exception_roles, accounts) as amends compiles it from the policy text', NEW.version, NEW.book_id));
   END IF;
   IF (SELECT k.simulation FROM amends.books k WHERE k.book_id = NEW.book_id) THEN
     RETURN NEW;
@@ -426,26 +430,37 @@ BEGIN
 
   -- Applied: its entries posted what was approved, its reservation consumed.
   SELECT n.request_id, n.amount, n.currency, n.record->'amount'->>'amount' AS granted, x.n_entries, x.res, t.bad_entry, t.debits,
+         t.wrong_account, x.debit_account, x.credit_account, n.policy_version,
          EXISTS (SELECT 1 FROM amends.entries m WHERE m.book_id = n.book_id
                                                   AND m.idempotency_key = 'request:' || n.request_id || ':' || (x.n_entries + 1)) AS more,
          x.res <> 0 AND NOT EXISTS (SELECT 1 FROM amends.entries c WHERE c.book_id = n.book_id AND c.completes = x.res) AS unconsumed
     INTO r
     FROM new_rows n JOIN old_rows o ON o.book_id = n.book_id AND o.request_id = n.request_id
    CROSS JOIN LATERAL (SELECT CASE WHEN jsonb_typeof(n.record->'entries') = 'array' THEN jsonb_array_length(n.record->'entries') ELSE 0 END AS n_entries,
-                              coalesce((n.record->>'reservation')::bigint, 0) AS res) x
+                              coalesce((n.record->>'reservation')::bigint, 0) AS res,
+                              -- the accounts its policy version names for its kind (none for a policy published before 010)
+                              replace(pa.accounts->>0, '{customer}', n.customer) AS debit_account,
+                              replace(pa.accounts->>1, '{customer}', n.customer) AS credit_account
+                         FROM (SELECT (SELECT p.authority->'accounts'->n.kind FROM amends.policies p
+                                        WHERE p.book_id = n.book_id AND p.version = n.policy_version) AS accounts) pa) x
    CROSS JOIN LATERAL (
      SELECT min(y.id::text) FILTER (WHERE e2.entry_id IS NULL OR e2.idempotency_key IS DISTINCT FROM 'request:' || n.request_id || ':' || y.k
                                     OR NOT e2.metadata @> jsonb_build_array(jsonb_build_array('request', n.request_id))) AS bad_entry,
-            sum(p.debits) AS debits
+            sum(p.debits) AS debits, min(p.wrong_account) AS wrong_account
        FROM jsonb_array_elements_text(CASE WHEN x.n_entries > 0 THEN n.record->'entries' ELSE '[]' END) WITH ORDINALITY AS y(id, k)
        LEFT JOIN LATERAL (SELECT ent.entry_id, ent.idempotency_key, ent.metadata FROM amends.entries ent
                            WHERE ent.book_id = n.book_id AND ent.entry_id = y.id::bigint OFFSET 0) e2 ON true
-       LEFT JOIN LATERAL (SELECT sum(q.amount) AS debits FROM amends.postings q
-                           WHERE q.book_id = n.book_id AND q.entry_id = e2.entry_id AND q.amount > 0
-                             AND (SELECT a.currency FROM amends.accounts a WHERE a.book_id = q.book_id AND a.account_id = q.account_id) = n.currency
+       LEFT JOIN LATERAL (SELECT sum(q.amount) FILTER (WHERE q.amount > 0 AND acc.currency = n.currency) AS debits,
+                                 min(acc.name) FILTER (WHERE x.debit_account IS NOT NULL
+                                                         AND acc.name IS DISTINCT FROM CASE WHEN q.amount > 0 THEN x.debit_account
+                                                                                            ELSE x.credit_account END) AS wrong_account
+                            FROM amends.postings q
+                           CROSS JOIN LATERAL (SELECT a.name, a.currency FROM amends.accounts a
+                                                WHERE a.book_id = q.book_id AND a.account_id = q.account_id OFFSET 0) acc
+                           WHERE q.book_id = n.book_id AND q.entry_id = e2.entry_id
                           OFFSET 0) p ON true) t
    WHERE n.state IN ('applied', 'reconciled') AND o.state NOT IN ('applied', 'reconciled')
-     AND (n.amount IS NULL OR x.n_entries = 0 OR t.bad_entry IS NOT NULL OR t.debits IS DISTINCT FROM n.amount
+     AND (n.amount IS NULL OR x.n_entries = 0 OR t.bad_entry IS NOT NULL OR t.debits IS DISTINCT FROM n.amount OR t.wrong_account IS NOT NULL
           OR EXISTS (SELECT 1 FROM amends.entries m WHERE m.book_id = n.book_id
                                                       AND m.idempotency_key = 'request:' || n.request_id || ':' || (x.n_entries + 1))
           OR (x.res <> 0 AND NOT EXISTS (SELECT 1 FROM amends.entries c WHERE c.book_id = n.book_id AND c.completes = x.res)))
@@ -458,6 +473,9 @@ BEGIN
                                           'and metadata request=%s)', r.request_id, r.bad_entry, r.request_id, r.request_id));
     ELSIF r.more THEN
       PERFORM amends.fail('AM023', format('request %s: the book holds more entries for it than its record names (%s)', r.request_id, r.n_entries));
+    ELSIF r.wrong_account IS NOT NULL THEN
+      PERFORM amends.fail('AM023', format('request %s posts to %s, but policy %s applies it to %s (debit) and %s (credit) only',
+                                          r.request_id, r.wrong_account, r.policy_version, r.debit_account, r.credit_account));
     ELSIF r.debits IS DISTINCT FROM r.amount THEN
       PERFORM amends.fail('AM023', format('request %s grants %s %s but its entries post %s %s; it is applied with what was approved',
                                           r.request_id, coalesce(r.granted, r.amount::text), r.currency, coalesce(r.debits, 0), r.currency));

@@ -249,6 +249,16 @@ std::string_view to_string(Event event) {
   return "service_credit_accrued";
 }
 
+Event applied_event(Kind kind) {
+  switch (kind) {
+    case Kind::goodwill: return Event::goodwill_credited;
+    case Kind::service_credit: return Event::service_credit_accrued;
+    case Kind::refund: return Event::refund_approved;
+    case Kind::retention_offer: return Event::retention_discount;
+  }
+  return Event::goodwill_credited;
+}
+
 std::vector<PostingLine> postings_for(Event event, const std::string& customer, const Money& amount,
                                       const AccountingPolicy& policy) {
   if (amount.amount().sign() <= 0)

@@ -1332,13 +1332,7 @@ std::vector<EntryId> Desk::post_concession(RequestRecord& r, const std::string& 
   }
   const Period now = Period::of(today);
   const Date date = pp.period == now ? today : (pp.period < now ? last_day(pp.period) : first_day(pp.period));
-  concessions::Event ev = concessions::Event::goodwill_credited;
-  switch (c.kind) {
-    case Kind::goodwill: ev = concessions::Event::goodwill_credited; break;
-    case Kind::service_credit: ev = concessions::Event::service_credit_accrued; break;
-    case Kind::refund: ev = concessions::Event::refund_approved; break;
-    case Kind::retention_offer: ev = concessions::Event::retention_discount; break;
-  }
+  const concessions::Event ev = concessions::applied_event(c.kind);
   // A discount over several months posts once per invoiced month; anything
   // else posts once. allocate() splits the total without losing a cent.
   std::vector<std::pair<Date, Money>> parts;

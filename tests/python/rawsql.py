@@ -67,7 +67,7 @@ def migrated(dsn: str, book_name: str, statement_timeout_ms: int = 20000) -> Db:
 
 def authority(version: str) -> str:
     """A policy version's authority (policies.authority) that routes nothing: for raw inserts into simulation books."""
-    return json.dumps({"version": version, "rules": [], "roles": {}, "delegations": [], "exception_roles": []})
+    return json.dumps({"version": version, "rules": [], "roles": {}, "delegations": [], "exception_roles": [], "accounts": {}})
 
 
 def request_record(request_id: str, amount: Any = "50.00", currency: str = "USD", **fields: Any) -> str:

@@ -349,7 +349,8 @@ def test_only_an_admin_publishes_a_policy_and_its_authority_is_what_its_text_say
         office.desk("lena").publish_policy(policy("auth-lena", TODAY, TODAY))
     assert office.desk("admin").policy_version == "auth-1"
     # Raw SQL as the app: refused too, whatever authority it brings.
-    forged = {"version": "auth-x", "rules": [], "roles": {"team_lead": ["intern"]}, "delegations": [], "exception_roles": []}
+    forged = {"version": "auth-x", "rules": [], "roles": {"team_lead": ["intern"]}, "delegations": [], "exception_roles": [],
+              "accounts": {}}
     state, message = office.refused("intern", [(
         "WITH w AS (SELECT * FROM amends.begin_write(%s, 'forge')) INSERT INTO amends.policies "
         "(book_id, version, body, published_at, published_by, authority) SELECT %s, 'auth-x', 'x', b.tx_at, 'intern', %s "

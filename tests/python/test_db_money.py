@@ -245,6 +245,9 @@ def test_a_request_cannot_be_inserted_approved_without_evidence(book: Desk) -> N
 def test_applied_needs_its_entries_and_its_reservation_consumed(book: Desk) -> None:
     book.desk.apply(book.goodwill("50.00").id, "billing-bot")  # opens the accounts a goodwill credit posts to
     expense, credits = book.account("ContraRevenue:Goodwill"), book.account("Liabilities:CustomerCredits:C-1")
+    book.desk.apply(book.desk.submit(kind="goodwill", customer="C-2", tier="growth", amount="10.00", requester="ana",
+                                     team="support", reason="outage-apology", evidence=["INC-8"]).id, "billing-bot")
+    other_customer = book.account("Liabilities:CustomerCredits:C-2")
     r = book.goodwill("80.00")
     assert r.state == "approved"
     before = book.state()
@@ -261,8 +264,11 @@ def test_applied_needs_its_entries_and_its_reservation_consumed(book: Desk) -> N
     assert book.state() == before
 
     # Its own entry, but for 9,000.00 instead of 80.00; then the right amount without consuming the reservation.
-    for amount, message in [("9000.00", "grants 80.00 USD but its entries post 9000.00 USD"),
-                            ("80.00", "is consumed (posted) when it is applied")]:
+    # And the right amount credited to another customer: not the accounts the policy names for C-1's goodwill.
+    for amount, message, debit, credit in [
+            ("9000.00", "grants 80.00 USD but its entries post 9000.00 USD", expense, credits),
+            ("80.00", "posts to Liabilities:CustomerCredits:C-2, but policy", expense, other_customer),
+            ("80.00", "is consumed (posted) when it is applied", expense, credits)]:
         with refused("AM023", message):
             with book.write() as conn:
                 entry = one(conn, "SELECT last_entry_id + 1 FROM amends.books WHERE book_id = %s", (book.book,))[0]
@@ -271,7 +277,7 @@ def test_applied_needs_its_entries_and_its_reservation_consumed(book: Desk) -> N
                              (book.book, entry, f"request:{r.id}:1", json.dumps([["request", r.id]])))
                 conn.execute("INSERT INTO amends.postings (book_id, entry_id, line, account_id, amount) VALUES"
                              " (%s, %s, 1, %s, %s), (%s, %s, 2, %s, %s)",
-                             (book.book, entry, expense, D(amount), book.book, entry, credits, -D(amount)))
+                             (book.book, entry, debit, D(amount), book.book, entry, credit, -D(amount)))
                 conn.execute("UPDATE amends.requests SET state = 'applied', record = %s WHERE book_id = %s AND request_id = %s",
                              (record_with(record, ["entries"], [entry]), book.book, r.id))
         assert book.state() == before
@@ -279,6 +285,7 @@ def test_applied_needs_its_entries_and_its_reservation_consumed(book: Desk) -> N
     applied = book.desk.apply(r.id, "billing-bot")
     assert applied.state == "applied"
     assert book.reopened().book.balance("Liabilities:CustomerCredits:C-1") == D("-130.00")
+    assert book.reopened().book.balance("Liabilities:CustomerCredits:C-2") == D("-10.00")
 
 
 # ------------------------------------------------------------------ budget accounts

@@ -157,6 +157,10 @@ enum class Event : std::uint8_t {
 };
 std::string_view to_string(Event event);
 
+// The event that applying a concession of `kind` posts: goodwill_credited,
+// service_credit_accrued, refund_approved or retention_discount.
+Event applied_event(Kind kind);
+
 // The book's accounting policy (the defaults are DESIGN.md's table).
 struct AccountingPolicy {
   bool goodwill_as_expense = false;          // Expense:Goodwill instead of ContraRevenue:Goodwill

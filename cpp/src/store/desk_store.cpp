@@ -162,7 +162,17 @@ json authority(const policy::Policy& p) {
   add(p.exception_role);
   for (const auto& [code, role] : p.exception_roles) add(role);
   add(p.terms.budget_escalate_to);
-  return json{{"version", p.version}, {"rules", rules}, {"roles", roles}, {"delegations", delegations}, {"exception_roles", single}};
+  // The accounts applying each kind debits and credits (concessions::postings_for),
+  // "{customer}" standing for the request's customer.
+  json accounts = json::object();
+  for (auto kind : {concessions::Kind::goodwill, concessions::Kind::service_credit, concessions::Kind::refund,
+                    concessions::Kind::retention_offer}) {
+    const auto lines = concessions::postings_for(concessions::applied_event(kind), "{customer}",
+                                                 Money(Decimal::parse("1"), p.base_currency), p.terms.accounting);
+    accounts[std::string(concessions::to_string(kind))] = json::array({lines.at(0).account, lines.at(1).account});
+  }
+  return json{{"version", p.version}, {"rules", rules},           {"roles", roles},
+              {"delegations", delegations}, {"exception_roles", single}, {"accounts", accounts}};
 }
 
 concessions::Severity severity_of(const std::string& name) {
