@@ -227,51 +227,50 @@ BEGIN
                 AND n.state IN ('pending_approval', 'approved', 'applied', 'reconciled')) THEN
     WITH a AS MATERIALIZED (
       SELECT n.book_id, n.request_id, n.kind, n.state, n.requester, n.policy_version, n.record || '{}' AS rec, o.state AS old_state,
-             o.record || '{}' AS old_rec, p.authority AS pol, b.base_currency, (extract(epoch FROM b.tx_at) * 1000000)::bigint AS tx_micros,
+             o.record || '{}' AS old_rec, p.authority || '{}' AS pol, b.base_currency, (extract(epoch FROM b.tx_at) * 1000000)::bigint AS tx_micros,
              o.state = 'pending_approval' AS in_approval,
-             o.state NOT IN ('pending_approval', 'approved', 'applied', 'reconciled') AS entering
+             o.state NOT IN ('pending_approval', 'approved', 'applied', 'reconciled') AS entering,
+             CASE WHEN jsonb_typeof(n.record->'chain') = 'object' THEN n.record->'chain'->'steps' END AS steps
         FROM new_rows n JOIN old_rows o ON o.book_id = n.book_id AND o.request_id = n.request_id
         JOIN amends.books b ON b.book_id = n.book_id AND NOT b.simulation
         JOIN amends.policies p ON p.book_id = n.book_id AND p.version = n.policy_version AND p.authority IS NOT NULL
        WHERE n.state IN ('pending_approval', 'approved', 'applied', 'reconciled')),
-    c AS MATERIALIZED (
-      SELECT a.*, CASE WHEN jsonb_typeof(a.rec->'chain') = 'object' THEN a.rec->'chain'->'steps' END AS steps FROM a),
     -- Pending approval: its route, its chain's steps and every approval
     -- given stay; a step starts once, at the write's time. Approved: its
     -- route and chain stay as they were.
     kept AS (
-      SELECT c.request_id, 1 AS ord, 'AM022' AS state,
+      SELECT a.request_id, 1 AS ord, 'AM022' AS state,
              format('request %s is %s: its route, the steps of its approval chain and every approval given stay as they are (%s changed)',
-                    c.request_id, c.old_state, coalesce('step ' || s.k, 'the route or the chain')) AS message
-        FROM c
+                    a.request_id, a.old_state, coalesce('step ' || s.k, 'the route or the chain')) AS message
+        FROM a
         LEFT JOIN LATERAL (
-          SELECT o.k FROM jsonb_array_elements(c.old_rec->'chain'->'steps') WITH ORDINALITY o(v, k)
-           WHERE c.steps->(o.k::int - 1)->'step' IS DISTINCT FROM o.v->'step'
-              OR ((c.steps->(o.k::int - 1)->>'started_at')::bigint IS DISTINCT FROM (o.v->>'started_at')::bigint
-                  AND ((o.v->>'started_at')::bigint <> 0 OR (c.steps->(o.k::int - 1)->>'started_at')::bigint IS DISTINCT FROM c.tx_micros))
+          SELECT o.k FROM jsonb_array_elements(a.old_rec->'chain'->'steps') WITH ORDINALITY o(v, k)
+           WHERE a.steps->(o.k::int - 1)->'step' IS DISTINCT FROM o.v->'step'
+              OR ((a.steps->(o.k::int - 1)->>'started_at')::bigint IS DISTINCT FROM (o.v->>'started_at')::bigint
+                  AND ((o.v->>'started_at')::bigint <> 0 OR (a.steps->(o.k::int - 1)->>'started_at')::bigint IS DISTINCT FROM a.tx_micros))
               OR EXISTS (SELECT 1 FROM jsonb_array_elements(o.v->'approvals') WITH ORDINALITY x(v, j)
-                          WHERE c.steps->(o.k::int - 1)->'approvals'->(x.j::int - 1) IS DISTINCT FROM x.v)
-           ORDER BY o.k LIMIT 1) s ON c.in_approval
-       WHERE (c.in_approval
-              AND (s.k IS NOT NULL OR c.rec->'route' IS DISTINCT FROM c.old_rec->'route'
-                   OR jsonb_array_length(coalesce(c.steps, '[]')) <> jsonb_array_length(coalesce(c.old_rec->'chain'->'steps', '[]'))))
-          OR (c.old_state IN ('approved', 'applied')
-              AND (c.rec->'route' IS DISTINCT FROM c.old_rec->'route' OR c.rec->'chain' IS DISTINCT FROM c.old_rec->'chain'))),
+                          WHERE a.steps->(o.k::int - 1)->'approvals'->(x.j::int - 1) IS DISTINCT FROM x.v)
+           ORDER BY o.k LIMIT 1) s ON a.in_approval
+       WHERE (a.in_approval
+              AND (s.k IS NOT NULL OR a.rec->'route' IS DISTINCT FROM a.old_rec->'route'
+                   OR jsonb_array_length(coalesce(a.steps, '[]')) <> jsonb_array_length(coalesce(a.old_rec->'chain'->'steps', '[]'))))
+          OR (a.old_state IN ('approved', 'applied')
+              AND (a.rec->'route' IS DISTINCT FROM a.old_rec->'route' OR a.rec->'chain' IS DISTINCT FROM a.old_rec->'chain'))),
     -- Entering approval: on the route its policy version gives it. The rule
     -- is policy::match's: the first that fits, an auto-approving one only
     -- without exceptions; else, with exceptions, the first auto-approving
     -- rule that fits.
     m AS (
-      SELECT c.*, x.amount, x.tier, x.has_exc, f.v AS rule,
+      SELECT a.*, x.amount, x.tier, x.has_exc, f.v AS rule,
              CASE WHEN (f.v->>'auto_approve')::boolean THEN 0 ELSE coalesce(jsonb_array_length(f.v->'steps'), 0) END AS n_rule_steps
-        FROM c
-       CROSS JOIN LATERAL (SELECT (c.rec->>'base_amount')::numeric AS amount, c.rec->'versions'->-1->'customer'->>'tier' AS tier,
-                                  EXISTS (SELECT 1 FROM jsonb_array_elements(coalesce(c.rec->'assessment'->'findings', '[]')) g
+        FROM a
+       CROSS JOIN LATERAL (SELECT (a.rec->>'base_amount')::numeric AS amount, a.rec->'versions'->-1->'customer'->>'tier' AS tier,
+                                  EXISTS (SELECT 1 FROM jsonb_array_elements(coalesce(a.rec->'assessment'->'findings', '[]')) g
                                            WHERE g->>'severity' = 'exception') AS has_exc) x
-        LEFT JOIN LATERAL (SELECT q.v FROM jsonb_array_elements(c.pol->'rules') WITH ORDINALITY q(v, k)
-                            WHERE amends.rule_fits(q.v, c.kind, x.amount, x.tier)
+        LEFT JOIN LATERAL (SELECT q.v FROM jsonb_array_elements(a.pol->'rules') WITH ORDINALITY q(v, k)
+                            WHERE amends.rule_fits(q.v, a.kind, x.amount, x.tier)
                             ORDER BY ((q.v->>'auto_approve')::boolean AND x.has_exc), q.k LIMIT 1) f ON true
-       WHERE c.entering),
+       WHERE a.entering),
     routed AS (
       SELECT m.*,
              CASE WHEN m.rec->'route'->>'policy_version' IS DISTINCT FROM m.policy_version THEN 'version'
@@ -315,12 +314,12 @@ BEGIN
     -- time, for a role the step asks and the person holds that day, by
     -- nobody who requested it or approved in the chain before.
     added AS MATERIALIZED (
-      SELECT c.book_id, c.request_id, c.requester, c.rec, c.pol, c.policy_version, c.tx_micros, c.steps, s.k AS step_k, s.v AS st,
-             x.j, x.v AS ap, (to_timestamp(c.tx_micros / 1000000.0) AT TIME ZONE 'UTC')::date AS day
-        FROM c
-       CROSS JOIN LATERAL jsonb_array_elements(coalesce(c.steps, '[]')) WITH ORDINALITY s(v, k)
+      SELECT a.book_id, a.request_id, a.requester, a.rec, a.pol, a.policy_version, a.tx_micros, a.steps, s.k AS step_k, s.v AS st,
+             x.j, x.v AS ap, (to_timestamp(a.tx_micros / 1000000.0) AT TIME ZONE 'UTC')::date AS day
+        FROM a
+       CROSS JOIN LATERAL jsonb_array_elements(coalesce(a.steps, '[]')) WITH ORDINALITY s(v, k)
        CROSS JOIN LATERAL jsonb_array_elements(s.v->'approvals') WITH ORDINALITY x(v, j)
-       WHERE c.entering OR (c.in_approval AND x.j > jsonb_array_length(coalesce(c.old_rec->'chain'->'steps'->(s.k::int - 1)->'approvals', '[]')))),
+       WHERE a.entering OR (a.in_approval AND x.j > jsonb_array_length(coalesce(a.old_rec->'chain'->'steps'->(s.k::int - 1)->'approvals', '[]')))),
     w AS MATERIALIZED (SELECT d.book_id, amends.acting_person(d.book_id) AS who FROM (SELECT DISTINCT book_id FROM added) d),
     approvals_judged AS (
       SELECT ad.*, w.who,
@@ -357,10 +356,10 @@ BEGIN
     -- Approved: every step complete (one approval for an any_of step, one
     -- per role for an all_of step, or the escalation role's once escalated).
     incomplete AS (
-      SELECT c.request_id, 4 AS ord, 'AM022' AS state,
-             format('request %s can''t be approved: step %s of its approval chain is not complete', c.request_id, s.k) AS message
-        FROM c CROSS JOIN LATERAL jsonb_array_elements(c.steps) WITH ORDINALITY s(v, k)
-       WHERE c.old_state NOT IN ('approved', 'applied', 'reconciled') AND c.state IN ('approved', 'applied', 'reconciled')
+      SELECT a.request_id, 4 AS ord, 'AM022' AS state,
+             format('request %s can''t be approved: step %s of its approval chain is not complete', a.request_id, s.k) AS message
+        FROM a CROSS JOIN LATERAL jsonb_array_elements(a.steps) WITH ORDINALITY s(v, k)
+       WHERE a.old_state NOT IN ('approved', 'applied', 'reconciled') AND a.state IN ('approved', 'applied', 'reconciled')
          AND NOT (EXISTS (SELECT 1 FROM jsonb_array_elements(s.v->'approvals') x
                            WHERE s.v->>'escalated' = 'true' AND x->>'role' = s.v->'step'->>'escalate_to')
                   OR CASE WHEN s.v->'step'->>'all_of' = 'true'
