@@ -149,25 +149,74 @@ LANGUAGE sql IMMUTABLE AS $$
   SELECT CASE WHEN jsonb_typeof(rec->'amount') = 'object' THEN (rec->'amount'->>'amount')::numeric END
 $$;
 
+-- ------------------------------------------------------------------ requests, once per statement
+
+-- Every check of a request insert or update -- 002's lifecycle, 005's
+-- anchors, 007's money, 008's identity and the authority below -- runs once
+-- per statement over its transition tables, not once per row: per row, the
+-- statements the checks ran (some 25 per request updated) cost more than the
+-- checks themselves, mostly in executor start-up. Only the refusal of DELETE
+-- stays a row trigger.
+DROP TRIGGER checks ON amends.requests;
+CREATE TRIGGER checks BEFORE DELETE ON amends.requests FOR EACH ROW EXECUTE FUNCTION amends.request_change();
+DROP TRIGGER anchor ON amends.requests;
+DROP TRIGGER identity ON amends.requests;
+DROP TRIGGER money_checks ON amends.requests;
+DROP FUNCTION amends.request_anchor_change(), amends.request_identity(), amends.request_money_checks();
+
 -- A request is created as a draft, with the amount its record grants (the
--- store inserts every new request so, then moves it to its state).
-CREATE OR REPLACE FUNCTION amends.request_money_checks() RETURNS trigger
+-- store inserts every new request so, then moves it to its state), under
+-- the book's write lock, filed by the acting person (in a book that is not
+-- a simulation), anchored, if at all, at an event of its own.
+CREATE FUNCTION amends.requests_inserted() RETURNS trigger
 LANGUAGE plpgsql AS $$
+DECLARE
+  bk record;
+  r record;
+  who text;
 BEGIN
-  IF NEW.state <> 'draft' THEN
-    PERFORM amends.fail('AM019', format('request %s can''t start out %s: a request is created as a draft and moves along its lifecycle from there',
-                                        NEW.request_id, NEW.state));
-  END IF;
-  IF NEW.amount IS DISTINCT FROM amends.granted_amount(NEW.record)
-     OR (jsonb_typeof(NEW.record->'amount') = 'object' AND NEW.record->'amount'->>'currency' IS DISTINCT FROM NEW.currency::text) THEN
+  FOR bk IN SELECT DISTINCT n.book_id, b.simulation FROM new_rows n JOIN amends.books b ON b.book_id = n.book_id ORDER BY n.book_id LOOP
+    PERFORM amends.writing(bk.book_id);
+    SELECT n.request_id, n.state INTO r FROM new_rows n WHERE n.book_id = bk.book_id AND n.state <> 'draft' ORDER BY n.request_id LIMIT 1;
+    IF FOUND THEN
+      PERFORM amends.fail('AM019', format('request %s can''t start out %s: a request is created as a draft and moves along its lifecycle from there',
+                                          r.request_id, r.state));
+    END IF;
+    IF NOT bk.simulation THEN
+      who := amends.acting_person(bk.book_id);
+      SELECT n.request_id, n.requester INTO r FROM new_rows n
+       WHERE n.book_id = bk.book_id AND n.requester IS DISTINCT FROM who ORDER BY n.request_id LIMIT 1;
+      IF FOUND THEN
+        PERFORM amends.fail('AM026', format('request %s is filed as %s, but login %s acts as %s: a person files requests only as themself',
+                                            r.request_id, r.requester, session_user, who));
+      END IF;
+    END IF;
+  END LOOP;
+  SELECT n.request_id, n.amount, n.currency, n.record->>'amount' AS granted INTO r
+    FROM new_rows n
+   WHERE n.amount IS DISTINCT FROM amends.granted_amount(n.record)
+      OR (jsonb_typeof(n.record->'amount') = 'object' AND n.record->'amount'->>'currency' IS DISTINCT FROM n.currency::text)
+   ORDER BY n.request_id LIMIT 1;
+  IF FOUND THEN
     PERFORM amends.fail('AM021', format('request %s: its amount column is %s %s but its record grants %s; write them together',
-                                        NEW.request_id, coalesce(NEW.amount::text, 'nothing'), NEW.currency, coalesce(NEW.record->>'amount', 'nothing')));
+                                        r.request_id, coalesce(r.amount::text, 'nothing'), r.currency, coalesce(r.granted, 'nothing')));
   END IF;
-  RETURN NEW;
+  SELECT n.request_id, n.audit_seq, n.audit_hash INTO r
+    FROM new_rows n
+   WHERE n.audit_seq IS NOT NULL
+     AND NOT EXISTS (SELECT 1 FROM amends.audit_events e
+                      WHERE e.book_id = n.book_id AND e.seq = n.audit_seq AND e.hash = n.audit_hash AND e.request_id = n.request_id)
+   ORDER BY n.request_id LIMIT 1;
+  IF FOUND THEN
+    PERFORM amends.fail('AM018', format('request %s can''t be anchored at audit event %s with hash %s: the anchor is an event of the request already in the trail (append the events first)',
+                                        r.request_id, r.audit_seq, encode(r.audit_hash, 'hex')));
+  END IF;
+  RETURN NULL;
 END
 $$;
-DROP TRIGGER money_checks ON amends.requests;
-CREATE TRIGGER money_checks BEFORE INSERT ON amends.requests FOR EACH ROW EXECUTE FUNCTION amends.request_money_checks();
+ALTER FUNCTION amends.requests_inserted() SET jit = off;
+CREATE TRIGGER checks_insert AFTER INSERT ON amends.requests REFERENCING NEW TABLE AS new_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION amends.requests_inserted();
 
 -- Every update of requests, checked once per statement over all the rows it
 -- changed (007 and 009 checked row by row; per row, the statements the
@@ -179,6 +228,61 @@ DECLARE
 BEGIN
   -- (A request's entries are looked up by key, in LATERAL subqueries fenced
   -- with OFFSET 0, as in 009, whatever the planner thinks of the book.)
+
+  -- 002: under the write lock; a request keeps its book, id, kind,
+  -- requester, customer and creation time (a changed id or book pairs with
+  -- no old row); a final one never changes; changed_version only grows; a
+  -- move follows the lifecycle.
+  FOR r IN SELECT DISTINCT n.book_id FROM new_rows n ORDER BY n.book_id LOOP
+    PERFORM amends.writing(r.book_id);
+  END LOOP;
+  SELECT n.request_id INTO r
+    FROM new_rows n LEFT JOIN old_rows o ON o.book_id = n.book_id AND o.request_id = n.request_id
+   WHERE o.request_id IS NULL OR (n.kind, n.requester, n.customer, n.created_at) IS DISTINCT FROM (o.kind, o.requester, o.customer, o.created_at)
+   ORDER BY n.request_id LIMIT 1;
+  IF FOUND THEN
+    PERFORM amends.fail('AM015', format('request %s: its book, id, kind, requester, customer and creation time never change; '
+                                        'cancel it and file a new request instead', r.request_id));
+  END IF;
+  SELECT o.request_id, o.state AS old_state, n.state, o.changed_version AS old_version, n.changed_version,
+         o.state IN ('declined', 'reconciled', 'cancelled', 'expired') AS final,
+         n.changed_version < o.changed_version AS backwards,
+         (SELECT string_agg(l.to_state, ', ' ORDER BY l.steps, l.to_state) FROM amends.request_lifecycle l WHERE l.from_state = o.state) AS reachable
+    INTO r
+    FROM new_rows n JOIN old_rows o ON o.book_id = n.book_id AND o.request_id = n.request_id
+   WHERE o.state IN ('declined', 'reconciled', 'cancelled', 'expired')
+      OR n.changed_version < o.changed_version
+      OR (n.state <> o.state
+          AND NOT EXISTS (SELECT 1 FROM amends.request_lifecycle l WHERE l.from_state = o.state AND l.to_state = n.state))
+   ORDER BY o.request_id LIMIT 1;
+  IF FOUND THEN
+    IF r.final THEN
+      PERFORM amends.fail('AM019', format('request %s is %s, a final state: it takes no more changes; file a new request instead',
+                                          r.request_id, r.old_state));
+    ELSIF r.backwards THEN
+      PERFORM amends.fail('AM017', format('request %s: changed_version only grows (it is %s; %s would go back); set it to the book''s version from amends.begin_write',
+                                          r.request_id, r.old_version, r.changed_version));
+    END IF;
+    PERFORM amends.fail('AM019', format('request %s can''t go from %s to %s; from %s it can reach %s',
+                                        r.request_id, r.old_state, r.state, r.old_state, coalesce(r.reachable, 'nothing')));
+  END IF;
+  -- 005: an anchor only moves forward, to an event of the request already in the trail.
+  SELECT n.request_id, o.audit_seq AS old_seq, n.audit_seq, n.audit_hash,
+         n.audit_seq IS NULL OR n.audit_seq < o.audit_seq AS back INTO r
+    FROM new_rows n JOIN old_rows o ON o.book_id = n.book_id AND o.request_id = n.request_id
+   WHERE (o.audit_seq IS NOT NULL AND (n.audit_seq IS NULL OR n.audit_seq < o.audit_seq))
+      OR (n.audit_seq IS NOT NULL AND (n.audit_seq, n.audit_hash) IS DISTINCT FROM (o.audit_seq, o.audit_hash)
+          AND NOT EXISTS (SELECT 1 FROM amends.audit_events e
+                           WHERE e.book_id = n.book_id AND e.seq = n.audit_seq AND e.hash = n.audit_hash AND e.request_id = n.request_id))
+   ORDER BY n.request_id LIMIT 1;
+  IF FOUND THEN
+    IF r.back AND r.old_seq IS NOT NULL THEN
+      PERFORM amends.fail('AM018', format('request %s is anchored at audit event %s: its anchor only moves forward, to a later event of the request',
+                                          r.request_id, r.old_seq));
+    END IF;
+    PERFORM amends.fail('AM018', format('request %s can''t be anchored at audit event %s with hash %s: the anchor is an event of the request already in the trail (append the events first)',
+                                        r.request_id, r.audit_seq, encode(r.audit_hash, 'hex')));
+  END IF;
 
   -- The amount column is the record's granted amount.
   SELECT n.request_id, n.amount, n.currency, n.record->>'amount' AS granted INTO r
@@ -535,7 +639,8 @@ CREATE TRIGGER update_checks_authority BEFORE UPDATE ON amends.accounts FOR EACH
 -- Trigger functions need no EXECUTE to fire; the app gets none on them (it
 -- could otherwise attach the definer one to a table of its own).
 REVOKE ALL ON FUNCTION amends.is_admin(), amends.policy_inserted(), amends.rule_fits(jsonb, text, numeric, text),
-  amends.role_holders(jsonb, text, date), amends.granted_amount(jsonb), amends.requests_updated(), amends.account_authority() FROM PUBLIC;
+  amends.role_holders(jsonb, text, date), amends.granted_amount(jsonb), amends.requests_inserted(), amends.requests_updated(),
+  amends.account_authority() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION amends.is_admin(), amends.rule_fits(jsonb, text, numeric, text), amends.role_holders(jsonb, text, date),
   amends.granted_amount(jsonb) TO amends_app;
 GRANT EXECUTE ON FUNCTION amends.is_admin() TO amends_auditor;
