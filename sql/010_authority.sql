@@ -595,6 +595,47 @@ ALTER FUNCTION amends.requests_updated() SET jit = off;
 CREATE TRIGGER money_checks_update AFTER UPDATE ON amends.requests REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
   FOR EACH STATEMENT EXECUTE FUNCTION amends.requests_updated();
 
+-- ------------------------------------------------------------------ budget postings, by key
+
+-- 007's check of postings to budget accounts, with each posting's entry
+-- (and the entry it completes) and account looked up by key: 007 joined
+-- them to the whole book, which a growing book made slower every write.
+CREATE OR REPLACE FUNCTION amends.budget_postings_inserted() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+  bk record;
+  r record;
+  budget_ids integer[];
+BEGIN
+  FOR bk IN SELECT DISTINCT book_id FROM new_postings LOOP
+    IF NOT EXISTS (SELECT 1 FROM amends.policies WHERE book_id = bk.book_id) THEN
+      CONTINUE;  -- not a desk's book
+    END IF;
+    SELECT array_agg(account_id) INTO budget_ids FROM amends.accounts WHERE book_id = bk.book_id AND name LIKE 'Budget:%';
+    IF budget_ids IS NULL THEN
+      CONTINUE;
+    END IF;
+    SELECT p.entry_id, x.name INTO r
+      FROM (SELECT DISTINCT n.entry_id, n.account_id FROM new_postings n
+             WHERE n.book_id = bk.book_id AND n.account_id = ANY (budget_ids)) p
+     CROSS JOIN LATERAL (SELECT e.kind, e.reverses, e.completes, e.description, e.idempotency_key,
+                                (SELECT o.idempotency_key FROM amends.entries o WHERE o.book_id = bk.book_id AND o.entry_id = e.completes) AS completed_key,
+                                (SELECT a.name FROM amends.accounts a WHERE a.book_id = bk.book_id AND a.account_id = p.account_id) AS name
+                           FROM amends.entries e WHERE e.book_id = bk.book_id AND e.entry_id = p.entry_id OFFSET 0) x
+     WHERE NOT ((x.kind = 'posted' AND x.reverses IS NULL AND x.completes IS NULL AND x.description LIKE 'Budget allocation %')
+                OR (x.kind = 'pending' AND x.idempotency_key LIKE 'budget:_%')
+                OR (x.completes IS NOT NULL AND x.completed_key LIKE 'budget:_%'))
+     LIMIT 1;
+    IF FOUND THEN
+      PERFORM amends.fail('AM024', format('entry %s posts to the budget account %s: a budget moves only by an allocation (amends budget allocate), '
+                                          'a request''s reservation (idempotency key budget:<request id>) or its completion',
+                                          r.entry_id, r.name));
+    END IF;
+  END LOOP;
+  RETURN NULL;
+END
+$$;
+
 -- ------------------------------------------------------------------ balance limits and closures
 
 -- Runs after 001's update_checks (name order), which refused what may not
