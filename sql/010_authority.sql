@@ -149,6 +149,14 @@ LANGUAGE sql IMMUTABLE AS $$
   SELECT CASE WHEN jsonb_typeof(rec->'amount') = 'object' THEN (rec->'amount'->>'amount')::numeric END
 $$;
 
+-- Whether a request's amount and currency columns differ from what its
+-- record grants (they are written together).
+CREATE FUNCTION amends.columns_differ_from_record(p_amount numeric, p_currency char(3), rec jsonb) RETURNS boolean
+LANGUAGE sql IMMUTABLE AS $$
+  SELECT p_amount IS DISTINCT FROM amends.granted_amount(rec)
+      OR (jsonb_typeof(rec->'amount') = 'object' AND rec->'amount'->>'currency' IS DISTINCT FROM p_currency::text)
+$$;
+
 -- ------------------------------------------------------------------ requests, once per statement
 
 -- Every check of a request insert or update -- 002's lifecycle, 005's
@@ -194,8 +202,7 @@ BEGIN
   END LOOP;
   SELECT n.request_id, n.amount, n.currency, n.record->>'amount' AS granted INTO r
     FROM new_rows n
-   WHERE n.amount IS DISTINCT FROM amends.granted_amount(n.record)
-      OR (jsonb_typeof(n.record->'amount') = 'object' AND n.record->'amount'->>'currency' IS DISTINCT FROM n.currency::text)
+   WHERE amends.columns_differ_from_record(n.amount, n.currency, n.record)
    ORDER BY n.request_id LIMIT 1;
   IF FOUND THEN
     PERFORM amends.fail('AM021', format('request %s: its amount column is %s %s but its record grants %s; write them together',
@@ -287,8 +294,7 @@ BEGIN
   -- The amount column is the record's granted amount.
   SELECT n.request_id, n.amount, n.currency, n.record->>'amount' AS granted INTO r
     FROM new_rows n
-   WHERE n.amount IS DISTINCT FROM amends.granted_amount(n.record)
-      OR (jsonb_typeof(n.record->'amount') = 'object' AND n.record->'amount'->>'currency' IS DISTINCT FROM n.currency::text)
+   WHERE amends.columns_differ_from_record(n.amount, n.currency, n.record)
    ORDER BY n.request_id LIMIT 1;
   IF FOUND THEN
     PERFORM amends.fail('AM021', format('request %s: its amount column is %s %s but its record grants %s; write them together',
@@ -764,8 +770,9 @@ CREATE TRIGGER update_checks_authority BEFORE UPDATE ON amends.accounts FOR EACH
 -- Trigger functions need no EXECUTE to fire; the app gets none on them (it
 -- could otherwise attach the definer one to a table of its own).
 REVOKE ALL ON FUNCTION amends.is_admin(), amends.policy_inserted(), amends.rule_fits(jsonb, text, numeric, text),
-  amends.role_holders(jsonb, text, date), amends.granted_amount(jsonb), amends.requests_inserted(), amends.requests_updated(),
+  amends.role_holders(jsonb, text, date), amends.granted_amount(jsonb), amends.columns_differ_from_record(numeric, char(3), jsonb),
+  amends.requests_inserted(), amends.requests_updated(),
   amends.account_authority() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION amends.is_admin(), amends.rule_fits(jsonb, text, numeric, text), amends.role_holders(jsonb, text, date),
-  amends.granted_amount(jsonb) TO amends_app;
+  amends.granted_amount(jsonb), amends.columns_differ_from_record(numeric, char(3), jsonb) TO amends_app;
 GRANT EXECUTE ON FUNCTION amends.is_admin() TO amends_auditor;

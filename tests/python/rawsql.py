@@ -7,6 +7,7 @@ apply sql/*.sql with psql rather than through amends.
 from __future__ import annotations
 
 import json
+import re
 import os
 import subprocess
 from decimal import Decimal
@@ -63,6 +64,11 @@ def migrated(dsn: str, book_name: str, statement_timeout_ms: int = 20000) -> Db:
         other = one(conn, "INSERT INTO amends.books (name, base_currency, simulation) VALUES ('Other book', 'EUR', true) "
                           "RETURNING book_id")[0]
     return Db(dsn, book, other, statement_timeout_ms)
+
+
+def as_user(dsn: str, user: str) -> str:
+    """The DSN with its user replaced: to connect as another login of the same server."""
+    return re.sub(r"\buser=\S+", f"user={user}", dsn)
 
 
 def authority(version: str) -> str:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import json
-import re
 import uuid
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
@@ -25,6 +24,7 @@ from typing import Any, Callable, Iterator
 import pytest
 
 import amends
+from rawsql import as_user
 
 psycopg = pytest.importorskip("psycopg", reason="the authority tests need psycopg 3 (pip install 'psycopg[binary]>=3.1')")
 from psycopg.types.json import Jsonb  # noqa: E402
@@ -68,9 +68,6 @@ steps = [ {{ any_of = ["team_lead"] }}, {{ any_of = ["finance"], escalate_after_
 
 POLICY = policy("auth-1", TODAY - dt.timedelta(days=1), TODAY + dt.timedelta(days=1))
 
-
-def as_user(dsn: str, user: str) -> str:
-    return re.sub(r"\buser=\S+", f"user={user}", dsn)
 
 
 @dataclass

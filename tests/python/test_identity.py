@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,7 @@ from typing import Any, Callable, Iterator
 import pytest
 
 import amends
+from rawsql import as_user
 from amends import cli
 
 psycopg = pytest.importorskip("psycopg", reason="the identity tests need psycopg 3 (pip install 'psycopg[binary]>=3.1')")
@@ -30,9 +30,6 @@ POLICY = Path(amends.__file__).parent / "data" / "sample_policy.toml"
 MONTH = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m")
 BOOK = "real"
 
-
-def as_user(dsn: str, user: str) -> str:
-    return re.sub(r"\buser=\S+", f"user={user}", dsn)
 
 
 @dataclass
