@@ -1,4 +1,4 @@
-"""load_csv on the benchmark generator's workload, checked against the generator's exact sums."""
+"""load_csv on the benchmark workload (bench/workload.py), checked against the generator's exact sums."""
 
 from __future__ import annotations
 
@@ -17,20 +17,13 @@ from helpers import REPO
 
 ENTRIES = 2000
 SEED = 7
-
-
-def _generator() -> Path:
-    for candidate in (REPO.parent / "shared" / "bench" / "gen_workload.py", Path("/work/shared/bench/gen_workload.py")):
-        if candidate.exists():
-            return candidate
-    pytest.skip("shared/bench/gen_workload.py is not beside the repository")
+GENERATOR = REPO / "bench" / "workload.py"
 
 
 class Workload:
     def __init__(self, directory: Path) -> None:
-        generator = _generator()
         self.original = directory / "workload.csv"
-        common = [sys.executable, str(generator), "-n", str(ENTRIES), "--seed", str(SEED)]
+        common = [sys.executable, str(GENERATOR), "-n", str(ENTRIES), "--seed", str(SEED)]
         subprocess.run([*common, "--format", "csv", "-o", str(self.original)], check=True)
         sums = subprocess.run([*common, "--sums"], check=True, capture_output=True, text=True).stdout
 
