@@ -33,6 +33,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import _amends_path
+
 REPO = Path(__file__).resolve().parent.parent
 README = REPO / "bench" / "README.md"
 START, END = "<!-- audit-results:begin -->", "<!-- audit-results:end -->"
@@ -82,6 +84,8 @@ def main() -> int:
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--no-readme", action="store_true")
     args = p.parse_args()
+    choice = _amends_path.select()
+    _amends_path.announce(choice, "bench_audit")
     import amends
     import psycopg
     from amends.cluster import Cluster
@@ -103,13 +107,13 @@ def main() -> int:
         log(f"built {args.events:,} events in {time.perf_counter() - t0:.1f} s")
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute("VACUUM ANALYZE amends.audit_events")
-        amends_cmd = [str(Path(sys.executable).with_name("amends"))]
-        if not Path(amends_cmd[0]).exists():
-            amends_cmd = [sys.executable, "-m", "amends"]
+        amends_cmd = [str(Path(sys.executable).with_name("amends"))]  # the installed command
+        if choice.kind == "dev" or not Path(amends_cmd[0]).exists():
+            amends_cmd = [sys.executable, "-m", "amends"]  # the chosen package, through choice.env()
         for run in range(1, args.runs + 1):
             t0 = time.perf_counter()
             done = subprocess.run([*amends_cmd, "audit", "verify", "--dsn", dsn, "--book", "audit"],
-                                  capture_output=True, text=True)
+                                  capture_output=True, text=True, env=choice.env())
             cli_s.append(time.perf_counter() - t0)
             if done.returncode != 0 or f"{args.events} events, hash chain intact" not in done.stdout:
                 raise SystemExit(f"amends audit verify: exit {done.returncode}: {done.stdout}{done.stderr}")
@@ -135,7 +139,7 @@ def main() -> int:
     command = "python3 bench/bench_audit.py " + " ".join(sys.argv[1:])
     cli_med, core_med = statistics.median(cli_s), statistics.median(core_s)
     table = "\n".join([
-        f"`{command}` on {stamp}: {machine}; medians of {len(cli_s)} runs.",
+        f"`{command}` on {stamp}: {machine}; medians of {len(cli_s)} runs. Python amends: {choice.description}.",
         "",
         "| step | seconds | events/s | target |",
         "| --- | --- | --- | --- |",

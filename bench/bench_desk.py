@@ -48,6 +48,8 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
+import _amends_path
+
 REPO = Path(__file__).resolve().parent.parent
 README = REPO / "bench" / "README.md"
 START, END = "<!-- desk-results:begin -->", "<!-- desk-results:end -->"
@@ -172,7 +174,8 @@ def main() -> int:
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--no-readme", action="store_true")
     args = p.parse_args()
-    sys.path.insert(0, str(REPO / "python"))
+    choice = _amends_path.select()
+    _amends_path.announce(choice, "bench_desk")
     import amends
     import psycopg
     from amends.cluster import Cluster
@@ -212,7 +215,7 @@ def main() -> int:
     command = "python3 bench/bench_desk.py " + " ".join(sys.argv[1:])
     per_s = med("approve_apply_per_s")
     table = "\n".join([
-        f"`{command}` on {stamp}: {machine}; medians of {len(runs)} runs.",
+        f"`{command}` on {stamp}: {machine}; medians of {len(runs)} runs. Python amends: {choice.description}.",
         "",
         "| step | seconds | requests/s | target |",
         "| --- | --- | --- | --- |",
@@ -228,7 +231,7 @@ def main() -> int:
     data = REPO / "bench" / "data"
     data.mkdir(exist_ok=True)
     (data / f"desk-results-{dt.datetime.now():%Y%m%d-%H%M%S}.json").write_text(
-        json.dumps({"command": command, "machine": machine, "runs": runs}, indent=2))
+        json.dumps({"command": command, "machine": machine, "amends": choice.description, "runs": runs}, indent=2))
     if not args.no_readme and README.exists():
         text = README.read_text()
         if START in text and END in text:

@@ -48,9 +48,11 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
+import _amends_path
+
 REPO = Path(__file__).resolve().parent.parent
 BENCH = REPO / "bench"
-GENERATOR = REPO.parent / "shared" / "bench" / "gen_workload.py"  # ../shared beside the clone
+GENERATOR = BENCH / "workload.py"
 README = BENCH / "README.md"
 START, END = "<!-- pg-results:begin -->", "<!-- pg-results:end -->"
 SECTION = "## PostgreSQL: durable posting and loading"
@@ -79,12 +81,9 @@ def die(message: str) -> None:
 
 
 def import_amends():
-    """amends as the path gives it (a child process: the parent's snapshot), else the dev tree's python/."""
-    try:
-        import amends  # noqa: F401
-    except ImportError:
-        sys.path.insert(0, str(REPO / "python"))
-        import amends  # noqa: F401
+    """amends as the path gives it: the parent's snapshot (see snapshot_amends), which its children get too."""
+    import amends
+
     return amends
 
 
@@ -98,10 +97,10 @@ def snapshot_amends(dest: Path) -> Path:
     """
     import importlib.util
 
-    spec = importlib.util.find_spec("amends")
-    src = Path(spec.origin).parent if spec and spec.origin else REPO / "python" / "amends"
-    if not (src / "__init__.py").exists():
-        src = REPO / "python" / "amends"
+    spec = importlib.util.find_spec("amends")  # as _amends_path.select() put it on sys.path
+    if spec is None or spec.origin is None:
+        die("amends is not importable")
+    src = Path(spec.origin).parent
     for attempt in range(1, 11):
         shutil.rmtree(dest, ignore_errors=True)
         shutil.copytree(src, dest / "amends", symlinks=False, ignore=shutil.ignore_patterns("__pycache__"))
@@ -124,7 +123,7 @@ def snapshot_amends(dest: Path) -> Path:
 # indexes (name, unique, columns, predicate) and foreign keys (columns,
 # referenced table, referenced columns) of amends.accounts, entries and
 # postings, without CHECK constraints, defaults or triggers. check_ceiling()
-# compares them with the real schema; keep them in step with sql/001_books.sql.
+# compares them with the real schema; keep them in step with sql/ (001, and 007's budget index).
 
 CEILING_TABLES: dict[str, dict] = {
     "accounts": {
@@ -137,7 +136,8 @@ CEILING_TABLES: dict[str, dict] = {
         ],
         "primary_key": ["book_id", "account_id"],
         "unique": [["book_id", "name", "currency"]],
-        "indexes": [("accounts_version", False, ["book_id", "version"], None)],
+        "indexes": [("accounts_version", False, ["book_id", "version"], None),
+                    ("accounts_budget", False, ["book_id", "account_id"], "name LIKE 'Budget:%'")],  # 007
         "foreign_keys": [(["book_id"], "books", ["book_id"]), (["currency"], "currencies", ["code"])],
         "order": "account_id",
     },
@@ -255,7 +255,7 @@ def generate(entries: int, seed: int, data: Path) -> Path:
     cmd = [sys.executable, str(GENERATOR), "--entries", str(entries), "--seed", str(seed), "-o", str(tmp),
            "--format", "csv"]
     if subprocess.run(cmd).returncode != 0:
-        die("gen_workload.py failed")
+        die("bench/workload.py failed")
     tmp.rename(path)
     return path
 
@@ -560,9 +560,10 @@ def render(results: dict) -> str:
         f"synchronous_commit {pg['synchronous_commit']}, wal_level {pg['wal_level']}, full_page_writes "
         f"{pg['full_page_writes']}, shared_buffers {pg['shared_buffers']}, max_wal_size {pg['max_wal_size']}; "
         f"data on {m['data_fs']}); Python {m['python']}; amends at {m['commit']}, "
-        f"extension built {results['amends']['extension_built']} (a copy of it is used throughout the run).",
+        f"extension built {results['amends']['extension_built']} (a copy of it is used throughout the run); "
+        f"Python amends: {results['amends']['choice']}.",
         "",
-        f"Workload: `gen_workload.py --entries {wl['entries']} --seed {wl['seed']}`: {wl['entries_posted']:,} entries, "
+        f"Workload: `bench/workload.py --entries {wl['entries']} --seed {wl['seed']}`: {wl['entries_posted']:,} entries, "
         f"{wl['postings']:,} postings, {wl['accounts']:,} accounts, CSV {wl['csv_mb']:.0f} MB. Medians of "
         f"{results['runs']} run(s). Load average (1/5/15 min) {'/'.join(map(str, results['loadavg']['start']))} at "
         f"the start, {'/'.join(map(str, results['loadavg']['end']))} at the end. "
@@ -650,6 +651,8 @@ def main() -> int:
     args = p.parse_args()
     command = "python3 bench/bench_pg.py " + " ".join(sys.argv[1:])
 
+    choice = _amends_path.select()
+    _amends_path.announce(choice, "bench-pg")
     csv = generate(args.entries, args.seed, Path(args.workload_dir))
     tmp = Path(tempfile.mkdtemp(prefix="amends-bench-pg-"))
     amends_src = snapshot_amends(tmp / "py")
@@ -708,7 +711,7 @@ def main() -> int:
     results = {
         "command": command,
         "machine": machine,
-        "amends": {"package": str(amends_src), "extension_built": extension_built},
+        "amends": {"package": str(amends_src), "choice": choice.description, "extension_built": extension_built},
         "workload": {"entries": args.entries, "seed": args.seed, "csv": os.path.relpath(csv, REPO),
                      "csv_mb": csv.stat().st_size / 1e6, "entries_posted": first["entries"],
                      "postings": first["postings"], "accounts": first["accounts"]},

@@ -76,6 +76,8 @@ from pathlib import Path
 
 import numpy as np
 
+import _amends_path
+
 REPO = Path(__file__).resolve().parent.parent
 README = REPO / "bench" / "README.md"
 START, END = "<!-- reconcile-results:begin -->", "<!-- reconcile-results:end -->"
@@ -508,7 +510,7 @@ def peak_since_reset(reset: bool) -> int:
 
 
 def child(name: str, data: Path, out: Path) -> None:
-    sys.path.insert(0, str(REPO / "python"))
+    _amends_path.select()  # the same rule as the parent, so the same package
     import gc
 
     import pandas as pd
@@ -595,10 +597,11 @@ def main() -> int:
         child(args.child, args.data, args.out)
         return 0
 
-    sys.path.insert(0, str(REPO / "python"))
+    choice = _amends_path.select()
+    _amends_path.announce(choice, "bench_reconcile")
     import pandas as pd
 
-    import amends
+    import amends  # noqa: F401  (fails here, before the workload is built, if the choice does not import)
 
     load_start = os.getloadavg()
     tmp = Path(tempfile.mkdtemp(prefix="amends-bench-reconcile-"))
@@ -680,8 +683,6 @@ def main() -> int:
     dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no"], capture_output=True,
                            text=True).stdout.strip()
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    package = Path(amends.__file__).resolve().parent
-    package = package.relative_to(REPO) if package.is_relative_to(REPO) else package
     command = "python3 bench/bench_reconcile.py " + " ".join(sys.argv[1:])
     counts = w["counts"]
     discrepancies = sum(v for k, v in counts.items() if k in KINDS)
@@ -690,7 +691,7 @@ def main() -> int:
     table = "\n".join([
         f"Measured {stamp} on {machine()}; Python {platform.python_version()}, pandas {pd.__version__}, numpy "
         f"{np.__version__}; amends at {commit}{' (with uncommitted changes)' if dirty else ''}, "
-        f"the package from `{package}`. "
+        f"Python amends: {choice.description}. "
         f"Load average (1/5/15 min) {'/'.join(f'{x:.2f}' for x in load_start)} at the start, "
         f"{'/'.join(f'{x:.2f}' for x in load_end)} at the end (2 cores). Medians of {len(runs)} run(s), interleaved, "
         f"each measurement in a fresh process. Command: `{command}`.",
@@ -740,7 +741,7 @@ def main() -> int:
     data.mkdir(exist_ok=True)
     raw_path = data / f"reconcile-results-{dt.datetime.now():%Y%m%d-%H%M%S}.json"
     raw_path.write_text(json.dumps({"command": command, "machine": machine(), "counts": counts, "ledger_items": n,
-                                    "billing_items": nb, "load_start": load_start, "load_end": load_end, "runs": runs},
+                                    "billing_items": nb, "amends": choice.description, "load_start": load_start, "load_end": load_end, "runs": runs},
                                    indent=2))
     log(f"raw runs: {raw_path}")
     if not args.no_readme and README.exists():

@@ -3,11 +3,11 @@
 
     python3 bench/run.py [--entries 1000000] [--runs 3] [--hledger-runs 1] [--skip-hledger]
 
-1. generates the workload with /work/shared/bench/gen_workload.py into
-   bench/data/ (CSV, ledger journal, exact sums; reused when present);
+1. generates the workload with bench/workload.py into bench/data/ (CSV,
+   ledger journal, exact sums; reused when present);
 2. builds the C++ driver amends_bench (build/bench, Release, Ninja);
-3. finds the Python package amends (installed, or PYTHONPATH=python over the
-   dev build in build/py);
+3. chooses the Python package amends as bench/_amends_path.py does (the dev
+   tree when python/amends has a built extension, else the installed one);
 4. runs, interleaved, --runs times each: C++ posting in memory, Python
    post_batch from a DataFrame (int64 minor units and str amounts), amends
    load CSV + balance report and + monthly activity (C++ and Python), and
@@ -34,9 +34,11 @@ import sys
 import time
 from pathlib import Path
 
+import _amends_path
+
 REPO = Path(__file__).resolve().parent.parent
 BENCH = REPO / "bench"
-GENERATOR = REPO.parent / "shared" / "bench" / "gen_workload.py"  # ../shared beside the clone
+GENERATOR = BENCH / "workload.py"
 README = BENCH / "README.md"
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 
@@ -72,7 +74,7 @@ def generate(args: argparse.Namespace, data: Path) -> dict[str, Path]:
         jobs.append((subprocess.Popen(cmd), tmp, path))
     for proc, tmp, path in jobs:
         if proc.wait() != 0:
-            die(f"gen_workload.py failed for {path.name}")
+            die(f"bench/workload.py failed for {path.name}")
         tmp.rename(path)
     return files
 
@@ -99,50 +101,16 @@ def build_driver(build_dir: Path) -> Path:
 
 
 def python_env(which: str) -> tuple[dict[str, str], str]:
-    """An environment in which `import amends` works, and where it came from.
-
-    auto: the installed package if it imports and is not older than the
-    sources in cpp/ and python/src; else the dev build (PYTHONPATH=python,
-    rebuilt with ninja -C build/py); else a stale installed one, with a warning.
-    """
-    probe = [sys.executable, "-c", "import amends, amends._core; print(amends._core.__file__)"]
-    sources = list((REPO / "cpp").rglob("*.[ch]pp")) + list((REPO / "python" / "src").glob("*.[ch]pp"))
-    newest = max((f.stat().st_mtime for f in sources), default=0)
-    env = dict(os.environ)
-    env.pop("PYTHONPATH", None)
-    r = run_quiet(probe, env=env, cwd="/")
-    installed = Path(r.stdout.strip()) if r.returncode == 0 else None
-    stale = installed is not None and installed.stat().st_mtime < newest
-    if which == "installed" or (which == "auto" and installed is not None and not stale):
-        if installed is None:
-            print(r.stdout[-3000:], file=sys.stderr)
-            die("the installed Python package amends does not import")
-        if stale:
-            log(f"WARNING: the installed amends ({installed}) is older than the sources in cpp/ or python/src")
-            return env, f"installed ({installed}; older than the work tree's sources)"
-        return env, f"installed ({installed})"
-    dev_env = dict(env, PYTHONPATH=str(REPO / "python"))
-    build_py = REPO / "build" / "py"
-    for attempt in range(1, 6):
-        if (build_py / "build.ninja").exists():
-            log(f"rebuilding the dev extension: ninja -C build/py (attempt {attempt})")
-            b = run_quiet(["ninja", "-C", str(build_py)])
-            if b.returncode != 0:
-                print(b.stdout[-3000:], file=sys.stderr)
-                log("build/py does not build (someone may be editing the core); retrying in 30 s")
-                time.sleep(30)
-                continue
-        d = run_quiet(probe, env=dev_env, cwd="/")
-        if d.returncode == 0:
-            return dev_env, "dev build (PYTHONPATH=python over build/py)"
-        print(d.stdout[-3000:], file=sys.stderr)
-        break
-    if which == "auto" and installed is not None:
-        log(f"WARNING: the dev build does not import; using the installed amends ({installed}), "
-            "which is older than the sources")
-        return env, f"installed ({installed}; older than the work tree's sources)"
-    die("the Python package amends does not import (neither installed nor via PYTHONPATH=python)")
-    raise AssertionError
+    """An environment in which `import amends` gets the package bench/_amends_path.py chooses, and which it is."""
+    choice = _amends_path.select(which)
+    env = choice.env()
+    probe = run_quiet([sys.executable, "-c", "import amends, amends._core"], env=env, cwd="/")
+    if probe.returncode != 0:
+        print(probe.stdout[-3000:], file=sys.stderr)
+        die(f"the Python package amends ({choice.description}) does not import")
+    if "older than" in choice.description:
+        log(f"WARNING: the amends measured is older than the work tree's sources: {choice.description}")
+    return env, choice.description
 
 
 # ---------------------------------------------------------------- measurements
@@ -228,7 +196,7 @@ def render(results: dict) -> str:
     lines.append(f"Measured {m['date']} on {m['nproc']} × {m['cpu']}, {m['memory']} RAM, Linux {m['kernel']}; "
                  f"{m['compiler']}; Python {m['python']}; amends at {m['commit']}.")
     lines.append("")
-    lines.append(f"Workload: `gen_workload.py --entries {wl['entries']} --seed {wl['seed']}`: "
+    lines.append(f"Workload: `bench/workload.py --entries {wl['entries']} --seed {wl['seed']}`: "
                  f"{wl['entries_posted']:,} entries, {wl['postings']:,} postings, CSV {wl['csv_mb']:.0f} MB. "
                  f"Medians of {R} run(s), interleaved; hledger {results['hledger_runs']} run(s). "
                  f"Python amends: {results['python_amends']}. "
@@ -322,8 +290,8 @@ def main() -> int:
     p.add_argument("--skip-ledger", action="store_true")
     p.add_argument("--skip-python", action="store_true")
     p.add_argument("--python", choices=["auto", "installed", "dev"], default="auto",
-                   help="which amends package the Python measurements use: the installed one, the dev build "
-                        "(PYTHONPATH=python over build/py), or auto: installed if it imports, else dev")
+                   help="which amends package the Python measurements use: the dev tree (python/ with a built "
+                        "_core*.so), the installed one, or auto: the dev tree if it has one, else installed")
     p.add_argument("--data-dir", default=str(BENCH / "data"))
     p.add_argument("--build-dir", default=str(REPO / "build" / "bench"))
     p.add_argument("--no-readme", action="store_true", help="print the table but leave bench/README.md alone")
