@@ -4,7 +4,7 @@
 //
 // Every expected amount, account and date below is worked out by hand from
 // the policy in kPolicy, the fixture's budgets, charges and rates, and
-// DESIGN.md's accounting table -- never copied from what the code prints.
+// docs/architecture.md's accounting table -- never copied from what the code prints.
 #include <gtest/gtest.h>
 
 #include <algorithm>

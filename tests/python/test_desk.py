@@ -1,7 +1,7 @@
 """amends.Desk end to end, in memory and in PostgreSQL: the four processes, budgets under concurrency, atomic writes.
 
 Expected postings and amounts are written out by hand from the sample
-policy (python/amends/data/sample_policy.toml) and DESIGN.md's accounting
+policy (python/amends/data/sample_policy.toml) and docs/architecture.md's accounting
 table; nothing is compared with what the code printed before.
 """
 

@@ -303,7 +303,7 @@ def test_stripe_amounts_rescale_where_stripe_and_iso_disagree(tmp_path: Path):
         "MGA": 50000, "HUF": 12345, "TWD": 100, "UGX": 5000, "KWD": 1230, "KRW": 9900, "ISK": 7}
 
 
-@pytest.mark.skipif(not FIXTURE.exists(), reason="shared/fixtures/stripe/fixtures3-subset.json is not beside the repo")
+@pytest.mark.skipif(not FIXTURE.exists(), reason="optional: Stripe's own API fixture (fixtures3-subset.json) is not beside the repository")
 def test_stripes_own_api_fixtures_give_the_credit_note_refund_and_balance_credit():
     batch = stripe.read(FIXTURE)
 

@@ -144,7 +144,7 @@ Assessment assess_retention(const RetentionTerms& terms, const CustomerContext& 
 
 namespace amends::concessions {
 
-// ---------------------------------------------------------------- posting (DESIGN.md, Accounting)
+// ---------------------------------------------------------------- posting (docs/architecture.md, Accounting)
 
 enum class Event : std::uint8_t {
   service_credit_accrued,  // ContraRevenue:ServiceCredits / Liabilities:CustomerCredits:<customer>
@@ -161,7 +161,7 @@ std::string_view to_string(Event event);
 // service_credit_accrued, refund_approved or retention_discount.
 Event applied_event(Kind kind);
 
-// The book's accounting policy (the defaults are DESIGN.md's table).
+// The book's accounting policy (the defaults are docs/architecture.md's table).
 struct AccountingPolicy {
   bool goodwill_as_expense = false;          // Expense:Goodwill instead of ContraRevenue:Goodwill
   std::string cash_account = "Assets:Cash";  // or a processor clearing account
