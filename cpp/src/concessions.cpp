@@ -35,7 +35,7 @@ std::string_view to_string(Kind kind) {
 }
 
 Kind parse_kind(std::string_view name) {
-  for (Kind k : {Kind::goodwill, Kind::service_credit, Kind::refund, Kind::retention_offer})
+  for (Kind k : kinds)
     if (to_string(k) == name) return k;
   throw invalid_argument("unknown concession kind \"" + std::string(name) +
                          "\"; use goodwill, service_credit, refund or retention_offer");

@@ -65,9 +65,9 @@ from amends.ledger import (
     TrialBalance,
     Ledger,
 )
-from amends.book import SCHEMA_VERSION, Book, migrate, open, read_postings
+from amends.book import SCHEMA_VERSION, Book, migrate, open, read_postings, verify_audit
 from amends.policy import Policy, Route
-from amends.desk import CloseReport, Desk, Request, verify_audit
+from amends.desk import KINDS, CloseReport, Desk, Request, Utilisation
 from amends.billing import BadRow, BillingBatch, BillingImportError
 from amends.reconcile import ReconcileResult
 from amends import importers, names
@@ -105,7 +105,9 @@ __all__ = [
     "CloseReport",
     "Desk",
     "NotFound",
+    "KINDS",
     "Request",
+    "Utilisation",
     "RequestStateError",
     "verify_audit",
     "CurrencyInfo",

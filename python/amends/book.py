@@ -20,56 +20,57 @@ import pandas as pd  # type: ignore[import-untyped]  # no pandas-stubs needed to
 from amends import _core
 from amends.ledger import Ledger, postings_frame
 
-__all__ = ["Book", "open", "read_postings", "SCHEMA_VERSION", "migrate"]
+__all__ = ["Book", "open", "read_postings", "verify_audit", "SCHEMA_VERSION", "migrate"]
 
 SCHEMA_VERSION: int = _core.SCHEMA_VERSION
 migrate = _core.migrate
 
 _F = TypeVar("_F", bound=Callable[..., Any])
+_T = TypeVar("_T")
 
-# Operations that change the book, by the name the change log records.
-_WRITES = (
-    "create_account",
-    "_create_account",
-    "close_account",
-    "set_balance_limit",
-    "set_period_state",
-    "lock_period",
-    "unlock_period",
-    "close_period",
-    "post",
-    "reserve",
-    "post_pending",
-    "void_pending",
-    "expire_pending",
-    "reverse",
-    "post_batch",
-    "_post_entries",
-    "_post_columns",
-    "load_csv",
-    "_load_csv",
-)
-# Operations that read it; each first catches up with other sessions.
-_READS = (
-    "has_account",
-    "account",
-    "accounts",
-    "period_state",
-    "entry",
-    "find_by_key",
-    "balance",
-    "balance_detail",
-    "rollup",
-    "balances_by",
-    "trial_balance",
-    "statement",
-    "activity",
-    "balance_report",
-    "to_pandas",
-    "to_journal",
-    "_entry",
-    "_postings",
-)
+# How a Book runs each operation of amends.Ledger (and of the compiled core's Ledger it derives from), by name:
+#   write  -- in one database transaction holding the book's write lock; the change log records the name
+#             (without a leading underscore);
+#   read   -- after catching up with what other sessions committed;
+#   as is  -- as in memory: a helper only the operations above call, a fixed attribute, or one Book defines itself.
+# Every attribute of amends.Ledger that is not a dunder must be named here, and nothing else: Book is not defined
+# otherwise (a new Ledger operation can't be forgotten).
+_OPERATIONS: dict[str, str] = {
+    # writes
+    "create_account": "write", "_create_account": "write", "close_account": "write", "set_balance_limit": "write",
+    "set_period_state": "write", "lock_period": "write", "unlock_period": "write", "close_period": "write",
+    "post": "write", "reserve": "write", "post_pending": "write", "void_pending": "write", "expire_pending": "write",
+    "reverse": "write", "post_batch": "write", "_post_entries": "write", "_post_columns": "write",
+    "load_csv": "write", "_load_csv": "write",
+    # reads
+    "has_account": "read", "account": "read", "accounts": "read", "period_state": "read", "entry": "read",
+    "find_by_key": "read", "balance": "read", "balance_detail": "read", "rollup": "read", "balances_by": "read",
+    "trial_balance": "read", "statement": "read", "activity": "read", "balance_report": "read", "to_pandas": "read",
+    "to_journal": "read", "_entry": "read", "_postings": "read",
+    # as is: called only by the reads above
+    "_account": "as is", "_accounts": "as is", "_activity": "as is", "_balance_detail": "as is",
+    "_balance_report": "as is", "_balances_by_dimension": "as is", "_statement": "as is", "_trial_balance": "as is",
+    "_journal": "as is", "_write_journal": "as is",
+    # as is: fixed when the book is opened
+    "name": "as is", "base_currency": "as is", "fiscal_calendar": "as is",
+    # as is: Book defines its own
+    "entry_count": "as is", "posting_count": "as is", "account_count": "as is", "sync": "as is",
+    "transaction": "as is",
+}
+_KINDS = ("write", "read", "as is")
+
+
+def _classified(ledger: type) -> dict[str, str]:
+    """How a Book runs each operation of `ledger` (_OPERATIONS); TypeError naming what it leaves out or names in vain."""
+    names = {n for n in dir(ledger) if not n.startswith("__") and not n.startswith("_pybind11")}
+    missing = sorted(names - _OPERATIONS.keys())
+    stale = sorted(_OPERATIONS.keys() - names)
+    odd = sorted(n for n, kind in _OPERATIONS.items() if kind not in _KINDS)
+    if missing or stale or odd:
+        raise TypeError(f"amends.book._OPERATIONS must say how a Book runs every operation of {ledger.__name__} "
+                        f"(write, read or as is): unclassified {missing}, no such operation {stale}, "
+                        f"unknown kind for {odd}")
+    return {n: _OPERATIONS[n] for n in sorted(names)}
 
 
 def _writer(name: str, method: _F) -> _F:
@@ -198,9 +199,32 @@ class Book(Ledger):
         """Binds a PostgreSQL login to a person of the book (amends_admin only; audited)."""
         self._store.bind_login(login, person)
 
+    # ------------------------------------------------------------------ what a Desk asks of its book
+
     def sync(self) -> None:
         """Catches up with what other sessions committed (every query does this first)."""
         self._store.sync()
+
+    def transaction(self, name: str, fn: Callable[[], _T]) -> _T:
+        """Runs fn() in one database transaction that holds the book's write lock, and returns its value.
+
+        Everything fn() did to the book (and to a desk on it) commits together or not at all; `name` is what
+        the change log records.
+        """
+        return self._store.write(name, fn)  # type: ignore[no-any-return]
+
+    def write_time(self) -> int:
+        """The database's clock in microseconds since the epoch, read when the write took the book's lock."""
+        return int(self._store.write_time())
+
+    def link_desk(self, desk: _core._Desk) -> object:
+        """Keeps a desk of the compiled core in step with this book (what amends.Desk holds on to)."""
+        return _core._DeskStore(self._store, desk)
+
+    def verify_audit(self, *, checkpoint: dict[str, Any] | None = None, key: bytes | str | None = None,
+                     records: bool = False) -> dict[str, Any]:
+        """amends.verify_audit of this book."""
+        return verify_audit(self.dsn, self.name, checkpoint=checkpoint, key=key, records=records)
 
     def close(self) -> None:
         """Closes the database connection now; the book reconnects if used again."""
@@ -226,11 +250,12 @@ class Book(Ledger):
         return f"<amends.Book {self.name!r} #{self.book_id} v{self._store.version}>"
 
 
-for _name in _WRITES:
-    setattr(Book, _name, _writer(_name, getattr(Ledger, _name)))
-for _name in _READS:
-    setattr(Book, _name, _reader(getattr(Ledger, _name)))
-del _name
+for _name, _kind in _classified(Ledger).items():
+    if _kind == "write":
+        setattr(Book, _name, _writer(_name, getattr(Ledger, _name)))
+    elif _kind == "read":
+        setattr(Book, _name, _reader(getattr(Ledger, _name)))
+del _name, _kind
 
 
 def _default_dsn() -> str:
@@ -299,3 +324,20 @@ def open(  # noqa: A001 - amends.open, as the issue names it
         first_person = getpass.getuser()
     return Book(dsn or _default_dsn(), book, base_currency=base_currency, fiscal_year_start_month=fiscal_year_start_month,
                 create=create, simulation=simulation, first_person=first_person, on_behalf_of=on_behalf_of)
+
+
+def verify_audit(dsn: str | None = None, book: str = "main", *, checkpoint: dict[str, Any] | None = None,
+                 key: bytes | str | None = None, records: bool = False) -> dict[str, Any]:
+    """Reads a book's audit trail from PostgreSQL and verifies it: the hash chain, the book's audit head (a trail cut
+    short, wiped or appended to outside amends) and every request's anchor (its last event, with that hash).
+
+    Returns {ok, events, first_bad, problem, kind, last_hash, head, anchored, checkpoint}: first_bad and problem
+    name the first inconsistency by sequence, kind what it is ("chain", "head", "anchor" or "checkpoint").
+    Given a checkpoint ({book, seq, hash, at_micros, signature}, as `amends audit checkpoint` writes it, with at
+    as microseconds) and the key it was signed with, its signature must verify (else InvalidArgument) and the
+    event at its seq must still have its hash, which no recomputation of the chain gives back. With records, when
+    the trail verifies, every request record is checked as Desk.verify_audit does (findings, without loading
+    the desk)."""
+    if isinstance(key, str):
+        key = key.encode()
+    return dict(_core.verify_audit(dsn or _default_dsn(), book, checkpoint, key, records))

@@ -80,9 +80,12 @@ _SUBMIT_FIELDS = (
 
 
 def _plain(value: Any) -> Any:
-    """Value with dataclasses opened up, Decimals as strings and times in ISO 8601, ready for json.dumps."""
+    """Value with dataclasses and the core's value classes (their `_fields`) opened up, Decimals as strings and
+    times in ISO 8601, ready for json.dumps."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, (amends.Request, amends.Utilisation)):  # the core's value classes list their fields
+        return {name: _plain(getattr(value, name)) for name in value._fields}
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -583,7 +586,7 @@ def add_parsers(commands: Any) -> None:
     # ---- request
     request = commands.add_parser("request", help="concession requests").add_subparsers(dest="request_action", required=True)
     submit = _leaf(request, "submit", _submit, "submit a concession request: it is validated and routed at once")
-    submit.add_argument("--kind", required=True, choices=["goodwill", "service_credit", "refund", "retention_offer"])
+    submit.add_argument("--kind", required=True, choices=amends.KINDS)
     submit.add_argument("--customer", required=True)
     submit.add_argument("--requester", default=None,
                         help="who files it (default: the person your login is bound to; a simulation needs it)")

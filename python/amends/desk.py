@@ -25,75 +25,56 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Callable, Iterable, TypeVar
+from typing import Any, Callable, Iterable, Protocol, TypeVar, overload, runtime_checkable
 
 from amends import _core
 from amends._core import InvalidArgument, NotAuthorised
-from amends.book import Book
-from amends.budgets import Utilisation
 from amends.ledger import Ledger
 from amends.policy import Policy, _micros
 
-__all__ = ["Desk", "Request", "CloseReport", "verify_audit"]
+__all__ = ["Desk", "Request", "Utilisation", "CloseReport", "StoredBook", "KINDS"]
 
 _T = TypeVar("_T")
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+
+# A concession request as the desk holds it now: id, kind, state, version, customer, tier, requester, team,
+# reason, justification, evidence, requested (None: computed), amount (what is granted, once validated),
+# currency, base_amount, conversion, service_period, policy_version, outcome (auto_approved, needs_approval,
+# blocked), rule, blocked, incomplete, findings, steps, reservation, entries, posting_period, out_of_period,
+# accrued, alternatives, history, created_at (Request._fields). Read-only; made by the core.
+Request = _core.Request
+# A budget: owner, kind, period, currency, hard, allocated, reserved, consumed, available
+# (allocated - reserved - consumed). Read-only; made by the core.
+Utilisation = _core.Utilisation
+# The kinds of concession, as the core names them.
+KINDS: tuple[str, ...] = tuple(_core.KINDS)
 
 
 def _utc(micros: int) -> dt.datetime:
     return _EPOCH + dt.timedelta(microseconds=micros)
 
 
-@dataclass(frozen=True)
-class Request:
-    """A concession request as the desk holds it now."""
+@runtime_checkable
+class StoredBook(Protocol):
+    """What a Desk asks of a book kept in PostgreSQL (amends.Book), beyond transaction() and sync()."""
 
-    id: str
-    kind: str
-    state: str
-    version: int
-    customer: str
-    tier: str
-    requester: str
-    team: str
-    reason: str
-    justification: str
-    evidence: list[str]
-    requested: Decimal | None  # what was asked for (None: computed)
-    amount: Decimal | None  # what is granted, once validated
-    currency: str
-    base_amount: Decimal
-    conversion: str
-    service_period: str | None
-    policy_version: str | None
-    outcome: str | None  # auto_approved, needs_approval, blocked
-    rule: str | None
-    blocked: str | None
-    incomplete: str | None  # what the policy's requirements found missing (the request was returned)
-    findings: list[dict[str, str]]
-    steps: list[dict[str, Any]]
-    reservation: int | None
-    entries: list[int]
-    posting_period: str | None
-    out_of_period: bool
-    accrued: bool
-    alternatives: list[str]
-    history: list[dict[str, Any]] = field(repr=False)
-    created_at: dt.datetime = field(repr=False)
-
-    @classmethod
-    def _of(cls, record: dict[str, Any]) -> Request:
-        record = dict(record)
-        record["created_at"] = _utc(record["created_at"])
-        for h in record["history"]:
-            h["at"] = _utc(h["at"])
-        for s in record["steps"]:
-            for a in s["approvals"]:
-                a["at"] = _utc(a["at"])
-        return cls(**record)
+    @property
+    def name(self) -> str: ...
+    @property
+    def simulation(self) -> bool: ...
+    @property
+    def login(self) -> str: ...
+    @property
+    def person(self) -> str | None: ...
+    def transaction(self, name: str, fn: Callable[[], _T]) -> _T: ...
+    def sync(self) -> None: ...
+    def write_time(self) -> int: ...
+    def link_desk(self, desk: _core._Desk) -> object: ...
+    def verify_audit(self, *, checkpoint: dict[str, Any] | None = None, key: bytes | str | None = None,
+                     records: bool = False) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True)
@@ -136,13 +117,13 @@ class Desk:
         actor: str | None = None,
     ) -> None:
         self.book = book
-        self._real = isinstance(book, Book) and not book.simulation
+        self._stored: StoredBook | None = book if isinstance(book, StoredBook) else None
+        self._real = self._stored is not None and not self._stored.simulation
         if self._real and clock is not None:
             raise NotAuthorised(f"book {book.name} is not a simulation: its decisions are dated by the database's clock, "
                                 "so a Desk on it takes no clock (open a book created with simulation=True for what-ifs)")
         self._core = _core._Desk(book)
-        self._stored = isinstance(book, Book)
-        self._link = _core._DeskStore(book._store, self._core) if isinstance(book, Book) else None
+        self._link = self._stored.link_desk(self._core) if self._stored is not None else None
         self._clock = clock or (lambda: dt.datetime.now(dt.timezone.utc))
         if policy is not None:
             self.publish_policy(policy, actor)
@@ -154,26 +135,28 @@ class Desk:
             if at is not None:
                 raise NotAuthorised(f"book {self.book.name} is not a simulation: its decisions are dated by the database's "
                                     "clock; give no time (at=/now=)")
-            return int(self._store_of_book().write_time())
+            assert self._stored is not None
+            return self._stored.write_time()
         return _micros(at if at is not None else self._clock())
 
-    def _store_of_book(self) -> _core.Store:
-        assert isinstance(self.book, Book)
-        return self.book._store
+    @property
+    def core(self) -> _core._Desk:
+        """The desk of the compiled core (amends._core._Desk) that this one adapts."""
+        return self._core
 
     @property
     def me(self) -> str | None:
         """Who acts by default: the logged-in person of a real book (None in memory or in a simulation)."""
-        return self.book.person if isinstance(self.book, Book) and self._real else None
+        return self._stored.person if self._stored is not None and self._real else None
 
     def _actor(self, actor: str | None, default: str | None = None) -> str:
         """The actor given; by default the logged-in person of a real book (in memory and in a simulation, `default`)."""
         if actor is not None:
             return actor
-        if isinstance(self.book, Book) and self._real:
-            me = self.book.person
+        if self._stored is not None and self._real:
+            me = self._stored.person
             if me is None:
-                raise NotAuthorised(f"login {self.book.login} is bound to no person of book {self.book.name}: "
+                raise NotAuthorised(f"login {self._stored.login} is bound to no person of book {self.book.name}: "
                                     "an admin binds it (amends people bind LOGIN PERSON)")
             return str(me)
         if default is not None:
@@ -182,21 +165,34 @@ class Desk:
                               "name who acts")
 
     def _write(self, name: str, fn: Callable[[], _T]) -> _T:
-        if isinstance(self.book, Book):
-            return self.book._store.write(name, fn)  # type: ignore[no-any-return]
-        return fn()
+        return self.book.transaction(name, fn)
 
     def _sync(self) -> None:
-        if isinstance(self.book, Book):
-            self.book._store.sync()
+        self.book.sync()
 
-    def transaction(self, fn: Callable[[], _T]) -> _T:
-        """Runs fn() -- any number of desk and book operations -- as one PostgreSQL transaction.
+    def sync(self) -> None:
+        """Catches up with what other sessions committed to the book (every query does this first)."""
+        self.book.sync()
 
-        On an amends.Book everything fn() did commits together or not at all. In memory
-        (amends.Ledger) each operation is atomic by itself, and fn() simply runs.
+    @overload
+    def transaction(self, fn: Callable[[], _T], /) -> _T: ...
+    @overload
+    def transaction(self, name: str, fn: Callable[[], _T], /) -> _T: ...
+
+    def transaction(self, name: str | Callable[[], _T], fn: Callable[[], _T] | None = None, /) -> _T:
+        """Runs fn() -- any number of desk and book operations -- as one PostgreSQL transaction, and returns its value.
+
+        On an amends.Book everything fn() did commits together or not at all; `name` (default "desk") is what
+        the book's change log records. In memory (amends.Ledger) each operation is atomic by itself, and fn()
+        simply runs.
         """
-        return self._write("desk", fn)
+        if fn is None:
+            if isinstance(name, str):
+                raise TypeError("transaction(name, fn) needs the function to run")
+            return self._write("desk", name)
+        if not isinstance(name, str):
+            raise TypeError(f"a transaction's name is a str, not {type(name).__name__}")
+        return self._write(name, fn)
 
     # ------------------------------------------------------------------ reference data
 
@@ -236,11 +232,11 @@ class Desk:
 
     def utilisation(self, owner: str, kind: str, period: str) -> Utilisation:
         self._sync()
-        return Utilisation(**self._core.utilisation(owner, kind, period))
+        return self._core.utilisation(owner, kind, period)
 
     def budgets(self) -> list[Utilisation]:
         self._sync()
-        return [Utilisation(**u) for u in self._core.budgets()]
+        return list(self._core.budgets())
 
     # ------------------------------------------------------------------ the lifecycle
 
@@ -253,41 +249,41 @@ class Desk:
         retention offers: discount (a fraction), monthly_fee, months, changes_contract; override_reason.
         """
         content = dict(fields, kind=kind, customer=customer, requester=self._actor(requester), team=team)
-        return Request._of(self._write("submit", lambda: self._core.submit(content, self._at(at), not draft, id)))
+        return self._write("submit", lambda: self._core.submit(content, self._at(at), not draft, id))
 
     def amend(self, id: str, actor: str | None = None, at: dt.datetime | None = None, **fields: Any) -> Request:
         """A new version of a draft or returned request: the fields named change (as submit()'s), every other keeps
         its value; None clears an optional field (amount=None: computed). explain() and the audit event say what
         changed."""
-        return Request._of(self._write("amend", lambda: self._core.amend(id, fields, self._actor(actor), self._at(at))))
+        return self._write("amend", lambda: self._core.amend(id, fields, self._actor(actor), self._at(at)))
 
     def resubmit(self, id: str, actor: str | None = None, at: dt.datetime | None = None) -> Request:
-        return Request._of(self._write("resubmit", lambda: self._core.resubmit(id, self._actor(actor), self._at(at))))
+        return self._write("resubmit", lambda: self._core.resubmit(id, self._actor(actor), self._at(at)))
 
     def approve(self, id: str, person: str | None = None, comment: str = "", at: dt.datetime | None = None) -> Request:
-        return Request._of(self._write("approve", lambda: self._core.approve(id, self._actor(person), self._at(at), comment)))
+        return self._write("approve", lambda: self._core.approve(id, self._actor(person), self._at(at), comment))
 
     def decline(self, id: str, person: str | None = None, comment: str = "", alternatives: Iterable[str] = (),
                 at: dt.datetime | None = None) -> Request:
         alts = list(alternatives)
-        return Request._of(self._write("decline", lambda: self._core.decline(id, self._actor(person), self._at(at), comment, alts)))
+        return self._write("decline", lambda: self._core.decline(id, self._actor(person), self._at(at), comment, alts))
 
     def return_for_information(self, id: str, person: str | None = None, comment: str = "", at: dt.datetime | None = None) -> Request:
-        return Request._of(self._write("return", lambda: self._core.return_for_information(id, self._actor(person), self._at(at), comment)))
+        return self._write("return", lambda: self._core.return_for_information(id, self._actor(person), self._at(at), comment))
 
     def cancel(self, id: str, actor: str | None = None, reason: str = "", at: dt.datetime | None = None) -> Request:
-        return Request._of(self._write("cancel", lambda: self._core.cancel(id, self._actor(actor), self._at(at), reason)))
+        return self._write("cancel", lambda: self._core.cancel(id, self._actor(actor), self._at(at), reason))
 
     def expire(self, id: str, reason: str, at: dt.datetime | None = None) -> Request:
-        return Request._of(self._write("expire", lambda: self._core.expire(id, self._at(at), reason)))
+        return self._write("expire", lambda: self._core.expire(id, self._at(at), reason))
 
     def apply(self, id: str, actor: str | None = None, at: dt.datetime | None = None) -> Request:
         """Posts the approved request's entries, consumes its budget reservation and notifies the customer."""
-        return Request._of(self._write("apply", lambda: self._core.apply(id, self._actor(actor), self._at(at))))
+        return self._write("apply", lambda: self._core.apply(id, self._actor(actor), self._at(at)))
 
     def mark_reconciled(self, id: str, actor: str | None = None, reference: str = "", at: dt.datetime | None = None) -> Request:
         """Moves one applied request to reconciled by hand (reconcile() does it for what a run matched)."""
-        return Request._of(self._write("reconcile", lambda: self._core.reconcile(id, self._actor(actor), self._at(at), reference)))
+        return self._write("reconcile", lambda: self._core.reconcile(id, self._actor(actor), self._at(at), reference))
 
     def approve_and_apply(self, approvals: Iterable[tuple[str, str]], actor: str | None = None, at: dt.datetime | None = None) -> None:
         """Bulk: approves each (request id, person) and applies what that completes, in one transaction."""
@@ -302,7 +298,6 @@ class Desk:
     def close_period(self, period: str, actor: str | None = None, *, accrue: bool = False, at: dt.datetime | None = None) -> CloseReport:
         """Closes a period of the book; refuses (CloseRefused) while approved concessions would be stranded."""
         raw = self._write("close_period", lambda: self._core.close_period(period, self._actor(actor), self._at(at), accrue))
-        raw["budgets"] = [Utilisation(**u) for u in raw["budgets"]]
         return CloseReport(**raw)
 
     # ------------------------------------------------------------------ reconciliation
@@ -325,16 +320,16 @@ class Desk:
 
     def get(self, id: str) -> Request:
         self._sync()
-        return Request._of(self._core.get(id))
+        return self._core.get(id)
 
     def requests(self, state: str | None = None) -> list[Request]:
         self._sync()
-        return [Request._of(self._core.get(i)) for i in self._core.ids(state or "")]
+        return [self._core.get(i) for i in self._core.ids(state or "")]
 
     def pending_for(self, person: str, on: dt.date | str | None = None) -> list[Request]:
         """What `person` may approve now, oldest first (delegation and separation of duties applied)."""
         self._sync()
-        return [Request._of(self._core.get(i)) for i in self._core.pending_for(person, _day(on, self._clock))]
+        return [self._core.get(i) for i in self._core.pending_for(person, _day(on, self._clock))]
 
     def waiting_for(self, id: str, on: dt.date | str | None = None) -> list[str]:
         self._sync()
@@ -363,8 +358,8 @@ class Desk:
         and checks every request against the core: {ok, events, first_bad, problem, findings}, and for a Book
         also kind, last_hash, head, anchored and checkpoint. A finding names a request whose stored record does
         not read back or whose route its policy would no longer give; the book still opens."""
-        if isinstance(self.book, Book):
-            result = verify_audit(self.book.dsn, self.book.name, checkpoint=checkpoint, key=key)
+        if self._stored is not None:
+            result = self._stored.verify_audit(checkpoint=checkpoint, key=key)
         else:
             if checkpoint is not None:
                 raise _core.InvalidArgument("a checkpoint is of a book in PostgreSQL; this desk is in memory")
@@ -373,21 +368,3 @@ class Desk:
         result["findings"] = list(self._core.check_records())
         return result
 
-
-def verify_audit(dsn: str | None = None, book: str = "main", *, checkpoint: dict[str, Any] | None = None,
-                 key: bytes | str | None = None, records: bool = False) -> dict[str, Any]:
-    """Reads a book's audit trail from PostgreSQL and verifies it: the hash chain, the book's audit head (a trail cut
-    short, wiped or appended to outside amends) and every request's anchor (its last event, with that hash).
-
-    Returns {ok, events, first_bad, problem, kind, last_hash, head, anchored, checkpoint}: first_bad and problem
-    name the first inconsistency by sequence, kind what it is ("chain", "head", "anchor" or "checkpoint").
-    Given a checkpoint ({book, seq, hash, at_micros, signature}, as `amends audit checkpoint` writes it, with at
-    as microseconds) and the key it was signed with, its signature must verify (else InvalidArgument) and the
-    event at its seq must still have its hash, which no recomputation of the chain gives back. With records, when
-    the trail verifies, every request record is checked as Desk.verify_audit does (findings, without loading
-    the desk)."""
-    from amends.book import _default_dsn
-
-    if isinstance(key, str):
-        key = key.encode()
-    return dict(_core.verify_audit(dsn or _default_dsn(), book, checkpoint, key, records))

@@ -10,7 +10,7 @@ import datetime as _dt
 import os
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Iterable, Mapping, Sequence, Union
+from typing import Any, Callable, Iterable, Mapping, Sequence, TypeVar, Union
 
 import numpy as np
 import pandas as pd  # type: ignore[import-untyped]  # no pandas-stubs needed to type-check amends
@@ -22,6 +22,7 @@ DateLike = Union[_dt.date, str]
 AsOf = Union[_dt.date, str, _core.Period, None]
 
 _KEY_COLUMNS = ("entry_id", "entry_key", "key")
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -255,6 +256,20 @@ class Ledger(_core.Ledger):
 
     def __init__(self, base_currency: str = "USD", fiscal_year_start_month: int = 1, name: str = "main") -> None:
         super().__init__(base_currency, fiscal_year_start_month, name)
+
+    # ------------------------------------------------------------------ what a Desk asks of its book
+
+    def transaction(self, name: str, fn: Callable[[], _T]) -> _T:
+        """Runs fn() -- any number of book and desk operations -- as one change to the book, and returns its value.
+
+        An amends.Book runs it in one database transaction under the book's write lock (`name` is what its change
+        log records). In memory each operation is atomic by itself (a refused one changes nothing) and fn() simply
+        runs.
+        """
+        return fn()
+
+    def sync(self) -> None:
+        """Catches up with what other sessions committed (an amends.Book; in memory there are none)."""
 
     # ------------------------------------------------------------------ accounts
 

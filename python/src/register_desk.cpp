@@ -108,31 +108,41 @@ requests::RequestChanges changes_of(const py::dict& d) {
   return c;
 }
 
-py::dict record_dict(const Desk& desk, const RequestRecord& r) {
-  const auto& c = r.request.content();
-  py::dict out;
-  out["id"] = r.id();
-  out["kind"] = std::string(concessions::to_string(c.kind));
-  out["state"] = std::string(requests::to_string(r.state()));
-  out["version"] = r.request.version();
-  out["customer"] = c.customer.id;
-  out["tier"] = c.customer.tier;
-  out["requester"] = c.requester;
-  out["team"] = c.team;
-  out["reason"] = c.reason_code;
-  out["justification"] = c.justification;
-  out["evidence"] = c.evidence;
-  out["requested"] = money_or_none(c.amount);
-  out["amount"] = money_or_none(r.amount);
-  out["currency"] = std::string((r.amount ? r.amount->currency() : c.currency).code());
-  out["base_amount"] = to_python(r.base_amount, desk.book().config().base_currency);
-  out["conversion"] = r.conversion;
-  out["service_period"] = c.service_period ? py::object(py::str(c.service_period->to_string())) : py::none();
-  out["policy_version"] = r.policy_version.empty() ? py::object(py::none()) : py::object(py::str(r.policy_version));
-  out["outcome"] = r.policy_version.empty() ? py::object(py::none()) : py::object(py::str(policy::to_string(r.route.outcome)));
-  out["rule"] = r.route.rule.empty() ? py::object(py::none()) : py::object(py::str(r.route.rule));
-  out["blocked"] = r.blocked.empty() ? py::object(py::none()) : py::object(py::str(r.blocked));
-  out["incomplete"] = r.incomplete.empty() ? py::object(py::none()) : py::object(py::str(r.incomplete));
+// ---------------------------------------------------------------- value classes
+//
+// amends.Request and amends.Utilisation are these classes: the core's values
+// read through read-only properties that return Python values (Decimal
+// amounts with their currency's minor digits, timezone-aware UTC datetimes,
+// lists; the nested steps, approvals, findings and history entries as dicts).
+// Each class lists its fields once, in `_fields`; equality and repr follow it.
+
+// A request as the desk holds it now, with the book's base currency.
+struct RequestView {
+  RequestRecord record;
+  Currency base;
+};
+
+// Microseconds since the epoch as a timezone-aware UTC datetime.
+py::object utc(requests::Timestamp micros) {
+  static py::handle epoch, timedelta;
+  if (!timedelta) {
+    py::module_ datetime = py::module_::import("datetime");
+    epoch = datetime.attr("datetime")(1970, 1, 1, py::arg("tzinfo") = datetime.attr("timezone").attr("utc")).release();
+    timedelta = py::object(datetime.attr("timedelta")).release();
+  }
+  return epoch.attr("__add__")(timedelta(py::arg("microseconds") = micros));
+}
+
+py::object str_or_none(const std::string& text) { return text.empty() ? py::object(py::none()) : py::object(py::str(text)); }
+
+template <class T>
+struct Field {
+  const char* name;
+  py::object (*get)(const T&);
+  bool in_repr = true;
+};
+
+py::list findings_of(const RequestRecord& r) {
   py::list findings;
   for (const auto& f : r.assessment.findings) {
     py::dict fd;
@@ -141,44 +151,41 @@ py::dict record_dict(const Desk& desk, const RequestRecord& r) {
     fd["message"] = f.message;
     findings.append(fd);
   }
-  out["findings"] = findings;
+  return findings;
+}
+
+py::list steps_of(const RequestRecord& r) {
   py::list steps;
-  if (r.chain) {
-    for (std::size_t i = 0; i < r.chain->steps().size(); ++i) {
-      const auto& s = r.chain->steps()[i];
-      py::dict sd;
-      sd["roles"] = s.step.roles;
-      sd["all_of"] = s.step.all_of;
-      sd["done"] = s.done;
-      sd["current"] = i == r.chain->current_step();
-      sd["escalated"] = s.escalated;
-      py::list approvals;
-      for (const auto& a : s.approvals) {
-        py::dict ad;
-        ad["person"] = a.person;
-        ad["role"] = a.role;
-        ad["at"] = a.at;
-        ad["comment"] = a.comment;
-        ad["as_delegate"] = a.as_delegate;
-        approvals.append(ad);
-      }
-      sd["approvals"] = approvals;
-      steps.append(sd);
+  if (!r.chain) return steps;
+  for (std::size_t i = 0; i < r.chain->steps().size(); ++i) {
+    const auto& s = r.chain->steps()[i];
+    py::dict sd;
+    sd["roles"] = s.step.roles;
+    sd["all_of"] = s.step.all_of;
+    sd["done"] = s.done;
+    sd["current"] = i == r.chain->current_step();
+    sd["escalated"] = s.escalated;
+    py::list approvals;
+    for (const auto& a : s.approvals) {
+      py::dict ad;
+      ad["person"] = a.person;
+      ad["role"] = a.role;
+      ad["at"] = utc(a.at);
+      ad["comment"] = a.comment;
+      ad["as_delegate"] = a.as_delegate;
+      approvals.append(ad);
     }
+    sd["approvals"] = approvals;
+    steps.append(sd);
   }
-  out["steps"] = steps;
-  out["reservation"] = r.reservation ? py::object(py::int_(r.reservation.value)) : py::none();
-  std::vector<std::uint64_t> entries;
-  for (EntryId e : r.entries) entries.push_back(e.value);
-  out["entries"] = entries;
-  out["posting_period"] = r.posting_period ? py::object(py::str(r.posting_period->to_string())) : py::none();
-  out["out_of_period"] = r.out_of_period;
-  out["accrued"] = r.accrued;
-  out["alternatives"] = r.alternatives;
+  return steps;
+}
+
+py::list history_of(const RequestRecord& r) {
   py::list history;
   for (const auto& t : r.request.history()) {
     py::dict td;
-    td["at"] = t.at;
+    td["at"] = utc(t.at);
     td["actor"] = t.actor;
     td["action"] = std::string(requests::to_string(t.action));
     td["from"] = std::string(requests::to_string(t.from));
@@ -186,24 +193,118 @@ py::dict record_dict(const Desk& desk, const RequestRecord& r) {
     td["comment"] = t.comment;
     history.append(td);
   }
-  out["history"] = history;
-  out["created_at"] = r.request.created_at();
-  return out;
+  return history;
 }
 
-py::dict utilisation_dict(const desk::Utilisation& u) {
-  py::dict d;
-  d["owner"] = u.owner;
-  d["kind"] = u.kind;
-  d["period"] = u.period.to_string();
-  d["currency"] = std::string(u.currency.code());
-  d["hard"] = u.hard;
-  d["allocated"] = to_python(u.allocated, u.currency);
-  d["reserved"] = to_python(u.reserved, u.currency);
-  d["consumed"] = to_python(u.consumed, u.currency);
-  d["available"] = to_python(u.available, u.currency);
-  return d;
+using RV = RequestView;
+const requests::RequestContent& content(const RV& v) { return v.record.request.content(); }
+
+const std::vector<Field<RV>>& request_fields() {
+  static const std::vector<Field<RV>> fields = {
+      {"id", [](const RV& v) -> py::object { return py::str(v.record.id()); }},
+      {"kind", [](const RV& v) -> py::object { return py::str(std::string(concessions::to_string(content(v).kind))); }},
+      {"state", [](const RV& v) -> py::object { return py::str(std::string(requests::to_string(v.record.state()))); }},
+      {"version", [](const RV& v) -> py::object { return py::int_(v.record.request.version()); }},
+      {"customer", [](const RV& v) -> py::object { return py::str(content(v).customer.id); }},
+      {"tier", [](const RV& v) -> py::object { return py::str(content(v).customer.tier); }},
+      {"requester", [](const RV& v) -> py::object { return py::str(content(v).requester); }},
+      {"team", [](const RV& v) -> py::object { return py::str(content(v).team); }},
+      {"reason", [](const RV& v) -> py::object { return py::str(content(v).reason_code); }},
+      {"justification", [](const RV& v) -> py::object { return py::str(content(v).justification); }},
+      {"evidence", [](const RV& v) -> py::object { return py::cast(content(v).evidence); }},
+      {"requested", [](const RV& v) -> py::object { return money_or_none(content(v).amount); }},
+      {"amount", [](const RV& v) -> py::object { return money_or_none(v.record.amount); }},
+      {"currency",
+       [](const RV& v) -> py::object {
+         return py::str(std::string((v.record.amount ? v.record.amount->currency() : content(v).currency).code()));
+       }},
+      {"base_amount", [](const RV& v) -> py::object { return to_python(v.record.base_amount, v.base); }},
+      {"conversion", [](const RV& v) -> py::object { return py::str(v.record.conversion); }},
+      {"service_period",
+       [](const RV& v) -> py::object {
+         return content(v).service_period ? py::object(py::str(content(v).service_period->to_string())) : py::none();
+       }},
+      {"policy_version", [](const RV& v) -> py::object { return str_or_none(v.record.policy_version); }},
+      {"outcome",
+       [](const RV& v) -> py::object {
+         return v.record.policy_version.empty() ? py::object(py::none())
+                                                : py::object(py::str(policy::to_string(v.record.route.outcome)));
+       }},
+      {"rule", [](const RV& v) -> py::object { return str_or_none(v.record.route.rule); }},
+      {"blocked", [](const RV& v) -> py::object { return str_or_none(v.record.blocked); }},
+      {"incomplete", [](const RV& v) -> py::object { return str_or_none(v.record.incomplete); }},
+      {"findings", [](const RV& v) -> py::object { return findings_of(v.record); }},
+      {"steps", [](const RV& v) -> py::object { return steps_of(v.record); }},
+      {"reservation",
+       [](const RV& v) -> py::object {
+         return v.record.reservation ? py::object(py::int_(v.record.reservation.value)) : py::none();
+       }},
+      {"entries",
+       [](const RV& v) -> py::object {
+         py::list entries;
+         for (EntryId e : v.record.entries) entries.append(e.value);
+         return entries;
+       }},
+      {"posting_period",
+       [](const RV& v) -> py::object {
+         return v.record.posting_period ? py::object(py::str(v.record.posting_period->to_string())) : py::none();
+       }},
+      {"out_of_period", [](const RV& v) -> py::object { return py::bool_(v.record.out_of_period); }},
+      {"accrued", [](const RV& v) -> py::object { return py::bool_(v.record.accrued); }},
+      {"alternatives", [](const RV& v) -> py::object { return py::cast(v.record.alternatives); }},
+      {"history", [](const RV& v) -> py::object { return history_of(v.record); }, false},
+      {"created_at", [](const RV& v) -> py::object { return utc(v.record.request.created_at()); }, false},
+  };
+  return fields;
 }
+
+using U = desk::Utilisation;
+const std::vector<Field<U>>& utilisation_fields() {
+  static const std::vector<Field<U>> fields = {
+      {"owner", [](const U& u) -> py::object { return py::str(u.owner); }},
+      {"kind", [](const U& u) -> py::object { return py::str(u.kind); }},
+      {"period", [](const U& u) -> py::object { return py::str(u.period.to_string()); }},
+      {"currency", [](const U& u) -> py::object { return py::str(std::string(u.currency.code())); }},
+      {"hard", [](const U& u) -> py::object { return py::bool_(u.hard); }},
+      {"allocated", [](const U& u) -> py::object { return to_python(u.allocated, u.currency); }},
+      {"reserved", [](const U& u) -> py::object { return to_python(u.reserved, u.currency); }},
+      {"consumed", [](const U& u) -> py::object { return to_python(u.consumed, u.currency); }},
+      {"available", [](const U& u) -> py::object { return to_python(u.available, u.currency); }},
+  };
+  return fields;
+}
+
+// Read-only properties for `fields`, `_fields`, and equality and repr over them
+// (as a frozen dataclass has: equal when every field is; unhashable).
+template <class T>
+void def_fields(py::class_<T>& cls, const char* name, const std::vector<Field<T>>& fields) {
+  py::tuple names(fields.size());
+  for (std::size_t i = 0; i < fields.size(); ++i) {
+    names[i] = py::str(fields[i].name);
+    cls.def_property_readonly(fields[i].name, fields[i].get);
+  }
+  cls.attr("_fields") = names;
+  cls.def("__eq__", [&fields](const T& a, py::object other) -> py::object {
+    if (!py::isinstance<T>(other)) return py::reinterpret_borrow<py::object>(Py_NotImplemented);
+    const T& b = other.cast<const T&>();
+    for (const auto& f : fields)
+      if (!f.get(a).equal(f.get(b))) return py::bool_(false);
+    return py::bool_(true);
+  });
+  cls.attr("__hash__") = py::none();
+  cls.def("__repr__", [&fields, name](const T& value) {
+    std::string out = std::string(name) + "(";
+    bool first = true;
+    for (const auto& f : fields) {
+      if (!f.in_repr) continue;
+      out += (first ? "" : ", ") + std::string(f.name) + "=" + std::string(py::repr(f.get(value)));
+      first = false;
+    }
+    return out + ")";
+  });
+}
+
+RequestView view(const Desk& desk, const RequestRecord& r) { return RequestView{r, desk.book().config().base_currency}; }
 
 py::dict verification_dict(const requests::AuditTrail::Verification& v, std::size_t events) {
   py::dict d;
@@ -266,6 +367,15 @@ void register_desk(py::module_& m) {
     }
   });
 
+  py::class_<RequestView> request(m, "Request", "A concession request as the desk holds it now (read-only).");
+  def_fields(request, "Request", request_fields());
+  py::class_<desk::Utilisation> utilisation(m, "Utilisation", "A budget: allocated, reserved, consumed and available.");
+  def_fields(utilisation, "Utilisation", utilisation_fields());
+  py::tuple kinds(concessions::kinds.size());
+  for (std::size_t i = 0; i < concessions::kinds.size(); ++i)
+    kinds[i] = py::str(std::string(concessions::to_string(concessions::kinds[i])));
+  m.attr("KINDS") = kinds;
+
   py::class_<Desk>(m, "_Desk", "The concession desk of a ledger (amends.Desk wraps it).")
       .def(py::init<Ledger&>(), py::arg("ledger"), py::keep_alive<1, 2>())
       .def(
@@ -311,68 +421,68 @@ void register_desk(py::module_& m) {
       .def(
           "utilisation",
           [](const Desk& d, const std::string& owner, const std::string& kind, py::handle period) {
-            return utilisation_dict(d.utilisation(owner, concessions::parse_kind(kind), to_period(period)));
+            return py::cast(d.utilisation(owner, concessions::parse_kind(kind), to_period(period)));
           },
           py::arg("owner"), py::arg("kind"), py::arg("period"))
       .def("budgets",
            [](const Desk& d) {
              py::list out;
-             for (const auto& u : d.budgets()) out.append(utilisation_dict(u));
+             for (const auto& u : d.budgets()) out.append(py::cast(u));
              return out;
            })
       .def(
           "submit",
           [](Desk& d, const py::dict& content, requests::Timestamp at, bool submit, const std::string& id) {
-            return record_dict(d, d.submit(content_of(content), at, submit, id));
+            return view(d, d.submit(content_of(content), at, submit, id));
           },
           py::arg("content"), py::arg("at"), py::arg("submit") = true, py::arg("id") = "")
       .def(
           "amend",
           [](Desk& d, const std::string& id, const py::dict& changes, const std::string& actor, requests::Timestamp at) {
-            return record_dict(d, d.amend(id, changes_of(changes), actor, at));
+            return view(d, d.amend(id, changes_of(changes), actor, at));
           },
           py::arg("id"), py::arg("changes"), py::arg("actor"), py::arg("at"))
       .def(
           "resubmit",
           [](Desk& d, const std::string& id, const std::string& actor, requests::Timestamp at) {
-            return record_dict(d, d.resubmit(id, actor, at));
+            return view(d, d.resubmit(id, actor, at));
           },
           py::arg("id"), py::arg("actor"), py::arg("at"))
       .def(
           "approve",
           [](Desk& d, const std::string& id, const std::string& person, requests::Timestamp at, const std::string& comment) {
-            return record_dict(d, d.approve(id, person, at, comment));
+            return view(d, d.approve(id, person, at, comment));
           },
           py::arg("id"), py::arg("person"), py::arg("at"), py::arg("comment") = "")
       .def(
           "decline",
           [](Desk& d, const std::string& id, const std::string& person, requests::Timestamp at, const std::string& comment,
              std::vector<std::string> alternatives) {
-            return record_dict(d, d.decline(id, person, at, comment, std::move(alternatives)));
+            return view(d, d.decline(id, person, at, comment, std::move(alternatives)));
           },
           py::arg("id"), py::arg("person"), py::arg("at"), py::arg("comment"), py::arg("alternatives") = std::vector<std::string>{})
       .def(
           "return_for_information",
           [](Desk& d, const std::string& id, const std::string& person, requests::Timestamp at, const std::string& comment) {
-            return record_dict(d, d.return_for_information(id, person, at, comment));
+            return view(d, d.return_for_information(id, person, at, comment));
           },
           py::arg("id"), py::arg("person"), py::arg("at"), py::arg("comment"))
       .def(
           "cancel",
           [](Desk& d, const std::string& id, const std::string& actor, requests::Timestamp at, const std::string& reason) {
-            return record_dict(d, d.cancel(id, actor, at, reason));
+            return view(d, d.cancel(id, actor, at, reason));
           },
           py::arg("id"), py::arg("actor"), py::arg("at"), py::arg("reason"))
       .def(
           "expire",
           [](Desk& d, const std::string& id, requests::Timestamp at, const std::string& reason) {
-            return record_dict(d, d.expire(id, at, reason));
+            return view(d, d.expire(id, at, reason));
           },
           py::arg("id"), py::arg("at"), py::arg("reason"))
       .def(
           "apply",
           [](Desk& d, const std::string& id, const std::string& actor, requests::Timestamp at) {
-            return record_dict(d, d.apply(id, actor, at));
+            return view(d, d.apply(id, actor, at));
           },
           py::arg("id"), py::arg("actor"), py::arg("at"))
       .def(
@@ -389,7 +499,7 @@ void register_desk(py::module_& m) {
       .def(
           "reconcile",
           [](Desk& d, const std::string& id, const std::string& actor, requests::Timestamp at, const std::string& reference) {
-            return record_dict(d, d.reconcile(id, actor, at, reference));
+            return view(d, d.reconcile(id, actor, at, reference));
           },
           py::arg("id"), py::arg("actor"), py::arg("at"), py::arg("reference"))
       .def(
@@ -452,13 +562,13 @@ void register_desk(py::module_& m) {
             out["out_of_period"] = r.out_of_period;
             out["in_flight"] = r.in_flight;
             py::list budgets;
-            for (const auto& u : r.budgets) budgets.append(utilisation_dict(u));
+            for (const auto& u : r.budgets) budgets.append(py::cast(u));
             out["budgets"] = budgets;
             out["text"] = r.text();
             return out;
           },
           py::arg("period"), py::arg("actor"), py::arg("at"), py::arg("accrue") = false)
-      .def("get", [](const Desk& d, const std::string& id) { return record_dict(d, d.get(id)); }, py::arg("id"))
+      .def("get", [](const Desk& d, const std::string& id) { return view(d, d.get(id)); }, py::arg("id"))
       .def("contains", &Desk::contains, py::arg("id"))
       .def(
           "ids",

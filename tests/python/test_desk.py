@@ -292,8 +292,8 @@ def test_submitted_and_applied_in_one_transaction(pg_books_dsn: str, clock: Cloc
     def both() -> str:
         r = desk._core.submit({"kind": "goodwill", "customer": "C-16", "tier": "growth", "amount": "40.00",
                                "requester": "ana", "team": "support"}, 1_793_700_000_000_000)
-        desk._core.apply(r["id"], "billing-bot", 1_793_700_000_000_001)
-        return str(r["id"])
+        desk._core.apply(r.id, "billing-bot", 1_793_700_000_000_001)
+        return str(r.id)
 
     rid = desk.transaction(both)
     again = stored(desk)

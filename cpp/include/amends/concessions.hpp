@@ -11,6 +11,7 @@
 // above the refundable remainder, a currency that differs from the original).
 #pragma once
 
+#include <array>
 #include <map>
 #include <optional>
 #include <string>
@@ -23,6 +24,8 @@
 namespace amends::concessions {
 
 enum class Kind : std::uint8_t { goodwill, service_credit, refund, retention_offer };
+// Every kind, in this order (amends._core.KINDS).
+inline constexpr std::array<Kind, 4> kinds = {Kind::goodwill, Kind::service_credit, Kind::refund, Kind::retention_offer};
 std::string_view to_string(Kind kind);
 Kind parse_kind(std::string_view name);  // "goodwill", "service_credit", "refund", "retention_offer"
 
