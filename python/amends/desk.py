@@ -190,13 +190,28 @@ class Desk:
         if isinstance(self.book, Book):
             self.book._store.sync()
 
-    def transaction(self, fn: Callable[[], _T]) -> _T:
+    def transaction(self, name: str | Callable[[], _T], fn: Callable[[], _T] | None = None) -> _T:
         """Runs fn() -- any number of desk and book operations -- as one PostgreSQL transaction.
 
-        On an amends.Book everything fn() did commits together or not at all. In memory
-        (amends.Ledger) each operation is atomic by itself, and fn() simply runs.
+        transaction(fn), or transaction(name, fn) naming the work for the book's write lock. On an
+        amends.Book fn() runs under the write lock, caught up, and everything it did commits together
+        or not at all; its value is returned. In memory (amends.Ledger) each operation is atomic by
+        itself, and fn() simply runs.
         """
-        return self._write("desk", fn)
+        if fn is None:
+            assert callable(name)
+            return self._write("desk", name)
+        assert isinstance(name, str)
+        return self._write(name, fn)
+
+    def sync(self) -> None:
+        """Catches the desk up with what others recorded in the book (a no-op in memory)."""
+        self._sync()
+
+    @property
+    def core(self) -> _core._Desk:
+        """The C++ desk (amends._core._Desk), for the modules that call the core on it; read-only."""
+        return self._core
 
     # ------------------------------------------------------------------ reference data
 
