@@ -1406,7 +1406,8 @@ const RequestRecord& Desk::reconcile(const std::string& id, const std::string& a
 }
 
 const ReconciliationRun& Desk::record_run(ReconciliationRun run, const std::vector<std::string>& reconciled,
-                                          std::string items, std::string corrections) {
+                                          std::vector<reconcile::ItemRow> items,
+                                          std::vector<reconcile::CorrectionRow> corrections) {
   return atomically([&]() -> const ReconciliationRun& {
     check_clock(audit_, run.at);
     if (run.actor.empty()) throw invalid_argument("a reconciliation run names who ran it");

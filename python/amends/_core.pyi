@@ -706,21 +706,6 @@ class _Desk(metaclass=_pybind11_type):
     def approve_and_apply(self, approvals: Sequence[tuple[str, str]], actor: str, at: int) -> None: ...
     def reconcile(self, id: str, actor: str, at: int, reference: str) -> Request: ...
     def escalate_due(self, now: int) -> list[str]: ...
-    def record_run(
-        self,
-        source: str,
-        first: _DateLike,
-        last: _DateLike,
-        parameters: str,
-        inputs_sha256: str,
-        summary: str,
-        exceptions: int,
-        reconciled: Sequence[str],
-        items: str,
-        corrections: str,
-        actor: str,
-        at: int,
-    ) -> int: ...
     def find_run(self, inputs_sha256: str) -> int | None: ...
     def runs(self) -> list[dict[str, Any]]: ...
     def close_period(self, period: _PeriodLike, actor: str, at: int, accrue: bool = False) -> dict[str, Any]: ...
@@ -753,6 +738,70 @@ def check_checkpoint(checkpoint: dict[str, Any], key: bytes) -> None:
 
 RECONCILE_OUTCOMES: list[str]
 RECONCILE_PASSES: list[str]
+RECONCILE_ACTIONS: list[str]
+RECONCILE_EXCEPTIONS: list[str]
+BILLING_STATUSES: list[str]
+RECONCILE_CHECKSUM_SCHEME: int
+RECONCILE_LEDGER_COLUMNS: list[str]
+RECONCILE_BILLING_COLUMNS: list[str]
+
+class _ReconcileReport(metaclass=_pybind11_type):
+    """A match's report: reasons, corrections, summary; and what a run records."""
+
+    def __init__(self, *args: Never, **kwargs: Never) -> None: ...
+    @property
+    def texts(self) -> list[str]: ...
+    def reason_index(self, billing: bool) -> npt.NDArray[np.int32]: ...
+    def counterpart(self, billing: bool) -> npt.NDArray[np.int64]:
+        """Each item's counterpart as a position among the ledger items followed by the billing items; -1: none."""
+    def corrections(self) -> dict[str, list[Any]]: ...
+    @property
+    def summary_json(self) -> str: ...
+    @property
+    def exceptions(self) -> int: ...
+    @property
+    def ok(self) -> bool: ...
+    def record(
+        self,
+        desk: _Desk,
+        source: str,
+        first: _DateLike,
+        last: _DateLike,
+        parameters: str,
+        inputs_sha256: str,
+        actor: str,
+        at: int,
+    ) -> int:
+        """Records the run on the desk unless one of these inputs is recorded already; returns the run's id."""
+
+def reconcile_match_report(
+    ledger: dict[str, Any],
+    billing: dict[str, Any],
+    ledger_text: dict[str, Any],
+    billing_text: dict[str, Any],
+    amount_tolerance: int = 0,
+    days: int = 3,
+    splits: bool = True,
+    reference_needs_customer: bool = False,
+    threads: int = 0,
+    allow_empty_billing: bool = False,
+    billing_name: str = "",
+) -> dict[str, Any]:
+    """reconcile_match, and the report of its result: the text columns (object arrays) name the items
+    (ledger: id, customer, currency; billing: also object, raw_status, reference)."""
+
+def reconcile_parameters(
+    amount_tolerance_minor: int, days: int, splits: bool, first: _DateLike, last: _DateLike, source: str, allow_empty: bool
+) -> str:
+    """A run's parameters as canonical JSON (amends/reconcile_report.hpp)."""
+
+def reconcile_checksum(parameters: str, ledger: dict[str, Any], billing: dict[str, Any]) -> str:
+    """SHA-256 of a run's inputs by the encoding of amends/reconcile_report.hpp: amount_minor int64, date as int32
+    days since 1970-01-01, every other column text."""
+
+def reconcile_ledger_items(desk: _Desk, first: _DateLike, last: _DateLike) -> dict[str, Any]:
+    """The ledger side of a period: the desk's applied (or reconciled) requests whose application is dated
+    first..last (UTC), in id order; day: days since 1970-01-01."""
 
 def reconcile_match(
     ledger: dict[str, Any],

@@ -47,7 +47,8 @@ __all__ = ["BadRow", "BillingBatch", "BillingImportError", "COLUMNS", "STATUSES"
 
 COLUMNS = ("source", "file", "line", "id", "object", "customer", "currency", "amount_minor", "date", "status",
            "raw_status", "reference", "parent")
-STATUSES = ("ok", "void", "failed", "pending")
+# The normalized statuses, named by the core (amends/reconcile_report.hpp), in its order.
+STATUSES: tuple[str, ...] = tuple(amends._core.BILLING_STATUSES)
 OBJECTS = ("credit_note", "refund", "balance_credit", "credit_memo")
 
 

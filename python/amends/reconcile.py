@@ -6,19 +6,26 @@
     result.exceptions                 # every item that did not match, exceptions first, with a reason
     result.corrections                # proposed corrections, for a person to approve
 
-The matching runs in C++ (amends/reconcile.hpp) over integer-coded columns;
-this module codes the strings, renders the reasons in words and keeps the
-results as DataFrames. Amounts are integers in the currency's minor unit on
-both sides; `Decimal` columns are added for people.
+The matching runs in C++ (amends/reconcile.hpp) over integer-coded columns,
+and so does every judgement around it (amends/reconcile_report.hpp): the
+reasons in words, the corrections, the summary, which requests a run moves to
+`reconciled`, the ledger side of a period and the run's inputs checksum. This
+module codes the strings, hands the columns over and keeps the results as
+DataFrames. Amounts are integers in the currency's minor unit on both sides.
+
+A run's inputs checksum is scheme 2 (`"checksum": 2` among the parameters
+recorded with it): SHA-256 of the byte encoding that amends/reconcile_report.hpp
+documents -- the parameters as canonical JSON, then each side's row count and
+its columns in a fixed order, every value length-prefixed. Runs recorded
+before it (scheme 1, over pandas' row hashes) keep their checksum; rerunning
+the same inputs on such a book records one new run under scheme 2.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import hashlib
 import json
-from decimal import Decimal
 from typing import Any
 
 import numpy as np
@@ -28,19 +35,19 @@ import amends
 from amends import _core
 from amends.billing import STATUSES, BillingBatch
 
-__all__ = ["LEDGER_COLUMNS", "OUTCOMES", "EXCEPTIONS", "ReconcileResult", "match", "checksum"]
+__all__ = ["LEDGER_COLUMNS", "OUTCOMES", "PASSES", "ACTIONS", "EXCEPTIONS", "CHECKSUM_SCHEME", "ReconcileResult", "match",
+           "checksum", "parameters_json"]
 
-LEDGER_COLUMNS = ("id", "customer", "currency", "amount_minor", "date", "kind")
+LEDGER_COLUMNS: tuple[str, ...] = tuple(_core.RECONCILE_LEDGER_COLUMNS)
+BILLING_CHECKSUM_COLUMNS: tuple[str, ...] = tuple(_core.RECONCILE_BILLING_COLUMNS)
 OUTCOMES: tuple[str, ...] = tuple(_core.RECONCILE_OUTCOMES)
 PASSES: tuple[str, ...] = tuple(_core.RECONCILE_PASSES)
-# The outcomes a person has to look at, most urgent first. A conflicting duplicate (one billing id with two
-# contents) may hide any amount; an identical one is counted once, but billing may have issued it twice.
-EXCEPTIONS = ("missing_in_ledger", "conflicting_duplicate", "status_problem", "duplicate", "identical_duplicate",
-              "amount_mismatch", "missing_in_billing")
-# The billing outcomes whose counterpart is on the billing side too.
-_SAME_SIDE = ("duplicate", "identical_duplicate", "conflicting_duplicate")
-_STATUS_CODES = {"ok": 0, "void": 1, "failed": 2, "pending": 3}
+ACTIONS: tuple[str, ...] = tuple(_core.RECONCILE_ACTIONS)
+# The outcomes a person has to look at, most urgent first (amends/reconcile_report.hpp says why).
+EXCEPTIONS: tuple[str, ...] = tuple(_core.RECONCILE_EXCEPTIONS)
+CHECKSUM_SCHEME: int = int(_core.RECONCILE_CHECKSUM_SCHEME)
 _EPOCH = np.datetime64("1970-01-01", "D")
+_CORRECTION_COLUMNS = ["action", "request", "billing_id", "amount_minor", "currency", "reason"]
 
 
 def _days(dates: pd.Series) -> np.ndarray:
@@ -48,14 +55,8 @@ def _days(dates: pd.Series) -> np.ndarray:
     return (values - _EPOCH).astype("int32")
 
 
-def _places(currencies: pd.Series) -> np.ndarray:
-    codes, uniques = pd.factorize(currencies)
-    places = np.array([amends.currency(str(c)).minor_units for c in uniques], dtype="int64")
-    return places[codes]
-
-
-def _decimal(minor: np.ndarray, places: np.ndarray) -> list[Decimal]:
-    return [Decimal(int(v)).scaleb(-int(p)) for v, p in zip(minor, places)]
+def _text(column: pd.Series) -> np.ndarray:
+    return column.to_numpy(dtype=object)
 
 
 def _integer_amounts(column: pd.Series, side: str) -> None:
@@ -65,18 +66,24 @@ def _integer_amounts(column: pd.Series, side: str) -> None:
                         "unit: convert exact amounts (Decimal or str) with the currency's minor units first")
 
 
-def checksum(ledger: pd.DataFrame, billing: BillingBatch, parameters: dict[str, Any]) -> str:
-    """SHA-256 over both inputs (in a canonical column order) and the parameters: the same inputs, the same run."""
-    h = hashlib.sha256()
-    h.update(json.dumps(parameters, sort_keys=True, default=str).encode())
-    for frame, columns in ((ledger, LEDGER_COLUMNS), (billing.frame, ("source", "id", "object", "customer", "currency",
-                                                                       "amount_minor", "date", "status", "reference",
-                                                                       "parent"))):
-        h.update(str(len(frame)).encode())
-        for column in columns:
-            h.update(column.encode())
-            h.update(pd.util.hash_pandas_object(frame[column].astype(str), index=False).to_numpy().tobytes())
-    return h.hexdigest()
+def checksum(ledger: pd.DataFrame, billing: BillingBatch, parameters: str) -> str:
+    """SHA-256 of a run's inputs: `parameters` (the canonical JSON of `parameters_json`) and both sides.
+
+    The byte encoding is amends/reconcile_report.hpp's (scheme CHECKSUM_SCHEME): the same inputs, the
+    same checksum; another amount, id, status, parameter or row order, another one.
+    """
+    def columns(frame: pd.DataFrame, names: tuple[str, ...]) -> dict[str, Any]:
+        return {c: (frame[c].to_numpy(dtype="int64") if c == "amount_minor" else _days(frame[c]) if c == "date"
+                    else _text(frame[c])) for c in names}
+
+    return str(_core.reconcile_checksum(parameters, columns(ledger, LEDGER_COLUMNS),
+                                        columns(billing.frame, BILLING_CHECKSUM_COLUMNS)))
+
+
+def parameters_json(amount_tolerance_minor: int, days: int, splits: bool, first: dt.date, last: dt.date, source: str,
+                    allow_empty: bool = False) -> str:
+    """A run's parameters as canonical JSON (keys sorted, the checksum scheme among them)."""
+    return str(_core.reconcile_parameters(amount_tolerance_minor, days, splits, first, last, source, allow_empty))
 
 
 @dataclasses.dataclass
@@ -89,6 +96,7 @@ class ReconcileResult:
     inputs_sha256: str = ""
     run_id: int | None = None
     seconds: float = 0.0
+    report: Any = dataclasses.field(default=None, repr=False)  # the core's report (amends._core._ReconcileReport)
 
     def _of(self, outcome: str) -> pd.DataFrame:
         parts = [self.ledger[self.ledger["outcome"] == outcome].assign(side="ledger"),
@@ -141,107 +149,22 @@ class ReconcileResult:
     @property
     def ok(self) -> bool:
         """True when everything reconciles within tolerance."""
-        return not any((side["outcome"].isin(EXCEPTIONS)).any() for side in (self.ledger, self.billing))
+        return bool(self.report.ok)
 
     def summary(self) -> dict[str, Any]:
-        counts = {f"ledger_{o}": int((self.ledger["outcome"] == o).sum()) for o in OUTCOMES}
-        counts |= {f"billing_{o}": int((self.billing["outcome"] == o).sum()) for o in OUTCOMES}
-        return {"ledger_items": len(self.ledger), "billing_items": len(self.billing),
-                "exceptions": int(self.ledger["outcome"].isin(EXCEPTIONS).sum() + self.billing["outcome"].isin(EXCEPTIONS).sum()),
-                **{k: v for k, v in counts.items() if v}}
+        """Item counts per side, the exceptions, and per side every outcome some item has."""
+        return dict(json.loads(self.report.summary_json))
 
     @property
     def corrections(self) -> pd.DataFrame:
         """Proposed corrections, never posted: for a person to approve."""
-        rows: list[dict[str, Any]] = []
-        for r in self.missing_in_billing.itertuples(index=False):
-            rows.append({"action": "apply_in_billing", "request": r.id, "billing_id": "", "amount_minor": r.amount_minor,
-                         "currency": r.currency,
-                         "reason": f"{r.id} was approved and applied in the ledger but billing has no credit for it: apply it in billing"})
-        for r in self.missing_in_ledger.itertuples(index=False):
-            rows.append({"action": "investigate_unauthorised", "request": "", "billing_id": r.id,
-                         "amount_minor": r.amount_minor, "currency": r.currency,
-                         "reason": f"{r.object} {r.id} credited customer {r.customer} without an authorised request: "
-                                   "void it in billing, or submit a request for it"})
-        settled = set(self.ledger.loc[self.ledger["outcome"] == "matched", "id"])
-        for r in self.billing[self.billing["outcome"] == "status_problem"].itertuples(index=False):
-            if r.counterpart in settled:
-                continue  # another billing item settled the request (a failed refund retried): nothing to undo
-            if r.status == "failed" and r.object == "refund":
-                action, what = "reverse_refund", f"refund {r.id} failed in billing: reverse the refund posted for {r.counterpart}"
-            elif r.status == "void":
-                action, what = "reissue_or_reverse", f"{r.object} {r.id} was voided in billing: reissue it, or reverse {r.counterpart}"
-            else:
-                continue
-            rows.append({"action": action, "request": r.counterpart, "billing_id": r.id, "amount_minor": r.amount_minor,
-                         "currency": r.currency, "reason": what})
-        for r in self.duplicates.itertuples(index=False):
-            rows.append({"action": "void_duplicate", "request": "", "billing_id": r.id, "amount_minor": r.amount_minor,
-                         "currency": r.currency, "reason": f"{r.object} {r.id} repeats {r.counterpart}: void it in billing"})
-        for r in self.billing[self.billing["outcome"] == "conflicting_duplicate"].itertuples(index=False):
-            rows.append({"action": "resolve_conflicting_id", "request": r.reference, "billing_id": r.id,
-                         "amount_minor": r.amount_minor, "currency": r.currency,
-                         "reason": f"{r.object} {r.id} is in the billing export more than once with different content, "
-                                   "this row for " + f"{r.amount_minor} minor units: find what billing holds, correct "
-                                   "the export and run again"})
-        for r in self.identical_duplicates.itertuples(index=False):
-            rows.append({"action": "check_repeated_id", "request": "", "billing_id": r.id,
-                         "amount_minor": r.amount_minor, "currency": r.currency,
-                         "reason": f"{r.object} {r.id} is in the billing export twice, the same in every field; it was "
-                                   "counted once: if billing issued it twice, void the repeat in billing"})
-        for r in self.ledger[self.ledger["outcome"] == "amount_mismatch"].itertuples(index=False):
-            rows.append({"action": "adjust", "request": r.id, "billing_id": r.counterpart,
-                         "amount_minor": r.difference_minor, "currency": r.currency,
-                         "reason": f"billing credited {r.difference_minor:+d} minor units against {r.id}: correct one side"})
-        mismatched = set(self.ledger.loc[self.ledger["outcome"] == "amount_mismatch", "id"])
-        extra = self.billing[(self.billing["outcome"] == "amount_mismatch") & ~self.billing["counterpart"].isin(mismatched)]
-        for r in extra.itertuples(index=False):
-            rows.append({"action": "adjust", "request": r.counterpart, "billing_id": r.id, "amount_minor": r.difference_minor,
-                         "currency": r.currency,
-                         "reason": f"{r.object} {r.id} credited {r.difference_minor:+d} minor units against {r.counterpart}, "
-                                   "already settled by another item: void or correct it"})
-        return pd.DataFrame(rows, columns=["action", "request", "billing_id", "amount_minor", "currency", "reason"])
-
-
-def _reasons(frame: pd.DataFrame, side: str, days: int) -> list[str]:
-    out = []
-    places = _places(frame["currency"]) if len(frame) else np.zeros(0, dtype="int64")
-    for k, r in enumerate(frame.itertuples(index=False)):
-        p = int(places[k])
-        amount = f"{Decimal(int(r.amount_minor)).scaleb(-p)} {r.currency}"
-        diff = f"{Decimal(int(r.difference_minor)).scaleb(-p):+} {r.currency}"
-        o, via, cp = r.outcome, r.matched_by, r.counterpart
-        if o == "matched":
-            out.append({"reference": f"matched {cp} by reference", "amount_and_date": f"matched {cp} by customer, amount and date",
-                        "tolerance": f"matched {cp} within the amount tolerance ({diff})",
-                        "split": f"matched {cp} as part of a split"}.get(via, f"matched {cp}"))
-        elif o == "amount_mismatch":
-            out.append(f"{amount} here, but {cp} differs by {diff}" + (" (the only candidate of this customer and currency within "
-                                                                      f"{days} days)" if via == "only_candidate" else ""))
-        elif o == "missing_in_billing":
-            out.append(f"approved and applied ({amount}) but not found in billing within {days} days: the credit was never applied")
-        elif o == "missing_in_ledger":
-            out.append(f"{amount} credited to {r.customer} in billing with no authorised request in the ledger")
-        elif o == "duplicate":
-            out.append(f"the same {amount} as {cp}")
-        elif o == "identical_duplicate":
-            out.append(f"{cp} again, the same {amount} and everything else: counted once; billing may have issued it "
-                       "twice")
-        elif o == "conflicting_duplicate":
-            if side == "billing":
-                out.append(f"{r.id} is in billing more than once with different content (here {amount} on "
-                           f"{pd.Timestamp(r.date).date()}, {r.status}): none of them is matched")
-            else:
-                out.append(f"billing holds {cp} more than once with different content: whether it settles this "
-                           "request can't be told")
-        elif o == "status_problem":
-            if side == "billing":
-                out.append(f"{r.raw_status} in billing ({r.status}) for {cp}")
-            else:
-                out.append(f"the billing item for it ({cp}) is not final or was undone")
-        else:
-            out.append(f"{r.raw_status} in billing and not in the ledger: nothing was given")
-    return out
+        columns = self.report.corrections()
+        frame = pd.DataFrame(columns, columns=_CORRECTION_COLUMNS)
+        if len(frame):
+            frame["amount_minor"] = frame["amount_minor"].astype("int64")
+        else:  # no rows: every column of no type, as a frame of no records
+            frame = pd.DataFrame([], columns=_CORRECTION_COLUMNS)
+        return frame
 
 
 def match(ledger: pd.DataFrame, billing: BillingBatch, *, amount_tolerance_minor: int = 0, days: int = 3,
@@ -276,50 +199,39 @@ def match(ledger: pd.DataFrame, billing: BillingBatch, *, amount_tolerance_minor
     currency_codes = codes(ledger["currency"], bf["currency"])
     billing_ids, _ = pd.factorize(bf["id"])
     status = pd.Categorical(bf["status"], categories=STATUSES).codes.astype("uint8")
-    raw = _core.reconcile_match(
+    raw = _core.reconcile_match_report(
         {"id": request_codes[:n].astype("int64"), "customer": customer_codes[:n].astype("int64"),
          "currency": currency_codes[:n].astype("int32"), "amount_minor": ledger["amount_minor"].to_numpy(dtype="int64"),
          "day": _days(ledger["date"])},
         {"id": billing_ids.astype("int64"), "reference": ref, "customer": customer_codes[n:].astype("int64"),
          "currency": currency_codes[n:].astype("int32"), "amount_minor": bf["amount_minor"].to_numpy(dtype="int64"),
          "day": _days(bf["date"]), "status": status},
+        {c: _text(ledger[c]) for c in ("id", "customer", "currency")},
+        {c: _text(bf[c]) for c in ("id", "customer", "currency", "object", "raw_status", "reference")},
         amount_tolerance_minor, days, splits, reference_needs_customer, threads, allow_empty,
         billing_name or _name_of(billing))
     seconds = time.perf_counter() - t0
-    matched_words = {"reference": "matched by reference", "amount_and_date": "matched by customer, amount and date",
-                     "tolerance": "matched within the amount tolerance", "split": "matched as part of a split",
-                     "duplicate_id": "matched", "same_content": "matched", "only_candidate": "matched", "none": "matched"}
-    pass_words = [matched_words[p] for p in PASSES]
+    report = raw["report"]
+    ids = np.concatenate([ledger["id"].to_numpy(dtype=object), bf["id"].to_numpy(dtype=object)])
+    texts = np.asarray(report.texts, dtype=object)
 
-    def side(frame: pd.DataFrame, r: dict[str, np.ndarray], counterpart_ids: np.ndarray, own_ids: np.ndarray,
-             billing_side: bool) -> pd.DataFrame:
+    def side(frame: pd.DataFrame, r: dict[str, np.ndarray], billing_side: bool) -> pd.DataFrame:
         # No copy of the input's columns (copy-on-write): only the new columns take memory.
         out = frame.reset_index(drop=True)
         out = out.assign(outcome=pd.Categorical.from_codes(r["outcome"].astype("int8"), categories=list(OUTCOMES)),
                          matched_by=pd.Categorical.from_codes(r["pass"].astype("int8"), categories=list(PASSES)))
-        cp = r["counterpart"]
-        # A billing duplicate's counterpart is on its own side; anything else on the other.
-        same = np.isin(r["outcome"], [OUTCOMES.index(o) for o in _SAME_SIDE]) & billing_side
+        cp = report.counterpart(billing_side)
         names = np.full(len(cp), "", dtype=object)
-        own = same & (cp >= 0)
-        other = ~same & (cp >= 0)
-        names[own] = own_ids[cp[own]]
-        names[other] = counterpart_ids[cp[other]]
-        # Matched items say how (a few shared strings); the others why, in words, below.
-        reason = np.asarray(pass_words, dtype=object)[r["pass"]]
-        return out.assign(counterpart=names, difference_minor=r["difference"], reason=reason)
+        some = cp >= 0
+        names[some] = ids[cp[some]]
+        return out.assign(counterpart=names, difference_minor=r["difference"],
+                          reason=texts[report.reason_index(billing_side)])
 
-    lid = ledger["id"].to_numpy(dtype=object)
-    bid = bf["id"].to_numpy(dtype=object)
-    lres = side(ledger, raw["ledger"], bid, lid, False)
-    bres = side(bf, raw["billing"], lid, bid, True)
-    for frame, which in ((lres, "ledger"), (bres, "billing")):
-        needs = (frame["outcome"] != "matched").to_numpy()
-        if needs.any():
-            frame.loc[needs, "reason"] = _reasons(frame[needs], which, days)
+    lres = side(ledger, raw["ledger"], False)
+    bres = side(bf, raw["billing"], True)
     params = {"amount_tolerance_minor": amount_tolerance_minor, "days": days, "splits": splits,
               "reference_needs_customer": reference_needs_customer}
-    return ReconcileResult(lres, bres, params, seconds=seconds)
+    return ReconcileResult(lres, bres, params, seconds=seconds, report=report)
 
 
 def _name_of(billing: BillingBatch, within: tuple[dt.date, dt.date] | None = None, outside: int = 0) -> str:
@@ -334,30 +246,11 @@ def _name_of(billing: BillingBatch, within: tuple[dt.date, dt.date] | None = Non
 
 def ledger_items(desk: "amends.Desk", first: dt.date, last: dt.date) -> pd.DataFrame:
     """The applied concessions of a desk whose application falls in first..last: the ledger side."""
-    rows = []
-    for r in desk.requests():
-        if r.state not in ("applied", "reconciled") or r.amount is None:
-            continue
-        applied = next((h["at"] for h in reversed(r.history) if h["to"] == "applied"), None)
-        if applied is None or not (first <= applied.date() <= last):
-            continue
-        places = amends.currency(r.currency).minor_units
-        rows.append({"id": r.id, "customer": r.customer, "currency": r.currency,
-                     "amount_minor": int(r.amount.scaleb(places)), "date": applied.date(), "kind": r.kind,
-                     "state": r.state})
-    return pd.DataFrame(rows, columns=[*LEDGER_COLUMNS, "state"])
-
-
-def _copy_text(frame: pd.DataFrame, columns: list[str]) -> str:
-    """Rows as PostgreSQL COPY text (tab-separated, backslash escapes)."""
-    if frame.empty:
-        return ""
-    out = frame[columns].copy()
-    for c in columns:
-        if out[c].dtype == object:
-            out[c] = (out[c].astype(str).str.replace("\\", "\\\\", regex=False).str.replace("\t", "\\t", regex=False)
-                      .str.replace("\n", "\\n", regex=False).str.replace("\r", "\\r", regex=False))
-    return str(out.to_csv(sep="\t", header=False, index=False, quoting=3, escapechar=None, lineterminator="\n"))
+    items = _core.reconcile_ledger_items(desk.core, first, last)
+    dates = (np.asarray(items.pop("day"), dtype="int64").astype("datetime64[D]")).astype(object)
+    frame = pd.DataFrame({**items, "date": dates}, columns=[*LEDGER_COLUMNS, "state"])
+    frame["amount_minor"] = frame["amount_minor"].astype("int64")
+    return frame
 
 
 def _period_range(period: str | tuple[Any, Any]) -> tuple[dt.date, dt.date]:
@@ -385,50 +278,24 @@ def run(desk: "amends.Desk", billing: BillingBatch, period: str | tuple[Any, Any
     """
     first, last = _period_range(period)
     batch = billing.between(first, last)
-    ledger = ledger_items(desk, first, last)
+    ledger = ledger_items(desk, first, last).drop(columns=["state"])
     if source is None:
         sources = sorted(set(batch.frame["source"])) if len(batch) else ["none"]
         source = "+".join(sources) if sources else "none"
-    parameters: dict[str, Any] = {"amount_tolerance_minor": amount_tolerance_minor, "days": days, "splits": splits,
-                                  "period": [str(first), str(last)], "source": source}
-    if allow_empty and len(batch) == 0:
-        parameters["allow_empty"] = True
+    text = parameters_json(amount_tolerance_minor, days, splits, first, last, source, allow_empty and len(batch) == 0)
     # Requests reconciled by an earlier run count as applied: the inputs are the same either way.
-    sha = checksum(ledger.drop(columns=["state"]), batch, parameters)
-    result = match(ledger.drop(columns=["state"]), batch, amount_tolerance_minor=amount_tolerance_minor, days=days,
-                   splits=splits, threads=threads, allow_empty=allow_empty,
+    sha = checksum(ledger, batch, text)
+    result = match(ledger, batch, amount_tolerance_minor=amount_tolerance_minor, days=days, splits=splits,
+                   threads=threads, allow_empty=allow_empty,
                    billing_name=_name_of(billing, (first, last), len(billing) - len(batch)))
-    result.parameters = parameters
+    result.parameters = json.loads(text)
     result.inputs_sha256 = sha
-    existing = desk._core.find_run(sha)
+    existing = desk.core.find_run(sha)
     if existing is not None:
         result.run_id = int(existing)
         return result
-    summary = result.summary()
-    items = pd.concat([
-        result.ledger.assign(side="ledger", position=np.arange(len(result.ledger)), item_id=result.ledger["id"],
-                             day=pd.to_datetime(result.ledger["date"]).dt.strftime("%Y-%m-%d")),
-        result.billing.assign(side="billing", position=np.arange(len(result.billing)), item_id=result.billing["id"],
-                              day=pd.to_datetime(result.billing["date"]).dt.strftime("%Y-%m-%d")),
-    ], ignore_index=True)
-    item_columns = ["side", "position", "item_id", "customer", "currency", "amount_minor", "day", "outcome", "matched_by",
-                    "counterpart", "difference_minor", "reason"]
-    corrections = result.corrections.reset_index(drop=True)
-    corrections.insert(0, "correction_id", np.arange(1, len(corrections) + 1))
-    correction_columns = ["correction_id", "action", "request", "billing_id", "amount_minor", "currency", "reason"]
-    reconciled = [str(i) for i in result.ledger.loc[result.ledger["outcome"] == "matched", "id"]]
-    items_text = _copy_text(items, item_columns)
-    corrections_text = _copy_text(corrections, correction_columns)
-
-    def record() -> int:
-        # Under the write lock, caught up: another job may have recorded these inputs meanwhile.
-        again = desk._core.find_run(sha)
-        if again is not None:
-            return int(again)
-        micros = desk._at(at)
-        return int(desk._core.record_run(source, first, last, json.dumps(parameters), sha, json.dumps(summary),
-                                         int(summary["exceptions"]), reconciled, items_text, corrections_text, actor,
-                                         micros))
-
-    result.run_id = desk._write("reconcile", record)
+    report = result.report
+    # Under the write lock, caught up: the core records nothing when another job recorded these inputs meanwhile.
+    result.run_id = int(desk.transaction("reconcile", lambda: report.record(
+        desk.core, source, first, last, text, sha, actor, desk._at(at))))
     return result

@@ -503,19 +503,6 @@ void register_desk(py::module_& m) {
           },
           py::arg("id"), py::arg("actor"), py::arg("at"), py::arg("reference"))
       .def(
-          "record_run",
-          [](Desk& d, const std::string& source, py::handle first, py::handle last, const std::string& parameters,
-             const std::string& sha, const std::string& summary, std::int64_t exceptions,
-             const std::vector<std::string>& reconciled, std::string items, std::string corrections,
-             const std::string& actor, requests::Timestamp at) {
-            desk::ReconciliationRun run{0, source, to_date(first, "first"), to_date(last, "last"), parameters, sha, summary,
-                                        exceptions, at, actor};
-            return d.record_run(std::move(run), reconciled, std::move(items), std::move(corrections)).id;
-          },
-          py::arg("source"), py::arg("first"), py::arg("last"), py::arg("parameters"), py::arg("inputs_sha256"),
-          py::arg("summary"), py::arg("exceptions"), py::arg("reconciled"), py::arg("items"), py::arg("corrections"),
-          py::arg("actor"), py::arg("at"))
-      .def(
           "find_run",
           [](const Desk& d, const std::string& sha) -> py::object {
             const desk::ReconciliationRun* r = d.find_run(sha);

@@ -48,6 +48,7 @@
 #include "amends/concessions.hpp"
 #include "amends/ledger.hpp"
 #include "amends/policy.hpp"
+#include "amends/reconcile_report.hpp"
 #include "amends/requests.hpp"
 
 namespace amends {
@@ -230,18 +231,17 @@ class Desk {
                                  const std::string& reference);
   // Records a reconciliation run and moves the applied requests it matched
   // to reconciled, in one operation. `items` and `corrections` are the
-  // run's rows as COPY text (tab-separated, one line each) for the store:
-  // items: side, position, item_id, customer, currency, amount_minor, day,
-  // outcome, matched_by, counterpart, difference_minor, reason; corrections:
-  // correction_id, action, request_id, billing_id, amount_minor, currency,
-  // reason. A run with the same inputs_sha256 exists: invalid_argument.
+  // run's rows (amends/reconcile_report.hpp), which the store writes. A run
+  // with the same inputs_sha256 exists: invalid_argument.
   const ReconciliationRun& record_run(ReconciliationRun run, const std::vector<std::string>& reconciled,
-                                      std::string items, std::string corrections);
+                                      std::vector<reconcile::ItemRow> items,
+                                      std::vector<reconcile::CorrectionRow> corrections);
   const ReconciliationRun* find_run(std::string_view inputs_sha256) const;
   const std::vector<ReconciliationRun>& runs() const { return runs_; }
   // The rows of the runs recorded since mark(), for the store.
   struct RunRows {
-    std::string items, corrections;
+    std::vector<reconcile::ItemRow> items;
+    std::vector<reconcile::CorrectionRow> corrections;
   };
   const std::vector<RunRows>& new_run_rows() const { return new_run_rows_; }
   void load_run(ReconciliationRun run);

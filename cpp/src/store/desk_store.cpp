@@ -652,21 +652,50 @@ void DeskStore::write(Session& s, std::int64_t version) {
 
 namespace {
 
-// COPY text of `rows` (lines of tab-separated fields) with book and run prefixed.
-std::string prefixed(const std::string& rows, const std::string& prefix) {
+// COPY text of a run's item rows (sql/003_reconciliation.sql), each line prefixed with book and run.
+std::string item_text(const std::vector<reconcile::ItemRow>& rows, const std::string& prefix) {
   std::string out;
-  out.reserve(rows.size() + (rows.size() / 64 + 1) * prefix.size());
-  std::size_t at = 0;
-  while (at < rows.size()) {
-    std::size_t end = rows.find('\n', at);
-    if (end == std::string::npos) end = rows.size();
-    if (end > at) {
-      if (!out.empty()) out += '\n';
-      out += prefix;
-      out.append(rows, at, end - at);
-    }
-    at = end + 1;
+  out.reserve(rows.size() * (prefix.size() + 96));
+  for (const reconcile::ItemRow& r : rows) {
+    out += prefix;
+    out += r.billing ? "billing\t" : "ledger\t";
+    out += std::to_string(r.position) + '\t';
+    text::append_copy_field(out, r.item_id);
+    out += '\t';
+    text::append_copy_field(out, r.customer);
+    out += '\t';
+    text::append_copy_field(out, r.currency);
+    out += '\t' + std::to_string(r.amount_minor) + '\t' + Date::from_days(r.day).to_string() + '\t';
+    out += reconcile::to_string(r.outcome);
+    out += '\t';
+    out += reconcile::to_string(r.matched_by);
+    out += '\t';
+    text::append_copy_field(out, r.counterpart);
+    out += '\t' + std::to_string(r.difference_minor) + '\t';
+    text::append_copy_field(out, r.reason);
+    out += '\n';
   }
+  if (!out.empty()) out.pop_back();  // CopyIn ends the last line
+  return out;
+}
+
+std::string correction_text(const std::vector<reconcile::CorrectionRow>& rows, const std::string& prefix) {
+  std::string out;
+  for (const reconcile::CorrectionRow& row : rows) {
+    const reconcile::Correction& c = row.correction;
+    out += prefix + std::to_string(row.correction_id) + '\t';
+    out += reconcile::to_string(c.action);
+    out += '\t';
+    text::append_copy_field(out, c.request);
+    out += '\t';
+    text::append_copy_field(out, c.billing_id);
+    out += '\t' + std::to_string(c.amount_minor) + '\t';
+    text::append_copy_field(out, c.currency);
+    out += '\t';
+    text::append_copy_field(out, c.reason);
+    out += '\n';
+  }
+  if (!out.empty()) out.pop_back();
   return out;
 }
 
@@ -689,14 +718,14 @@ void DeskStore::write_runs(Session& s) {
       CopyIn copy(tx, "amends.reconciliation_items",
                   {"book_id", "run_id", "side", "position", "item_id", "customer", "currency", "amount_minor", "day",
                    "outcome", "matched_by", "counterpart", "difference_minor", "reason"});
-      copy.write(prefixed(rows[k].items, prefix));
+      copy.write(item_text(rows[k].items, prefix));
       copy.complete();
     }
     if (!rows[k].corrections.empty()) {
       CopyIn copy(tx, "amends.reconciliation_corrections",
                   {"book_id", "run_id", "correction_id", "action", "request_id", "billing_id", "amount_minor", "currency",
                    "reason"});
-      copy.write(prefixed(rows[k].corrections, prefix));
+      copy.write(correction_text(rows[k].corrections, prefix));
       copy.complete();
     }
   }
