@@ -54,7 +54,7 @@ def peak_rss_kb() -> int:
 
 
 def read_sums(path: str) -> tuple[dict, dict]:
-    """(per account and currency, expected balance-report lines) from gen_workload.py --sums."""
+    """(per account and currency, expected balance-report lines) from bench/workload.py --sums."""
     accounts: dict[tuple[str, str], Decimal] = {}
     report: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
     with open(path, encoding="utf-8") as f:
