@@ -9,6 +9,7 @@
 #include <unordered_set>
 
 #include "amends/calendar.hpp"
+#include "amends/detail/json_string.hpp"
 #include "amends/errors.hpp"
 #include "amends/money.hpp"
 
@@ -333,25 +334,6 @@ std::vector<CorrectionRow> correction_rows(const Report& report) {
 
 namespace {
 
-void append_json_string(std::string& out, std::string_view s) {
-  static const char* hex = "0123456789abcdef";
-  out += '"';
-  for (char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += ch;
-    } else if (c < 0x20) {
-      out += "\\u00";
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    } else {
-      out += ch;
-    }
-  }
-  out += '"';
-}
-
 class Digest {
  public:
   Digest() : ctx_(EVP_MD_CTX_new(), EVP_MD_CTX_free) {
@@ -415,7 +397,7 @@ std::string RunParameters::json() const {
   out += "\"amount_tolerance_minor\":" + std::to_string(amount_tolerance_minor) + ",\"checksum\":" +
          std::to_string(kChecksumScheme) + ",\"days\":" + std::to_string(days) + ",\"period\":[\"" +
          Date::from_days(first).to_string() + "\",\"" + Date::from_days(last).to_string() + "\"],\"source\":";
-  append_json_string(out, source);
+  amends::detail::append_json_string(out, source);
   out += std::string(",\"splits\":") + (splits ? "true" : "false") + "}";
   return out;
 }

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 
+#include "amends/detail/json_string.hpp"
 #include "amends/errors.hpp"
 
 namespace amends::store::text {
@@ -66,23 +67,8 @@ void split_copy_line(std::string_view line, std::vector<std::string>& fields, st
 }
 
 void append_json_string(std::string& out, std::string_view value) {
-  static constexpr char hex[] = "0123456789abcdef";
   refuse_nul(value);  // jsonb refuses \u0000
-  out += '"';
-  for (char c : value) {
-    const auto u = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (u < 0x20) {
-      out += "\\u00";
-      out += hex[u >> 4];
-      out += hex[u & 15];
-    } else {
-      out += c;
-    }
-  }
-  out += '"';
+  amends::detail::append_json_string(out, value);
 }
 
 std::string json_pairs(const std::vector<std::pair<std::string, std::string>>& pairs) {
