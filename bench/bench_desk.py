@@ -100,18 +100,18 @@ def one_run(run: int, args: argparse.Namespace, amends, psycopg, cluster_dsn: st
     ids: list[str] = []
 
     def submit_batch(lo: int, hi: int) -> None:
-        at = book._store.write_time()  # the database's clock
+        at = book.write_time()  # the database's clock
         for i in range(lo, hi):
             r = core.submit({"kind": "goodwill", "customer": f"C-{i % (args.requests // 4 + 1):06d}", "tier": "enterprise",
                              "customer_value": "250000.00", "amount": str(amounts[i]), "requester": "ana",
                              "team": "support", "reason": "incident-credit", "evidence": [f"INC-{i}"]}, at)
-            ids.append(r["id"])
+            ids.append(r.id)
 
     t0 = time.perf_counter()
     for lo in range(0, args.requests, args.batch):
         desk.transaction(lambda lo=lo: submit_batch(lo, min(lo + args.batch, args.requests)))
     submit_s = time.perf_counter() - t0
-    states = {core.get(i)["state"] for i in ids[:50]}
+    states = {core.get(i).state for i in ids[:50]}
     if states != {"pending_approval"}:
         raise SystemExit(f"the submitted requests are {states}, not pending_approval: the workload is not what it says")
 
