@@ -96,7 +96,7 @@ def one_run(run: int, args: argparse.Namespace, amends, psycopg, cluster_dsn: st
     desk = amends.Desk(book)
     rnd = random.Random(run)
     amounts = [Decimal(rnd.randrange(10_001, 100_001)) / 100 for _ in range(args.requests)]
-    core = desk._core
+    core = desk.core
     ids: list[str] = []
 
     def submit_batch(lo: int, hi: int) -> None:
@@ -134,12 +134,12 @@ def one_run(run: int, args: argparse.Namespace, amends, psycopg, cluster_dsn: st
     book.close()
     fresh = amends.open(dsn, "bench")
     check = amends.Desk(fresh)
-    applied = check._core.ids("applied")
+    applied = check.core.ids("applied")
     total = sum(amounts, Decimal(0))
     goodwill = fresh.balance("ContraRevenue:Goodwill")
     used = check.utilisation("support", "goodwill", month)
     audit = check.verify_audit()
-    outbox = len(check._core.outbox())
+    outbox = len(check.core.outbox())
     problems = []
     if len(applied) != args.requests:
         problems.append(f"{len(applied)} applied, not {args.requests}")
